@@ -1,0 +1,426 @@
+"""Fork server behind evalsuite.sandbox: one per worker, started as a fresh interpreter (never forked
+from the harness). It forks one isolated child per program and reports how the program ended.
+
+Run as a script only. Standard library only, and it never imports evalsuite, so a child holds nothing
+of the harness. Protocol on fds 0/1: 4-byte little-endian length + marshal (dict in, dict out).
+"""
+import builtins
+import ctypes
+import linecache
+import marshal
+import os
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+import traceback
+import types
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 0x4000, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
+UID_BASE = 2_000_000_000  # sandbox uid = UID_BASE + server pid: unique per live server, no real user
+MASKED = ("/var/tmp", "/dev/shm", "/run", "/dev/mqueue")  # other world-writable places: hidden read-only
+EXC_CAP = 2000
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _prctl(option: int, arg: object = 0) -> None:
+    arg = arg if isinstance(arg, ctypes._Pointer | ctypes._SimpleCData) else ctypes.c_ulong(arg)
+    _check(_libc.prctl(option, arg, ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+
+
+class _Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
+
+
+def _install_socket_filter() -> None:
+    """seccomp-bpf: socket(2) and io_uring_setup(2) fail with EACCES; foreign/x32 ABIs are refused too."""
+    arch = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}.get(os.uname().machine)
+    if arch is None:
+        raise OSError("seccomp socket filter: unsupported architecture")
+    deny, allow = 0x00050000 | 13, 0x7FFF0000
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    rules = [(ld, 0, 0, 4), (jeq, 1, 0, arch[0]), (ret, 0, 0, deny), (ld, 0, 0, 0),
+             (jge, 0, 1, 0x40000000), (ret, 0, 0, deny), (jeq, 0, 1, arch[1]), (ret, 0, 0, deny),
+             (jeq, 0, 1, 425), (ret, 0, 0, deny), (ret, 0, 0, allow)]
+    filters = (_Filter * len(rules))(*[_Filter(*r) for r in rules])
+    prog = _Prog(len(rules), ctypes.cast(filters, ctypes.POINTER(_Filter)))
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(PR_SET_SECCOMP, ctypes.pointer(prog))
+
+
+def _disable_sockets_in_python() -> None:
+    """Last resort where neither namespaces nor seccomp work: refuse socket creation at Python level."""
+    import _socket
+    import socket
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "network access is disabled in the sandbox")
+
+    socket.socket.__init__ = refuse
+    _socket.socket = socket.socket
+
+
+def _enter_namespaces(caps: dict, net: str, disk_mb: int) -> None:
+    """Unshare net (if net == 'netns') and mount namespaces; give the child a private tmpfs /tmp."""
+    flags = (CLONE_NEWNET if net == "netns" else 0) | (CLONE_NEWNS if caps["mountns"] else 0)
+    if not flags:
+        return
+    if not caps["root"]:
+        uid, gid = os.getuid(), os.getgid()
+        _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+    else:
+        _check(_libc.unshare(flags), "unshare")
+    if caps["mountns"]:
+        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+        opts = f"size={disk_mb}m,nr_inodes=4096,mode=1777".encode()
+        _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts), "mount /tmp")
+        for path in MASKED:
+            if os.path.isdir(path):
+                _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs",
+                                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=755"), "mount " + path)
+
+
+def _probe() -> dict:
+    """Find out once, in throwaway children, which isolation this kernel lets us apply."""
+    root = os.geteuid() == 0
+    caps = {"root": root, "uid": UID_BASE + os.getpid() if root else os.getuid(), "mountns": True}
+
+    def works(fn) -> bool:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                fn()
+                code = 0
+            finally:
+                os._exit(code)
+        return os.waitpid(pid, 0)[1] == 0
+
+    caps["netns"] = works(lambda: _enter_namespaces(caps, "netns", 1))
+    if not caps["netns"]:
+        caps["mountns"] = works(lambda: _enter_namespaces(caps, "none", 1))
+    caps["seccomp"] = works(_install_socket_filter)
+    return caps
+
+
+def _exc_line(exc: BaseException) -> bytes:
+    try:
+        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    except BaseException:
+        line = "exception (could not be formatted)"
+    return line[:EXC_CAP].encode("utf-8", "replace")
+
+
+def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseException=BaseException,
+              _SystemExit=SystemExit, _exc_line=_exc_line, _print_exc=traceback.print_exception) -> None:
+    """Run the program as __main__; only if it runs to its end, write the run's token + 'P' on fd 3.
+
+    Everything used after the program ends is bound here beforehand, so monkeypatching builtins,
+    sys.exit or os._exit cannot turn a failure into a pass. Never returns.
+    """
+    out, err = sys.stdout, sys.stderr
+    main = types.ModuleType("__main__")
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    sys.argv = [""]
+    linecache.cache["<program>"] = (len(code), None, code.splitlines(True), "<program>")
+    status = 1
+    try:
+        exec(compile(code, "<program>", "exec"), main.__dict__)
+        msg = b"P"
+        status = 0
+    except _BaseException as exc:
+        msg = b"E" + _exc_line(exc)
+        if isinstance(exc, _SystemExit):
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        try:
+            out.flush()
+            _print_exc(exc, file=err)
+        except _BaseException:
+            pass
+    for stream in (out, err):
+        try:
+            stream.flush()
+        except _BaseException:
+            pass
+    try:
+        _write(3, token + msg)
+    finally:
+        _exit(status & 0xFF)
+
+
+def _child(req: dict, caps: dict, fds: tuple, token: bytes, server: int, workdir: str | None) -> None:
+    """In the forked child: isolate (session, namespaces, rlimits, seccomp, uid), then run. Never returns."""
+    try:
+        os.setsid()
+        for target, fd in enumerate(fds):  # /dev/null, stdout, stderr, result channel -> 0..3
+            os.dup2(fd, target)
+        os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        _enter_namespaces(caps, req["net"], req["disk_mb"])
+        if workdir is None:
+            workdir = "/tmp/work"
+            os.mkdir(workdir, 0o700)
+            os.chown(workdir, caps["uid"], caps["uid"])
+        cpu = int(req["timeout"]) + 1
+        limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_CORE, (0, 0)),
+                  (resource.RLIMIT_AS, (req["memory_mb"] << 20,) * 2),
+                  (resource.RLIMIT_FSIZE, (req["file_mb"] << 20,) * 2),
+                  (resource.RLIMIT_NOFILE, (req["max_files"],) * 2)]
+        if caps["root"]:
+            limits.append((resource.RLIMIT_NPROC, (req["max_procs"],) * 2))
+        for which, value in limits:
+            resource.setrlimit(which, value)
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if req["net"] == "seccomp":
+            _install_socket_filter()
+        elif req["net"] == "python":
+            _disable_sockets_in_python()
+        if caps["root"]:
+            os.setgroups([])
+            os.setresgid(caps["uid"], caps["uid"], caps["uid"])
+            os.setresuid(caps["uid"], caps["uid"], caps["uid"])
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+        if os.getppid() != server:
+            os._exit(75)
+        os.chdir(workdir)
+    except BaseException as exc:
+        try:
+            os.write(3, b"!" + repr(exc).encode("utf-8", "replace")[:EXC_CAP])
+        finally:
+            os._exit(71)
+    _run_user(req["code"], token)
+
+
+def _live_children() -> set:
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as fh:
+            return {int(p) for p in fh.read().split()}
+    except OSError:
+        return {-1}  # unknown: assume there may be leftovers
+
+
+def _sweep(caps: dict) -> None:
+    """Kill every process of the sandbox uid (root: kill(-1) as that uid) or every child we adopted."""
+    if caps["root"]:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setresgid(caps["uid"], caps["uid"], caps["uid"])
+                os.setresuid(caps["uid"], caps["uid"], caps["uid"])
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    else:
+        for pid in _live_children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _reap_all(caps: dict, deadline: float) -> bool:
+    """Reap every child (orphans are re-parented to us, the subreaper); True when none is left."""
+    last_sweep = time.monotonic()
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if pid:
+            continue
+        now = time.monotonic()
+        if now > deadline:
+            return False
+        if now - last_sweep > 0.05:
+            _sweep(caps)
+            last_sweep = now
+        time.sleep(0.001)
+
+
+def _run(req: dict, caps: dict) -> dict:
+    """Run one program in a fresh child; enforce the wall clock; collect capped output and status."""
+    token = os.urandom(16).hex().encode()
+    workdir = None
+    if not caps["mountns"]:
+        workdir = f"/tmp/evalsuite-sandbox-{token[:16].decode()}"
+        os.mkdir(workdir, 0o700)
+        os.chown(workdir, caps["uid"], caps["uid"])
+    pipes = [os.pipe() for _ in range(3)]
+    null = os.open(os.devnull, os.O_RDWR)
+    cap = {pipes[0][0]: req["output_limit"], pipes[1][0]: req["output_limit"], pipes[2][0]: 4 * EXC_CAP}
+    bufs = {fd: bytearray() for fd in cap}
+    dropped = {fd: 0 for fd in cap}
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(req, caps, (null, pipes[0][1], pipes[1][1], pipes[2][1]), token, os.getppid(), workdir)
+        finally:
+            os._exit(70)
+    for fd in (null, *(w for _, w in pipes)):
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    for fd in (*cap, pidfd):
+        poller.register(fd, select.POLLIN)
+    deadline, exited, timed_out, wall, open_fds = start + req["timeout"], False, False, None, set(cap)
+    while not exited or open_fds:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if exited:
+                break  # pipes still held open after the kill: stop draining
+            timed_out, deadline = True, time.monotonic() + 2.0
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            _sweep(caps)
+            continue
+        for fd, _ in poller.poll(remaining * 1000):
+            if fd == pidfd:
+                exited, wall = True, time.monotonic() - start
+                poller.unregister(pidfd)
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # the unreaped leader keeps the group id ours
+                except OSError:
+                    pass
+                if timed_out or _live_children() - {pid}:
+                    _sweep(caps)
+                deadline = time.monotonic() + 2.0
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                poller.unregister(fd)
+                open_fds.discard(fd)
+                continue
+            room = max(cap[fd] - len(bufs[fd]), 0)
+            bufs[fd] += chunk[:room]
+            dropped[fd] += len(chunk) - min(room, len(chunk))
+    _, wstatus = os.waitpid(pid, 0)
+    clean = _reap_all(caps, time.monotonic() + 5.0)
+    for fd in (pidfd, *(r for r, _ in pipes)):
+        os.close(fd)
+    if workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    out, err, res = (bytes(bufs[r]) for r, _ in pipes)
+    if wall is None:
+        wall = time.monotonic() - start
+    return _verdict(req, caps, token, wstatus, wall, timed_out, (out, err, res),
+                    (dropped[pipes[0][0]], dropped[pipes[1][0]]), clean)
+
+
+def _verdict(req: dict, caps: dict, token: bytes, wstatus: int, wall: float, timed_out: bool,
+             outputs: tuple, dropped: tuple, clean: bool) -> dict:
+    """passed = the bootstrap wrote this run's token + 'P' and exited 0; everything else is not."""
+    out, err, res = outputs
+    code = os.waitstatus_to_exitcode(wstatus)
+    exception, notes = None, []
+    at = res.rfind(token)
+    kind = res[at + len(token):at + len(token) + 1] if at >= 0 else b""
+    if timed_out:
+        status, notes = "timeout", [f"wall-clock limit of {req['timeout']} s reached; process group killed"]
+    elif code == -signal.SIGXCPU:
+        status, notes = "timeout", ["CPU-time limit reached (SIGXCPU)"]
+    elif code < 0:
+        status, notes = "crashed", [f"killed by {signal.Signals(-code).name}"]
+    elif res.startswith(b"!") and at < 0:
+        status, notes = "crashed", ["sandbox setup failed: " + res[1:].decode("utf-8", "replace")]
+    elif kind == b"P" and code == 0:
+        status = "passed"
+    elif kind == b"E":
+        status = "failed"
+        exception = res[at + len(token) + 1:].decode("utf-8", "replace") or None
+    else:
+        status, notes = "failed", [f"exited with code {code} before the program finished"]
+    for name, n in zip(("stdout", "stderr"), dropped):
+        if n:
+            notes.append(f"{name} truncated ({n} bytes dropped)")
+    if not clean:
+        notes.append("some sandbox processes could not be reaped")
+    limits = {"wall_s": req["timeout"], "cpu_s": int(req["timeout"]) + 1, "address_space_mb": req["memory_mb"],
+              "file_size_mb": req["file_mb"], "open_files": req["max_files"],
+              "processes": req["max_procs"] if caps["root"] else None,
+              "uid": caps["uid"] if caps["root"] else None, "no_new_privs": True,
+              "tmp": f"private tmpfs {req['disk_mb']} MiB" if caps["mountns"] else "shared /tmp, own work dir",
+              "output_bytes": req["output_limit"],
+              "network": {"netns": "network namespace", "seccomp": "seccomp socket filter",
+                          "python": "socket.socket patched"}[req["net"]]}
+    return {"status": status, "exception": exception, "wall_time": wall, "returncode": code,
+            "stdout": out.decode("utf-8", "replace"), "stderr": err.decode("utf-8", "replace"),
+            "network": "netns" if req["net"] == "netns" else "socket-disabled", "limits": limits,
+            "detail": "; ".join(notes)}
+
+
+def _recv(fd: int) -> dict | None:
+    head = _read_exact(fd, 4)
+    return None if head is None else marshal.loads(_read_exact(fd, struct.unpack("<I", head)[0]) or b"")
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def _send(fd: int, obj: dict) -> None:
+    data = marshal.dumps(obj)
+    data = struct.pack("<I", len(data)) + data
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _pick_network(wanted: str, caps: dict) -> str:
+    if wanted in ("auto", "netns") and caps["netns"]:
+        return "netns"
+    if wanted == "netns":
+        raise OSError("a network namespace is not available here")
+    return "seccomp" if caps["seccomp"] else "python"
+
+
+def main() -> None:
+    """Serve requests until the harness closes our stdin (so the server never outlives the harness)."""
+    req_fd, rep_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    caps = _probe()
+    _send(rep_fd, {"caps": caps})
+    while (req := _recv(req_fd)) is not None:
+        try:
+            req["net"] = _pick_network(req.pop("network"), caps)
+            reply = _run(req, caps)
+        except Exception as exc:
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        _send(rep_fd, reply)
+
+
+if __name__ == "__main__":
+    main()

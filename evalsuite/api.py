@@ -1,0 +1,159 @@
+"""`evaluate()`: the Python entry point; the CLI resolves flags and calls it."""
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from evalsuite import engine
+from evalsuite.backends.base import load_backend
+from evalsuite.errors import UsageError
+from evalsuite.protocols.base import Settings
+from evalsuite.records import STATS, Sample
+from evalsuite.registry import PROTOCOLS, SCORERS, lookup
+from evalsuite.reporting import outputs
+from evalsuite.store import SampleStore
+from evalsuite.summarize import MetricRow, summarize
+from evalsuite.tasks.cards import resolve_tasks
+from evalsuite.tasks.loader import data_files, file_hashes, load_docs
+
+
+@dataclass
+class Results:
+    """What a run produced: metric rows, every sample of every round, the run's counts, and where it wrote."""
+
+    metrics: list[MetricRow]
+    samples: list[Sample]
+    stats: engine.RunStats
+    config: dict[str, Any]
+    output_dir: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, task: str, name: str = "accuracy", round: int = 0, protocol: str | None = None) -> MetricRow:
+        """The row for one task metric (first protocol match)."""
+        for r in self.metrics:
+            if r.task == task and r.metric == name and r.round == round and protocol in (None, r.protocol):
+                return r
+        raise KeyError(f"no metric {name!r} for task {task!r} round {round}")
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame([r.to_dict() for r in self.metrics])
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("evalsuite", "torch", "transformers", "datasets", "numpy", "math-verify", "vllm"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_hash() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return head.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _prepare_output_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"output dir {path} cannot be written ({e.strerror or e}); choose another --output-dir") from e
+
+
+def evaluate(
+    tasks: list[str] | str,
+    model: str | None = None,
+    model_args: str | dict | None = None,
+    limit: int | None = None,
+    output_dir: str | Path | None = None,
+    protocol: str | None = None,
+    max_tokens: int = 512,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    samples: int = 1,
+    rounds: int = 1,
+    data_source: str = "local",
+    data_dir: str | Path | None = None,
+    token_stats: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Results:
+    """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv."""
+    t_start = time.perf_counter()
+    if limit is not None and limit <= 0:
+        raise UsageError(f"--limit must be a positive number of docs, got {limit}; omit it to run every doc")
+    for name, val in (("--samples", samples), ("--rounds", rounds), ("--max-tokens", max_tokens)):
+        if val <= 0:
+            raise UsageError(f"{name} must be positive, got {val}")
+    if temperature < 0 or not 0 < top_p <= 1:
+        raise UsageError("--temperature must be >= 0 and --top-p in (0, 1]")
+    if data_source not in ("local", "hub"):
+        raise UsageError(f"--data-source must be local or hub, got {data_source!r}")
+    cards = resolve_tasks(tasks)
+    if protocol is not None:
+        lookup(PROTOCOLS, "protocol", protocol)
+    output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+    backend = load_backend(model, model_args)
+    _prepare_output_dir(output_dir)
+    settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
+                        want=STATS[:3] if token_stats else ())
+    plans, data_info = [], {}
+    for card in cards:
+        if card.unavailable:
+            log(f"skipping {card.name}: {card.unavailable}")
+            continue
+        docs = load_docs(card, limit, data_source, data_dir)
+        proto_name = protocol or card.protocol
+        proto = lookup(PROTOCOLS, "protocol", proto_name)(card, settings)
+        plans.append(engine.TaskPlan(card, docs, proto, lookup(SCORERS, "scorer", card.scorer)()))
+        files = data_files(card, data_dir) if data_source == "local" else []
+        data_info[card.name] = {"source": data_source, "files": file_hashes(files), "n_docs": len(docs),
+                                "protocol": proto_name, "oracle": proto.oracle,
+                                "primary_convention": plans[-1].scorer.primary}
+    if not plans:
+        raise UsageError("none of the requested tasks is available here; see `evalsuite tasks`")
+    store = SampleStore(output_dir / "samples.sqlite")
+    try:
+        all_samples, stats = engine.run(plans, backend, store, samples=samples, progress=progress, log=log)
+    finally:
+        store.close()
+    rows = summarize(all_samples, seed=seed, primary={p.card.name: p.scorer.primary for p in plans})
+    config = dict(tasks=[c.name for c in cards], model=model or "embedded", model_args=model_args, limit=limit,
+                  protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                  samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats)
+    wall = time.perf_counter() - t_start
+    info = {
+        "model": {"spec": model or "embedded", "backend": backend.name, "model_id": backend.model_id,
+                  "revision": backend.revision},
+        "versions": _versions(),
+        "git_hash": _git_hash(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "run": {**asdict(stats), "tokens_per_s": stats.tokens_per_s, "wall_seconds": wall},
+    }
+    payload = {**info, "config": config, "tasks": {
+        name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name]} for name, d in data_info.items()}}
+    outputs.write_results_json(output_dir / "results.json", payload)
+    outputs.write_samples(output_dir / "samples.jsonl", all_samples)
+    outputs.write_results_csv(output_dir / "results.csv", rows)
+    return Results(rows, all_samples, stats, config, output_dir, info)

@@ -1,0 +1,100 @@
+"""The backend interface and model-spec parsing (`hf:PATH`, `vllm:PATH`, `openai:MODEL@URL`)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+from evalsuite.errors import UsageError
+from evalsuite.records import Generation, Request
+
+
+class Backend(ABC):
+    """Turns requests into generations; only scalars per token ever leave it.
+
+    Subclasses declare `OPTIONS` (the `--model-args` keys they accept, with defaults) and set `model_id`,
+    `revision` and `batch_size` (None: the engine sends a whole round at once).
+    """
+
+    OPTIONS: dict[str, Any] = {}
+    name: str = ""
+    model_id: str = ""
+    revision: str = ""
+    batch_size: int | None = None
+
+    @abstractmethod
+    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        """Generate one reply per request, in order."""
+
+    @abstractmethod
+    def score(
+        self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0
+    ) -> dict[str, list[float]]:
+        """Teacher-forced per-token statistics of `continuation` after the rendered `prompt`.
+
+        offset=0 scores the distribution that produced each continuation token; offset=1 reproduces the
+        Self-Certainty repository's off-by-one positions (SPEC-metrics §3.2).
+        """
+
+    def close(self) -> None:
+        """Release the model (GPU memory, servers)."""
+
+
+def parse_model_args(text: str | dict | None, options: dict[str, Any], backend: str) -> dict[str, Any]:
+    """Parse `k=v,k=v` into typed options, rejecting keys the backend does not know."""
+    if isinstance(text, dict):
+        raw = {str(k): v for k, v in text.items()}
+    else:
+        raw = {}
+        for part in filter(None, (p.strip() for p in (text or "").split(","))):
+            if "=" not in part:
+                raise UsageError(f"--model-args entry {part!r} is not key=value; write e.g. dtype=bfloat16")
+            k, v = part.split("=", 1)
+            raw[k.strip()] = v.strip()
+    out = dict(options)
+    for k, v in raw.items():
+        if k not in options:
+            valid = ", ".join(sorted(options))
+            raise UsageError(f"unknown --model-args key {k!r} for backend {backend}; valid keys: {valid}")
+        out[k] = _coerce(v, options[k], k)
+    return out
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise UsageError(f"--model-args {key}={value!r} is not a {type(default).__name__}") from None
+    return value
+
+
+def split_model_spec(spec: str) -> tuple[str, str]:
+    """`hf:PATH` -> ("hf", "PATH"). A spec without a known prefix is an error naming the prefixes."""
+    from evalsuite.registry import BACKENDS, _load_builtins
+
+    _load_builtins()
+    prefix, sep, rest = spec.partition(":")
+    if not sep or prefix not in BACKENDS or not rest:
+        known = ", ".join(f"{p}:..." for p in sorted(BACKENDS))
+        raise UsageError(f"unknown model {spec!r}; write it as one of {known} (e.g. hf:HuggingFaceTB/SmolLM2-135M)")
+    return prefix, rest
+
+
+def load_backend(spec: str | None, model_args: str | dict | None = None) -> Backend:
+    """Build the backend a model spec names; None means the embedded default model."""
+    from evalsuite.registry import BACKENDS
+
+    if spec is None:
+        from evalsuite.backends.embedded import gguf_path
+
+        return BACKENDS["hf"](str(gguf_path().parent), model_args, embedded=True)
+    prefix, rest = split_model_spec(spec)
+    return BACKENDS[prefix](rest, model_args)

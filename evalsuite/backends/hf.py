@@ -1,0 +1,148 @@
+"""transformers backend: left-padded batches, KV cache, per-token statistics reduced inside the decode loop."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from evalsuite.backends.base import Backend, parse_model_args
+from evalsuite.errors import UsageError
+from evalsuite.records import Generation, Request
+from evalsuite.registry import backend
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@backend("hf")
+class HFBackend(Backend):
+    """Any transformers causal LM, on CPU or CUDA, greedy or seeded sampling, stop strings."""
+
+    OPTIONS = {
+        "dtype": "auto",
+        "device": "auto",
+        "batch_size": 8,
+        "revision": "main",
+        "trust_remote_code": False,
+        "gguf_file": "",
+    }
+
+    def __init__(self, path: str, model_args: str | dict | None = None, embedded: bool = False):
+        self.name = "hf"
+        self.opts = parse_model_args(model_args, self.OPTIONS, "hf")
+        self.batch_size = max(1, int(self.opts["batch_size"]))
+        if self.opts["dtype"] not in ("auto", *DTYPES):
+            raise UsageError(f"--model-args dtype={self.opts['dtype']!r} is not one of {', '.join(DTYPES)} or auto")
+        self.embedded = embedded
+        self.looks_local = embedded or path.startswith((".", "/", "~")) or Path(path).exists()
+        self.path = str(Path(path).expanduser()) if self.looks_local else path
+        if self.looks_local and not Path(self.path).exists():
+            raise UsageError(f"model path {path!r} does not exist; give a model directory or a hub id")
+        if embedded:
+            from evalsuite.backends.embedded import EMBEDDED_MODEL_ID, embedded_revision
+
+            self.model_id, self.revision = EMBEDDED_MODEL_ID, embedded_revision()
+        elif self.looks_local:
+            self.model_id, self.revision = Path(self.path).name, _dir_fingerprint(Path(self.path))
+        else:
+            self.model_id, self.revision = path, self.opts["revision"]
+        self.model = None
+
+    def load(self) -> None:
+        """Load tokenizer and weights (once; a run whose generations are all stored never loads them)."""
+        if self.model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        opts = self.opts
+        device = opts["device"]
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise UsageError(f"--model-args device={device} but no CUDA device is visible; use device=cpu")
+        dtype_name = opts["dtype"]
+        if dtype_name == "auto":
+            dtype_name = "bfloat16" if device.startswith("cuda") else "float32"
+        path = self.path
+        if self.embedded:
+            from evalsuite.backends.embedded import embedded_model_dir
+
+            path = str(embedded_model_dir())
+        kw: dict[str, Any] = {"trust_remote_code": opts["trust_remote_code"]}
+        if not self.looks_local:
+            kw["revision"] = opts["revision"]
+        if opts["gguf_file"]:
+            kw["gguf_file"] = opts["gguf_file"]
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, **kw)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype_name), **kw)
+        except (OSError, ValueError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UsageError(
+                f"could not load model {self.path!r} ({first}); give a local model directory, or a hub id "
+                "that is in the Hugging Face cache when offline"
+            ) from e
+        model.to(device).eval()
+        self.device = torch.device(device)
+        self.dtype = dtype_name
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        eos = model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = {int(e) for e in eos if e is not None} | {int(self.tokenizer.eos_token_id)}
+        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.model = model
+
+    def render(self, req: Request) -> tuple[str, bool]:
+        """The prompt text and whether the tokenizer should add its special tokens."""
+        if req.messages is None:
+            return req.prompt or "", True
+        if self.has_chat_template:
+            return self.tokenizer.apply_chat_template(req.chat(), tokenize=False, add_generation_prompt=True), False
+        turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in req.chat())
+        return turns + "Assistant:", True
+
+    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+        from evalsuite.backends.hf_decode import decode_batch
+
+        self.load()
+        out: list[Generation] = []
+        for i in range(0, len(requests), self.batch_size):
+            out.extend(decode_batch(self, list(requests[i : i + self.batch_size])))
+        return out
+
+    def score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0) -> dict[str, list[float]]:
+        import torch
+
+        from evalsuite.backends.token_stats import logits_stats
+
+        self.load()
+        text, special = self.render(prompt)
+        p_ids = self.tokenizer(text, add_special_tokens=special)["input_ids"]
+        c_ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        if not c_ids:
+            return {k: [] for k in want}
+        ids = torch.tensor([p_ids + c_ids], device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids).logits[0].float()
+        n, start = len(c_ids), len(p_ids) - 1 + offset
+        rows = logits[start : start + n]
+        chosen = ids[0, len(p_ids) : len(p_ids) + n]
+        if offset and rows.shape[0] < n:
+            rows = torch.cat([rows, logits[-1:].expand(n - rows.shape[0], -1)])
+        stats = logits_stats(rows, chosen[: rows.shape[0]], want)
+        return {k: v.tolist() for k, v in stats.items()}
+
+
+def _dir_fingerprint(path: Path) -> str:
+    """A short revision id for a local model directory: its config plus weight file names and sizes."""
+    h = hashlib.sha256()
+    cfg = path / "config.json"
+    if cfg.exists():
+        h.update(json.dumps(json.loads(cfg.read_text()), sort_keys=True).encode())
+    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")) + sorted(path.glob("*.gguf")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return "local-" + h.hexdigest()[:16]
+

@@ -1,0 +1,139 @@
+"""The round-synchronous engine: round r of every chain goes to the backend in batches, stored as each returns.
+
+It is the one module that knows the order of stages: protocol -> store/backend -> scorer -> protocol.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+
+from evalsuite.backends.base import Backend
+from evalsuite.protocols.base import Protocol, Turn
+from evalsuite.records import Doc, Generation, Request, Sample
+from evalsuite.scoring.base import Scorer
+from evalsuite.store import SampleStore
+from evalsuite.tasks.cards import TaskCard
+
+
+@dataclass
+class TaskPlan:
+    """What to run for one task: its docs, the protocol instance and the scorer."""
+
+    card: TaskCard
+    docs: list[Doc]
+    protocol: Protocol
+    scorer: Scorer
+
+
+@dataclass
+class RunStats:
+    """Counts a run reports: model calls made and generations read back from the store."""
+
+    generated: int = 0
+    from_store: int = 0
+    gen_tokens: int = 0
+    gen_seconds: float = 0.0
+    rounds: int = 0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.gen_tokens / self.gen_seconds if self.gen_seconds else 0.0
+
+
+@dataclass
+class _Chain:
+    plan: TaskPlan
+    doc: Doc
+    sample_idx: int
+    pending: list[Request] | None
+    history: list[list[Turn]] = field(default_factory=list)
+    answers: int = 0
+
+
+def _seeded(req: Request, sample_idx: int) -> Request:
+    """Give each sample of a sampled request its own seed; greedy requests do not depend on the seed."""
+    seed = req.gen.seed * 1_000_003 + sample_idx if req.gen.temperature > 0 else 0
+    return dataclasses.replace(req, gen=dataclasses.replace(req.gen, seed=seed))
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="req", disable=not enabled or total == 0, file=sys.stderr, leave=False)
+
+
+def run(
+    plans: list[TaskPlan],
+    backend: Backend,
+    store: SampleStore,
+    samples: int = 1,
+    progress: bool = True,
+    log=print,
+) -> tuple[list[Sample], RunStats]:
+    """Run every plan's chains to completion; return every sample of every round, and the run's counts."""
+    stats = RunStats()
+    chains = [
+        _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)])
+        for plan in plans
+        for doc in plan.docs
+        for s in range(samples)
+    ]
+    out: list[Sample] = []
+    rnd = 0
+    while True:
+        active = [c for c in chains if c.pending]
+        if not active:
+            break
+        items = [(c, req, req.key(backend.name, backend.model_id, backend.revision, c.sample_idx))
+                 for c in active for req in c.pending]
+        got = store.get_many(k for _, _, k in items)
+        stats.from_store += len(got)
+        todo = sorted((i for i, (_, _, k) in enumerate(items) if k not in got),
+                      key=lambda i: len(str(items[i][1].messages or items[i][1].prompt)))
+        size = backend.batch_size or max(1, len(todo))
+        t_round = time.perf_counter()
+        bar = _progress(len(todo), f"round {rnd}", progress)
+        for b in range(0, len(todo), size):
+            batch = todo[b : b + size]
+            t0 = time.perf_counter()
+            gens = backend.generate([items[i][1] for i in batch])
+            dt = time.perf_counter() - t0
+            store.put_many((items[i][2], items[i][1].to_dict(), g) for i, g in zip(batch, gens))
+            for i, g in zip(batch, gens):
+                got[items[i][2]] = g
+            stats.generated += len(gens)
+            stats.gen_tokens += sum(len(g.token_ids) for g in gens)
+            stats.gen_seconds += dt
+            bar.update(len(batch))
+            bar.set_postfix(tok_s=f"{stats.tokens_per_s:.0f}")
+        bar.close()
+        if todo:
+            log(f"round {rnd}: {len(todo)} generated, {len(items) - len(todo)} from store, "
+                f"{len(todo) / max(time.perf_counter() - t_round, 1e-9):.2f} req/s, {stats.tokens_per_s:.0f} tok/s")
+        turns: dict[int, list[Turn]] = {}
+        for c, req, key in items:
+            sample = _score(c, req, key, got[key], rnd)
+            out.append(sample)
+            turns.setdefault(id(c), []).append(Turn(req, sample.generation, sample.extracted, sample.correct))
+        for c in active:
+            c.history.append(turns[id(c)])
+            nxt = c.plan.protocol.next(c.doc, c.history)
+            c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
+        rnd += 1
+    stats.rounds = rnd
+    return out, stats
+
+
+def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int) -> Sample:
+    proto = c.plan.protocol
+    info = {"oracle": True} if proto.oracle else {}
+    base = dict(task=c.doc.task, doc_id=c.doc.doc_id, protocol=proto.registry_name, round=rnd,
+                sample_idx=c.sample_idx, key=key, request=req, generation=gen, kind=req.kind, target=c.doc.target)
+    if req.kind != "answer":
+        return Sample(attempt=None, info=info, **base)
+    sc = c.plan.scorer.score(gen.text, c.doc.target, c.doc.fields)
+    c.answers += 1
+    return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct,
+                  conventions=dict(sc.conventions), info={**info, **sc.info}, **base)

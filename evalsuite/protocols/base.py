@@ -1,0 +1,81 @@
+"""The protocol interface: a per-doc state machine that emits each round's requests and reads replies back."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from evalsuite.errors import UsageError
+from evalsuite.records import Doc, GenParams, Generation, Request
+from evalsuite.tasks.cards import TaskCard
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide generation settings a protocol builds its requests from."""
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    rounds: int = 1
+    want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
+
+    def gen(self, **override: Any) -> GenParams:
+        kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        kw.update(override)
+        return GenParams(**kw)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One finished request of a chain, with its scored answer when it was an answer turn.
+
+    `correct` is there for the oracle protocol alone; every other protocol must decide without it.
+    """
+
+    request: Request
+    generation: Generation
+    extracted: str | None = None
+    correct: bool | None = None
+
+
+@lru_cache(maxsize=256)
+def _template(text: str) -> jinja2.Template:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    return env.from_string(text)
+
+
+def render(text: str, fields: dict[str, Any]) -> str:
+    """Fill a card's prompt template with a doc's fields (jinja2, missing fields are an error)."""
+    try:
+        return _template(text).render(**fields)
+    except jinja2.UndefinedError as e:
+        raise UsageError(f"prompt template needs a field the doc lacks ({e.message})") from e
+
+
+class Protocol(ABC):
+    """Subclasses register with `@protocol(name)`; `first` opens a chain, `next` continues it or ends it (None)."""
+
+    oracle: bool = False
+
+    def __init__(self, card: TaskCard, settings: Settings):
+        self.card = card
+        self.settings = settings
+
+    def prompt(self, key: str) -> str:
+        if key not in self.card.prompts:
+            have = ", ".join(sorted(self.card.prompts))
+            raise UsageError(f"task {self.card.name} has no {key!r} prompt (it has: {have}); choose another --protocol")
+        return self.card.prompts[key]
+
+    @abstractmethod
+    def first(self, doc: Doc) -> list[Request]:
+        """The requests of round 0."""
+
+    def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
+        """The requests of the next round given every earlier round, or None when the chain is done."""
+        return None

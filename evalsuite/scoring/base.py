@@ -1,0 +1,39 @@
+"""The scorer interface: gold answer from a doc, extraction and equivalence for one output."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Score:
+    """Result of scoring one model output.
+
+    `correct` follows the task's primary convention; `conventions` holds every convention the scorer
+    computes (the primary one included) so official numbers can be reproduced side by side.
+    """
+
+    extracted: str | None
+    correct: bool
+    conventions: dict[str, bool] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parse_ok(self) -> bool:
+        return self.extracted is not None
+
+
+class Scorer(ABC):
+    """Base class: subclasses register with `@scorer(name)` and implement `gold` and `score`."""
+
+    primary: str = "correct"
+    conventions: tuple[str, ...] = ()
+
+    @abstractmethod
+    def gold(self, fields: dict[str, Any]) -> str:
+        """The reference answer of a doc, in the form `score` compares against."""
+
+    @abstractmethod
+    def score(self, output: str, target: str, fields: dict[str, Any] | None = None) -> Score:
+        """Extract the answer from `output` and compare it with `target`."""

@@ -1,0 +1,103 @@
+"""GSM8K scoring: the official `#### N` rule and a flexible rule for chat models (primary)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evalsuite.registry import scorer
+from evalsuite.scoring.base import Score, Scorer
+from evalsuite.scoring.numbers import NUMBER_RE, clean_text, find_numbers, normalize_number, numbers_equal
+
+OFFICIAL_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
+
+_NUM = NUMBER_RE.pattern
+_FILLER = r"(?:\*\*|\$|\\\(|\\\[|\\boxed\s*\{|\\text(?:bf)?\{|\\mathbf\{|[\s:=])*"
+_MARKER_RES = (
+    ("hash", re.compile(r"####\s*(" + _NUM + ")")),
+    ("answer_is", re.compile(r"\banswer(?:\s+is)?\s*[:=]?" + _FILLER + "(" + _NUM + ")", re.IGNORECASE)),
+)
+_BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+
+
+def gold(fields: dict[str, Any]) -> str:
+    """Gold answer of a GSM8K doc: the text after the final `####` of `answer`, commas removed.
+
+    Docs without `answer` but with a `ground_truth` whose last line is `A: <number>` are read with `gold_from_a_line`.
+    """
+    if "answer" not in fields and "ground_truth" in fields:
+        return gold_from_a_line(fields["ground_truth"])
+    text = str(fields["answer"])
+    if "####" in text:
+        return text.split("####")[-1].strip().replace(",", "")
+    if NUMBER_RE.fullmatch(text.strip()):
+        return text.strip().replace(",", "")
+    raise ValueError(f"GSM8K answer has no '####' line: {text[-80:]!r}")
+
+
+def gold_from_a_line(text: str) -> str:
+    """Gold answer from a solution whose last non-empty line is `A: <number>`, commas removed."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines or not lines[-1].startswith("A:"):
+        raise ValueError(f"solution does not end with an 'A: <number>' line: {text[-80:]!r}")
+    return lines[-1][2:].strip().replace(",", "")
+
+
+def extract_official(output: str) -> str | None:
+    """The reference extraction: first `#### N` match, commas stripped; None means `[invalid]`."""
+    match = OFFICIAL_RE.search(output)
+    return match.group(1).strip().replace(",", "") if match else None
+
+
+def extract_flexible(output: str) -> tuple[str | None, str | None]:
+    """(normalised number, rule) from the last explicit marker (`\\boxed{N}`, `#### N`, "the answer is N"),
+    else the last number in the output; (None, None) when there is no number at all."""
+    text = clean_text(output)
+    hits: list[tuple[int, str, str]] = []
+    for match in _BOXED_RE.finditer(text):
+        inside = NUMBER_RE.findall(match.group(1))
+        if inside:
+            hits.append((match.end(), "boxed", inside[-1]))
+    for rule, pattern in _MARKER_RES:
+        hits.extend((m.end(), rule, m.group(1)) for m in pattern.finditer(text))
+    if hits:
+        _, rule, number = max(hits, key=lambda hit: hit[0])
+        return normalize_number(number), rule
+    numbers = find_numbers(text)
+    if numbers:
+        return normalize_number(numbers[-1]), "last_number"
+    return None, None
+
+
+def is_correct_official(output: str, target: str) -> bool:
+    """Official GSM8K correctness: exact string equality of the `#### N` answer with the gold."""
+    predicted = extract_official(output)
+    return predicted is not None and predicted == target.strip().replace(",", "")
+
+
+def is_correct_flexible(output: str, target: str) -> bool:
+    """Flexible GSM8K correctness: the flexibly extracted number equals the gold numerically."""
+    predicted, _ = extract_flexible(output)
+    return predicted is not None and numbers_equal(predicted, target)
+
+
+@scorer("gsm8k")
+class GSM8KScorer(Scorer):
+    """GSM8K: `flexible` (primary) and `official` conventions."""
+
+    primary = "flexible"
+    conventions = ("flexible", "official")
+
+    def gold(self, fields: dict[str, Any]) -> str:
+        return gold(fields)
+
+    def score(self, output: str, target: str, fields: dict[str, Any] | None = None) -> Score:
+        predicted, rule = extract_flexible(output)
+        flexible = predicted is not None and numbers_equal(predicted, target)
+        official_pred = extract_official(output)
+        official = official_pred is not None and official_pred == target.strip().replace(",", "")
+        return Score(
+            extracted=predicted,
+            correct=flexible,
+            conventions={"flexible": flexible, "official": official},
+            info={"rule": rule, "official_extracted": official_pred},
+        )
