@@ -19,8 +19,8 @@ import time
 import traceback
 import types
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 0x4000, 1 << 18
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
 UID_BASE = 2_000_000_000  # sandbox uid = UID_BASE + server pid: unique per live server, no real user
 MASKED = ("/var/tmp", "/dev/shm", "/run", "/dev/mqueue")  # other world-writable places: hidden read-only
@@ -35,9 +35,9 @@ def _check(ret: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _prctl(option: int, arg: object = 0) -> None:
-    arg = arg if isinstance(arg, ctypes._Pointer | ctypes._SimpleCData) else ctypes.c_ulong(arg)
-    _check(_libc.prctl(option, arg, ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+def _prctl(option: int, arg2: int, arg3: object = 0) -> None:
+    arg3 = arg3 if isinstance(arg3, ctypes._Pointer) else ctypes.c_ulong(arg3)
+    _check(_libc.prctl(option, ctypes.c_ulong(arg2), arg3, ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
 
 
 class _Filter(ctypes.Structure):
@@ -61,7 +61,7 @@ def _install_socket_filter() -> None:
     filters = (_Filter * len(rules))(*[_Filter(*r) for r in rules])
     prog = _Prog(len(rules), ctypes.cast(filters, ctypes.POINTER(_Filter)))
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _prctl(PR_SET_SECCOMP, ctypes.pointer(prog))
+    _prctl(PR_SET_SECCOMP, 2, ctypes.pointer(prog))  # SECCOMP_MODE_FILTER
 
 
 def _disable_sockets_in_python() -> None:
@@ -76,33 +76,85 @@ def _disable_sockets_in_python() -> None:
     _socket.socket = socket.socket
 
 
-def _enter_namespaces(caps: dict, net: str, disk_mb: int) -> None:
-    """Unshare net (if net == 'netns') and mount namespaces; give the child a private tmpfs /tmp."""
+def _needed_paths() -> list:
+    """The interpreter's directories (prefixes, sys.path), deduplicated to the top-most ones."""
+    found = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                  sys.base_exec_prefix, *sys.path) if p and os.path.isdir(p)})
+    top = []
+    for path in found:
+        if path != "/" and not any(path.startswith(t + "/") for t in top):
+            top.append(path)
+    return top
+
+
+def _cover(path: str, data: bytes, flags: int, keep: list) -> None:
+    """Mount a fresh tmpfs over `path`, bind back the interpreter dirs under it (`keep`), then make it
+    read-only if asked (MS_RDONLY in flags)."""
+    inside = [p for p in keep if p.startswith(path + "/")]
+    fds = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in inside]
+    first = flags & ~MS_RDONLY if inside else flags
+    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", first, data), "mount tmpfs on " + path)
+    for target, fd in fds:
+        os.makedirs(target, 0o755, exist_ok=True)
+        _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
+               "bind " + target)
+        os.close(fd)
+    if inside and flags & MS_RDONLY:
+        _check(_libc.mount(None, path.encode(), None, MS_REMOUNT | flags, data), "remount " + path)
+
+
+def _hide_host_dirs(keep: list) -> None:
+    """In the current (new) mount namespace: hide world-writable dirs, and replace dirs others cannot
+    search (e.g. /root holding a pyenv interpreter) by read-only stand-ins exposing only `keep`."""
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    covers = {p for p in MASKED if os.path.isdir(p)}
+    for path in keep:
+        parts = path.split("/")
+        for i in range(2, len(parts)):
+            if not os.stat("/".join(parts[:i])).st_mode & 0o001:
+                covers.add("/".join(parts[:i]))
+                break
+    for path in sorted(covers):
+        if not any(path.startswith(c + "/") for c in covers):
+            _cover(path, b"size=64k,mode=755", ro, keep)
+
+
+def _enter_namespaces(caps: dict, net: str, disk_mb: int) -> bool:
+    """Unshare the network namespace (net == 'netns') and a mount namespace with a private tmpfs /tmp.
+    True if a pid namespace was unshared too (then the caller must fork its pid 1)."""
     flags = (CLONE_NEWNET if net == "netns" else 0) | (CLONE_NEWNS if caps["mountns"] else 0)
     if not flags:
-        return
-    if not caps["root"]:
+        return False
+    if caps["root"]:
+        _check(_libc.unshare(flags), "unshare")
+    else:
         uid, gid = os.getuid(), os.getgid()
-        _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare")
+        # Without root the program keeps our uid: a pid namespace stops it signalling our processes.
+        _check(_libc.unshare(flags | CLONE_NEWUSER | (CLONE_NEWPID if caps["pidns"] else 0)), "unshare")
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as fh:
                 fh.write(text)
-    else:
-        _check(_libc.unshare(flags), "unshare")
+        if caps["mountns"]:
+            _hide_host_dirs(caps["keep"])
     if caps["mountns"]:
-        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-        opts = f"size={disk_mb}m,nr_inodes=4096,mode=1777".encode()
-        _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts), "mount /tmp")
-        for path in MASKED:
-            if os.path.isdir(path):
-                _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs",
-                                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=755"), "mount " + path)
+        _cover("/tmp", f"size={disk_mb}m,nr_inodes=4096,mode=1777".encode(),
+               MS_NOSUID | MS_NODEV | MS_NOEXEC, caps["keep"])
+    return not caps["root"] and caps["pidns"]
 
 
 def _probe() -> dict:
-    """Find out once, in throwaway children, which isolation this kernel lets us apply."""
+    """Set up the server's own mount namespace (root), then find out in throwaway children which
+    isolation this kernel lets us apply."""
     root = os.geteuid() == 0
-    caps = {"root": root, "uid": UID_BASE + os.getpid() if root else os.getuid(), "mountns": True}
+    caps = {"root": root, "uid": UID_BASE + os.getpid() if root else os.getuid(), "mountns": True,
+            "keep": _needed_paths()}
+    if root:
+        try:
+            _check(_libc.unshare(CLONE_NEWNS), "unshare")
+            _hide_host_dirs(caps["keep"])
+        except OSError:
+            caps["mountns"] = False
 
     def works(fn) -> bool:
         pid = os.fork()
@@ -115,8 +167,12 @@ def _probe() -> dict:
                 os._exit(code)
         return os.waitpid(pid, 0)[1] == 0
 
+    caps["pidns"] = not root
     caps["netns"] = works(lambda: _enter_namespaces(caps, "netns", 1))
-    if not caps["netns"]:
+    if not caps["netns"] and not root:
+        caps["pidns"] = False
+        caps["netns"] = works(lambda: _enter_namespaces(caps, "netns", 1))
+    if not caps["netns"] and caps["mountns"]:
         caps["mountns"] = works(lambda: _enter_namespaces(caps, "none", 1))
     caps["seccomp"] = works(_install_socket_filter)
     return caps
@@ -168,6 +224,22 @@ def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseExc
         _exit(status & 0xFF)
 
 
+def _init_of_pid_namespace() -> None:
+    """After unshare(CLONE_NEWPID): fork the process that will be pid 1 there; this one only waits and
+    mirrors its ending, so the server sees the same status. All of the namespace dies with pid 1."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    inner = os.fork()
+    if inner == 0:
+        return
+    for fd in range(4):
+        os.close(fd)
+    code = os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1])
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code & 0xFF)
+
+
 def _child(req: dict, caps: dict, fds: tuple, token: bytes, server: int, workdir: str | None) -> None:
     """In the forked child: isolate (session, namespaces, rlimits, seccomp, uid), then run. Never returns."""
     try:
@@ -175,7 +247,8 @@ def _child(req: dict, caps: dict, fds: tuple, token: bytes, server: int, workdir
         for target, fd in enumerate(fds):  # /dev/null, stdout, stderr, result channel -> 0..3
             os.dup2(fd, target)
         os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        _enter_namespaces(caps, req["net"], req["disk_mb"])
+        if _enter_namespaces(caps, req["net"], req["disk_mb"]):
+            _init_of_pid_namespace()
         if workdir is None:
             workdir = "/tmp/work"
             os.mkdir(workdir, 0o700)
@@ -199,7 +272,7 @@ def _child(req: dict, caps: dict, fds: tuple, token: bytes, server: int, workdir
             os.setresgid(caps["uid"], caps["uid"], caps["uid"])
             os.setresuid(caps["uid"], caps["uid"], caps["uid"])
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
-        if os.getppid() != server:
+        if os.getppid() not in (server, 0):  # 0: we are pid 1 of our own pid namespace
             os._exit(75)
         os.chdir(workdir)
     except BaseException as exc:
@@ -231,7 +304,7 @@ def _sweep(caps: dict) -> None:
                 os._exit(0)
         os.waitpid(pid, 0)
     else:
-        for pid in _live_children():
+        for pid in _live_children() - {-1}:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -270,11 +343,11 @@ def _run(req: dict, caps: dict) -> dict:
     cap = {pipes[0][0]: req["output_limit"], pipes[1][0]: req["output_limit"], pipes[2][0]: 4 * EXC_CAP}
     bufs = {fd: bytearray() for fd in cap}
     dropped = {fd: 0 for fd in cap}
-    start = time.monotonic()
+    server, start = os.getpid(), time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
-            _child(req, caps, (null, pipes[0][1], pipes[1][1], pipes[2][1]), token, os.getppid(), workdir)
+            _child(req, caps, (null, pipes[0][1], pipes[1][1], pipes[2][1]), token, server, workdir)
         finally:
             os._exit(70)
     for fd in (null, *(w for _, w in pipes)):
@@ -324,57 +397,20 @@ def _run(req: dict, caps: dict) -> dict:
     if workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     out, err, res = (bytes(bufs[r]) for r, _ in pipes)
-    if wall is None:
-        wall = time.monotonic() - start
-    return _verdict(req, caps, token, wstatus, wall, timed_out, (out, err, res),
-                    (dropped[pipes[0][0]], dropped[pipes[1][0]]), clean)
-
-
-def _verdict(req: dict, caps: dict, token: bytes, wstatus: int, wall: float, timed_out: bool,
-             outputs: tuple, dropped: tuple, clean: bool) -> dict:
-    """passed = the bootstrap wrote this run's token + 'P' and exited 0; everything else is not."""
-    out, err, res = outputs
-    code = os.waitstatus_to_exitcode(wstatus)
-    exception, notes = None, []
     at = res.rfind(token)
-    kind = res[at + len(token):at + len(token) + 1] if at >= 0 else b""
-    if timed_out:
-        status, notes = "timeout", [f"wall-clock limit of {req['timeout']} s reached; process group killed"]
-    elif code == -signal.SIGXCPU:
-        status, notes = "timeout", ["CPU-time limit reached (SIGXCPU)"]
-    elif code < 0:
-        status, notes = "crashed", [f"killed by {signal.Signals(-code).name}"]
-    elif res.startswith(b"!") and at < 0:
-        status, notes = "crashed", ["sandbox setup failed: " + res[1:].decode("utf-8", "replace")]
-    elif kind == b"P" and code == 0:
-        status = "passed"
-    elif kind == b"E":
-        status = "failed"
-        exception = res[at + len(token) + 1:].decode("utf-8", "replace") or None
-    else:
-        status, notes = "failed", [f"exited with code {code} before the program finished"]
-    for name, n in zip(("stdout", "stderr"), dropped):
-        if n:
-            notes.append(f"{name} truncated ({n} bytes dropped)")
-    if not clean:
-        notes.append("some sandbox processes could not be reaped")
-    limits = {"wall_s": req["timeout"], "cpu_s": int(req["timeout"]) + 1, "address_space_mb": req["memory_mb"],
-              "file_size_mb": req["file_mb"], "open_files": req["max_files"],
-              "processes": req["max_procs"] if caps["root"] else None,
-              "uid": caps["uid"] if caps["root"] else None, "no_new_privs": True,
-              "tmp": f"private tmpfs {req['disk_mb']} MiB" if caps["mountns"] else "shared /tmp, own work dir",
-              "output_bytes": req["output_limit"],
-              "network": {"netns": "network namespace", "seccomp": "seccomp socket filter",
-                          "python": "socket.socket patched"}[req["net"]]}
-    return {"status": status, "exception": exception, "wall_time": wall, "returncode": code,
+    kind, message = (res[at + len(token):at + len(token) + 1], res[at + len(token) + 1:]) if at >= 0 else (
+        (b"!", res[1:]) if res.startswith(b"!") else (b"", b""))
+    return {"timed_out": timed_out, "returncode": os.waitstatus_to_exitcode(wstatus), "kind": kind.decode(),
+            "message": message.decode("utf-8", "replace"), "clean": clean, "net": req["net"],
+            "wall_time": wall if wall is not None else time.monotonic() - start,
             "stdout": out.decode("utf-8", "replace"), "stderr": err.decode("utf-8", "replace"),
-            "network": "netns" if req["net"] == "netns" else "socket-disabled", "limits": limits,
-            "detail": "; ".join(notes)}
+            "dropped": (dropped[pipes[0][0]], dropped[pipes[1][0]])}
 
 
 def _recv(fd: int) -> dict | None:
     head = _read_exact(fd, 4)
-    return None if head is None else marshal.loads(_read_exact(fd, struct.unpack("<I", head)[0]) or b"")
+    body = None if head is None else _read_exact(fd, struct.unpack("<I", head)[0])
+    return None if body is None else marshal.loads(body)
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:

@@ -45,10 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", default=None, help="folder with the task data files (default: shipped data)")
     run.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
     run.add_argument("--no-progress", action="store_true")
-    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     tasks = sub.add_parser("tasks", help="list registered tasks with their size and answer type")
-    tasks.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    tasks.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 

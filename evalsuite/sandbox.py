@@ -18,6 +18,7 @@ import atexit
 import marshal
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -117,6 +118,40 @@ class _Server:
             self.proc.wait()
 
 
+def _verdict(reply: dict, req: dict, caps: dict) -> ExecResult:
+    """passed = the bootstrap wrote this run's token + 'P' and exited 0; every other ending is not."""
+    code, kind, notes, exception = reply["returncode"], reply["kind"], [], None
+    if reply["timed_out"]:
+        status, notes = "timeout", [f"wall-clock limit of {req['timeout']:g} s reached; processes killed"]
+    elif code == -signal.SIGXCPU:
+        status, notes = "timeout", ["CPU-time limit reached (SIGXCPU)"]
+    elif code < 0:
+        status, notes = "crashed", [f"killed by {signal.Signals(-code).name}"]
+    elif kind == "!":
+        status, notes = "crashed", ["sandbox setup failed: " + reply["message"]]
+    elif kind == "P" and code == 0:
+        status = "passed"
+    elif kind == "E":
+        status, exception = "failed", reply["message"] or None
+    else:
+        status, notes = "failed", [f"exited with code {code} before the program finished"]
+    for name, dropped in zip(("stdout", "stderr"), reply["dropped"]):
+        if dropped:
+            notes.append(f"{name} truncated ({dropped} bytes dropped)")
+    if not reply["clean"]:
+        notes.append("some sandbox processes could not be reaped")
+    root, net = caps["root"], reply["net"]
+    limits = {"wall_s": req["timeout"], "cpu_s": int(req["timeout"]) + 1, "address_space_mb": req["memory_mb"],
+              "file_size_mb": req["file_mb"], "open_files": req["max_files"],
+              "processes": req["max_procs"] if root else None, "uid": caps["uid"] if root else None,
+              "no_new_privs": True, "output_bytes": req["output_limit"],
+              "tmp": f"private tmpfs of {req['disk_mb']} MiB" if caps["mountns"] else "own dir in the shared /tmp",
+              "network": {"netns": "network namespace", "seccomp": "seccomp filter on socket(2)",
+                          "python": "socket.socket patched (Python level only)"}[net]}
+    return ExecResult(status, exception, reply["wall_time"], reply["stdout"], reply["stderr"], code,
+                      "netns" if net == "netns" else "socket-disabled", limits, "; ".join(notes))
+
+
 class Sandbox:
     """A thread-safe pool of fork servers (started lazily, reused). Use `run` or `run_many`."""
 
@@ -144,25 +179,26 @@ class Sandbox:
     def run(self, code: str, *, timeout: float = 3.0, memory_mb: int = 1024, output_limit: int = 65536,
             file_mb: int = 16, disk_mb: int = 64, max_files: int = 64, max_procs: int = 32,
             network: Network = "auto") -> ExecResult:
-        """Run one program; see the module docstring for what is isolated and how."""
+        """Run one program; the options are those of `run_program`."""
+        if network not in ("auto", "netns", "socket-disabled"):
+            raise ValueError(f"network must be 'auto', 'netns' or 'socket-disabled', not {network!r}")
         req = {"code": code, "timeout": float(timeout), "memory_mb": int(memory_mb),
                "output_limit": int(output_limit), "file_mb": int(file_mb), "disk_mb": int(disk_mb),
-               "max_files": int(max_files), "max_procs": int(max_procs),
-               "network": {"socket-disabled": "seccomp"}.get(network, network)}
-        for attempt in range(2):
+               "max_files": int(max_files), "max_procs": int(max_procs), "network": network}
+        server = self._acquire()
+        reply = server.request(req, timeout + _GRACE)
+        if reply is None:  # the server died or hung (never seen from a program): retry once on a fresh one
+            server.close()
             server = self._acquire()
             reply = server.request(req, timeout + _GRACE)
             if reply is None:
                 server.close()
-                if attempt == 0:
-                    continue
                 return ExecResult("crashed", None, 0.0, "", "", None, "unknown", {},
-                                  "sandbox server died or hung twice on this program")
-            self._release(server)
-            if "error" in reply:
-                raise SandboxError(reply["error"])
-            return ExecResult(**reply)
-        raise AssertionError("unreachable")
+                                  "the sandbox server died or hung twice on this program")
+        self._release(server)
+        if "error" in reply:
+            raise SandboxError(reply["error"])
+        return _verdict(reply, req, server.caps)
 
     def run_many(self, programs: Sequence[str], *, workers: int | None = None, **options) -> list[ExecResult]:
         """Run programs in parallel (one server per worker thread); results come back in input order."""
@@ -199,10 +235,18 @@ def _default_sandbox() -> Sandbox:
 
 
 def run_program(code: str, *, timeout: float = 3.0, memory_mb: int = 1024, output_limit: int = 65536,
-                network: Network = "auto", **limits: int) -> ExecResult:
-    """Run one untrusted program in the shared sandbox pool (limits: file_mb, disk_mb, max_files, max_procs)."""
+                file_mb: int = 16, disk_mb: int = 64, max_files: int = 64, max_procs: int = 32,
+                network: Network = "auto") -> ExecResult:
+    """Run one untrusted program in the shared sandbox pool.
+
+    timeout: wall clock (s; CPU limit is int(timeout) + 1); memory_mb: address space; output_limit: bytes
+    kept of stdout and of stderr; file_mb: largest file; disk_mb: size of the private /tmp; max_files:
+    open files; max_procs: processes of the program's uid (root only); network: "auto" (netns, else
+    socket-disabled), "netns" (SandboxError if unavailable) or "socket-disabled".
+    """
     return _default_sandbox().run(code, timeout=timeout, memory_mb=memory_mb, output_limit=output_limit,
-                                  network=network, **limits)
+                                  file_mb=file_mb, disk_mb=disk_mb, max_files=max_files, max_procs=max_procs,
+                                  network=network)
 
 
 def run_many(programs: Sequence[str], *, workers: int | None = None, timeout: float = 3.0,

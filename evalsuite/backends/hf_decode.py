@@ -85,7 +85,7 @@ def decode_batch(be: "HFBackend", reqs: list[Request]) -> list[Generation]:
     for step in range(max_new):
         out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1,
                     **{cache_kw: cache})
-        cache = out.past_key_values
+        cache = out.cache if cache_kw == "cache" else out.past_key_values
         logits = out.logits[:, -1, :]
         chosen = _choose(logits, [reqs[i] for i in alive], [gens[i] for i in alive])
         rows = torch.tensor(alive, device=dev)

@@ -53,6 +53,7 @@ def load_records(card: TaskCard, source: str = "local", data_dir: str | Path | N
     import datasets
 
     datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     if source == "hub":
         hub = card.data.get("hub")
         if not hub:

@@ -1,0 +1,61 @@
+"""evaluate() end to end on the tiny model: outputs, schema, and a re-run that makes no model call."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from evalsuite import evaluate
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = evaluate(tasks="gsm8k,math500", model=f"hf:{tiny_model_dir}", model_args="batch_size=3", limit=4,
+                   output_dir=out, max_tokens=8, progress=False, log=lambda m: None)
+    return res, out
+
+
+def test_outputs_written(first_run):
+    res, out = first_run
+    payload = json.loads((out / "results.json").read_text())
+    assert set(payload["tasks"]) == {"gsm8k", "math500"}
+    gsm = payload["tasks"]["gsm8k"]
+    assert gsm["files"]["test.jsonl"].startswith("3730d312f6e34405")
+    assert gsm["n_docs"] == 4 and gsm["primary_convention"] == "flexible"
+    names = {m["metric"] for m in gsm["metrics"]}
+    assert {"accuracy", "accuracy[official]", "parse_rate", "mean_tokens"} <= names
+    assert payload["model"]["backend"] == "hf" and payload["model"]["revision"].startswith("local-")
+    assert {"torch", "transformers", "python"} <= set(payload["versions"])
+    assert payload["run"]["generated"] == 8 and payload["run"]["from_store"] == 0
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == 8
+    s = lines[0]
+    assert {"prompt", "output", "extracted", "target", "correct", "token_stats"} <= set(s)
+    assert s["n_tokens"] == 8 and s["token_stats"]["mean_entropy"] > 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert rows[0].keys() >= {"task", "metric", "value", "ci_low", "ci_high", "n"}
+    acc = res.metric("gsm8k")
+    assert acc.ci_low <= acc.value <= acc.ci_high and acc.n == 4
+
+
+def test_rerun_makes_no_model_call_and_gives_the_same_results(first_run, tiny_model_dir):
+    res, out = first_run
+    before = (out / "samples.jsonl").read_text()
+    again = evaluate(tasks="gsm8k,math500", model=f"hf:{tiny_model_dir}", model_args="batch_size=3", limit=4,
+                     output_dir=out, max_tokens=8, progress=False, log=lambda m: None)
+    assert again.stats.generated == 0 and again.stats.from_store == 8
+    assert again.metrics == res.metrics
+    assert (out / "samples.jsonl").read_text() == before
+
+
+def test_samples_per_doc_are_distinct_when_sampling(tiny_model_dir, tmp_path):
+    res = evaluate(tasks="gsm8k", model=f"hf:{tiny_model_dir}", limit=2, samples=3, temperature=1.0,
+                   output_dir=tmp_path, max_tokens=6, progress=False, log=lambda m: None)
+    assert len(res.samples) == 6
+    by_doc = {}
+    for s in res.samples:
+        by_doc.setdefault(s.doc_id, set()).add(tuple(s.generation.token_ids))
+    assert all(len(v) == 3 for v in by_doc.values())
+    assert res.metric("gsm8k").n == 6

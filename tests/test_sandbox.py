@@ -1,0 +1,349 @@
+"""Attack suite for evalsuite.sandbox: each hostile program is contained, the harness goes on, and the
+harness's own state (cwd, environment, builtins, exit functions, files) is unchanged afterwards.
+
+Expected values are hand-made (Python's own messages for the errors the programs raise).
+"""
+import builtins
+import os
+import resource
+import shutil
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from evalsuite.sandbox import ExecResult, Sandbox, SandboxError, run_many, run_program
+
+ROOT = os.geteuid() == 0
+SANDBOX_UID_BASE = 2_000_000_000
+needs_root = pytest.mark.skipif(not ROOT, reason="uid separation, RLIMIT_NPROC and the uid sweep need root")
+
+
+def _sandbox_processes() -> list[int]:
+    """PIDs of live processes that run as a sandbox uid (root mode gives each server its own uid)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                uid_line = next(line for line in fh if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uid_line.split()[1]) >= SANDBOX_UID_BASE:
+            found.append(int(entry))
+    return found
+
+
+def _environment() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+@pytest.fixture(autouse=True)
+def harness_intact():
+    """After every test: same cwd, environment, builtins and exit functions; no sandbox process left."""
+    before = (os.getcwd(), _environment(), builtins.print, builtins.AssertionError, sys.exit, os._exit,
+              sys.stdout, os.getpid())
+    yield
+    after = (os.getcwd(), _environment(), builtins.print, builtins.AssertionError, sys.exit, os._exit,
+             sys.stdout, os.getpid())
+    assert after == before
+    if ROOT:
+        assert _sandbox_processes() == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "\nState:\tZ" not in fh.read()
+    except FileNotFoundError:
+        return False
+
+
+# --- ordinary programs ------------------------------------------------------------------------------
+
+def test_passing_program_reports_output_and_isolation():
+    result = run_program("x = 2 + 2\nprint(x)\nassert x == 4")
+    assert isinstance(result, ExecResult)
+    assert (result.status, result.exception, result.stdout, result.returncode) == ("passed", None, "4\n", 0)
+    assert result.passed and 0 < result.wall_time < 3
+    assert result.network in ("netns", "socket-disabled")
+    assert result.limits["address_space_mb"] == 1024 and result.limits["wall_s"] == 3.0
+    if ROOT:
+        assert result.network == "netns"
+        assert result.limits["uid"] >= SANDBOX_UID_BASE and result.limits["processes"] == 32
+
+
+@pytest.mark.parametrize("code, exception", [
+    ("assert 1 + 1 == 3", "AssertionError"),
+    ("1 / 0", "ZeroDivisionError: division by zero"),
+    ("raise ValueError('bad input')", "ValueError: bad input"),
+    ("[][1]", "IndexError: list index out of range"),
+    ("input()", "EOFError: EOF when reading a line"),  # stdin is /dev/null
+])
+def test_failing_program_reports_last_exception_line(code, exception):
+    result = run_program(code)
+    assert (result.status, result.exception, result.returncode) == ("failed", exception, 1)
+    assert "Traceback" in result.stderr and exception in result.stderr
+
+
+@pytest.mark.parametrize("code", ["def f(:\n    pass", "if True:\nprint(1)"])
+def test_syntax_error_fails_with_its_line(code):
+    result = run_program(code)
+    assert result.status == "failed"
+    assert result.exception.split(":")[0] in ("SyntaxError", "IndentationError")
+
+
+def test_cruxeval_gold_assertion():
+    code = ("def f(nums):\n    output = []\n    for n in nums:\n        output.append((nums.count(n), n))\n"
+            "    output.sort(reverse=True)\n    return output")
+    right = f"{code}\nassert [(4, 1), (4, 1), (4, 1), (4, 1), (2, 3), (2, 3)] == f([1, 1, 3, 1, 3, 1])"
+    wrong = f"{code}\nassert [(4, 1)] == f([1, 1, 3, 1, 3, 1])"
+    assert [r.status for r in run_many([right, wrong])] == ["passed", "failed"]
+
+
+def test_program_runs_as_main_with_fixed_hash_seed():
+    code = ("import dataclasses\n@dataclasses.dataclass\nclass P:\n    x: int\n"
+            "assert __name__ == '__main__' and P(1) == P(1)\nprint(hash('abc'))")
+    with Sandbox(workers=1) as a, Sandbox(workers=1) as b:
+        first, second = a.run(code), b.run(code)
+    assert first.status == second.status == "passed"
+    assert first.stdout == second.stdout  # two servers, same string hashes: runs are reproducible
+
+
+# --- resource attacks ---------------------------------------------------------------------------------
+
+def test_infinite_loop_times_out():
+    start = time.monotonic()
+    result = run_program("while True:\n    pass", timeout=0.5)
+    assert result.status == "timeout" and result.returncode == -signal.SIGKILL
+    assert 0.5 <= result.wall_time < 2.0 and time.monotonic() - start < 3.0
+
+
+def test_fork_bomb_is_contained_and_fully_killed():
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    result = run_program(bomb, timeout=1.0)
+    assert result.status == "timeout"
+    assert run_program("print('still here')").stdout == "still here\n"  # fixture: no survivor either
+
+
+def test_fork_bomb_escaping_its_session_is_killed_too():
+    bomb = ("import os\nwhile True:\n    try:\n        if os.fork() == 0:\n            os.setsid()\n"
+            "    except OSError:\n        pass")
+    assert run_program(bomb, timeout=1.0).status == "timeout"
+
+
+@needs_root
+def test_process_limit_applies_per_program():
+    code = ("import os, time\nn = 0\ntry:\n    for _ in range(100):\n        if os.fork() == 0:\n"
+            "            time.sleep(30)\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n"
+            "    print(n, type(e).__name__)")
+    result = run_program(code, max_procs=8)
+    count, error = result.stdout.split()
+    assert result.status == "passed" and error == "BlockingIOError" and int(count) < 8
+
+
+@pytest.mark.parametrize("code", [
+    "x = bytearray(1 << 30)",
+    "a = []\nwhile True:\n    a.append(bytearray(10 ** 7))",
+])
+def test_memory_bomb_is_refused(code):
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_program(code, memory_mb=256, timeout=5)
+    assert (result.status, result.exception) == ("failed", "MemoryError")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 50_000  # KiB
+
+
+def test_deep_recursion():
+    result = run_program("def r(n):\n    return r(n + 1)\nr(0)")
+    assert (result.status, result.exception) == ("failed", "RecursionError: maximum recursion depth exceeded")
+    unbounded = "import sys\nsys.setrecursionlimit(10 ** 8)\ndef r(n):\n    return r(n + 1)\nr(0)"
+    assert run_program(unbounded, memory_mb=256, timeout=2).status in ("failed", "crashed", "timeout")
+
+
+def test_huge_output_is_capped():
+    code = "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(100):\n    sys.stdout.write(chunk)\n" \
+           "    sys.stderr.write(chunk)\nprint('done')"
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_program(code, timeout=10)
+    assert result.status == "passed"  # the program itself ran to its end
+    assert result.stdout == "x" * 65536 and result.stderr == "x" * 65536
+    assert "stdout truncated" in result.detail and "stderr truncated" in result.detail
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 50_000  # KiB
+
+
+def test_disk_filling_is_capped():
+    result = run_program("with open('big', 'wb') as f:\n    while True:\n        f.write(b'x' * (1 << 20))")
+    assert (result.status, result.exception) == ("failed", "OSError: [Errno 27] File too large")
+
+
+# --- escaping the work dir, reading the harness's files, the network ---------------------------------
+
+def test_files_outside_the_work_dir_are_untouchable(tmp_path):
+    victim_dir = tmp_path / "owned"
+    victim_dir.mkdir(mode=0o700)
+    victim = victim_dir / "keep.txt"
+    victim.write_text("precious")
+    evil = f"/tmp/evil_{uuid.uuid4().hex}"
+    code = (f"import os\nout = []\nfor act in (lambda: os.remove({str(victim)!r}),\n"
+            f"            lambda: open({str(victim)!r}, 'a').write('x'),\n"
+            f"            lambda: os.rmdir({str(victim_dir)!r})):\n"
+            "    try:\n        act()\n        out.append('done')\n    except OSError as e:\n"
+            "        out.append(type(e).__name__)\n"
+            f"open({evil!r}, 'w').write('x')\nos.chdir('/')\nos.chdir('..')\n"
+            "print(out, os.path.exists(" + repr(evil) + "))")
+    result = run_program(code)
+    assert result.status == "passed"
+    assert "done" not in result.stdout and result.stdout.endswith("True\n")  # /tmp is the program's own
+    assert victim.read_text() == "precious" and stat.S_IMODE(victim_dir.stat().st_mode) == 0o700
+    assert not os.path.exists(evil)
+
+
+def test_work_dir_is_fresh_and_removed():
+    name = f"trace_{uuid.uuid4().hex}"
+    code = f"import os\nprint(os.getcwd(), os.listdir('.'))\nopen({name!r}, 'w').write('x')"
+    first = run_program(code)
+    cwd = first.stdout.split()[0]
+    assert first.status == "passed" and first.stdout.endswith("[]\n")
+    assert not os.path.exists(os.path.join(cwd, name))
+    assert run_program(code).stdout.endswith("[]\n")  # nothing from the previous program
+
+
+@needs_root
+def test_harness_files_are_unreadable(tmp_path):
+    secret_dir = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(__file__)))  # outside /tmp
+    try:
+        secret = os.path.join(secret_dir, "secret.txt")
+        with open(secret, "w") as fh:
+            fh.write("hunter2")
+        os.chmod(secret, 0o600)
+        os.chmod(secret_dir, 0o755)
+        in_tmp = tmp_path / "secret.txt"
+        in_tmp.write_text("hunter2")
+        in_tmp.chmod(0o600)
+        code = ("import os\nfor path in (" + repr(secret) + ", " + repr(str(in_tmp)) + ", '/proc/1/environ',\n"
+                "             f'/proc/{os.getppid()}/environ'):\n    try:\n        print(open(path).read())\n"
+                "    except OSError as e:\n        print(type(e).__name__)\n"
+                "print(os.getuid(), os.getgroups())\ntry:\n    os.remove(" + repr(secret) + ")\n"
+                "except OSError as e:\n    print(type(e).__name__)")
+        result = run_program(code)
+        lines = result.stdout.splitlines()
+        assert "hunter2" not in result.stdout and os.path.exists(secret)
+        assert lines[0] == "PermissionError" and lines[1] in ("PermissionError", "FileNotFoundError")
+        assert lines[2:4] == ["PermissionError", "PermissionError"]
+        assert lines[4] == f"{result.limits['uid']} []" and lines[5] == "PermissionError"
+    finally:
+        shutil.rmtree(secret_dir)
+
+
+@pytest.mark.parametrize("network", ["auto", "socket-disabled"])
+def test_no_network_connection_arrives(network):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.3)
+    port = listener.getsockname()[1]
+    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+            "    print('connected')\nexcept OSError as e:\n    print(type(e).__name__)\n"
+            f"import _socket\ntry:\n    s = _socket.socket()\n    s.connect(('127.0.0.1', {port}))\n"
+            "    print('connected')\nexcept OSError as e:\n    print(type(e).__name__)")
+    try:
+        result = run_program(code, network=network)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+    assert result.status == "passed" and "connected" not in result.stdout
+    if network == "socket-disabled":
+        assert result.network == "socket-disabled" and result.stdout == "PermissionError\n" * 2
+    elif ROOT:
+        assert result.network == "netns" and result.stdout == "OSError\n" * 2  # ENETUNREACH: no lo
+
+
+def test_unknown_network_mode_is_refused():
+    with pytest.raises(ValueError):
+        run_program("pass", network="host")
+    assert issubclass(SandboxError, RuntimeError)
+
+
+# --- attacks on the harness and on the verdict ----------------------------------------------------------
+
+@pytest.mark.parametrize("code", [
+    "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+    "import os, signal\nos.kill(-1, signal.SIGKILL)",
+    "import os, signal\nos.killpg(os.getpgid(os.getppid()), signal.SIGKILL)",
+])
+def test_killing_the_parent_leaves_the_harness_running(code):
+    result = run_program(code)
+    assert result.status != "passed" or code.endswith("(-1, signal.SIGKILL)")  # kill(-1) only hits itself
+    assert run_program("print('alive')").stdout == "alive\n"
+
+
+def test_background_process_does_not_outlive_the_program():
+    code = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        time.sleep(60)\n    os._exit(0)\ntime.sleep(0.1)\n"
+            "print(' '.join(p for p in os.listdir('/proc') if p.isdigit() and p != str(os.getpid())"
+            " and open(f'/proc/{p}/status').read().count(str(os.getuid())) >= 4))")
+    result = run_program(code)
+    assert result.status == "passed"
+    if ROOT:
+        survivors = [int(p) for p in result.stdout.split()]
+        assert survivors and not any(_alive(pid) for pid in survivors)
+
+
+@pytest.mark.parametrize("code", [
+    "import sys\nsys.exit(0)\nassert 1 == 2",
+    "import os\nos._exit(0)\nassert 1 == 2",
+    "raise SystemExit",
+    "import sys, os\nsys.stdout.close()\nos.close(1)\nos.close(2)\nos._exit(0)",
+    "import os\nos.closerange(0, 64)\nassert 1 == 2",
+    "import builtins\nclass Fake(Exception):\n    pass\nbuiltins.AssertionError = Fake\nAssertionError = Fake\n"
+    "builtins.print = lambda *a, **k: None\nassert 1 == 2",
+    "import sys, os\nsys.exit = lambda *a: None\nos._exit = lambda *a: None\nsys.excepthook = lambda *a: None\n"
+    "assert 1 == 2",
+    "import threading, os, time\nthreading.Thread(target=lambda: (time.sleep(0.05), os._exit(0))).start()\n"
+    "time.sleep(1)\nassert 1 == 2",
+    "import os\nos.write(3, b'P' * 64)\nos._exit(0)",
+    "import atexit\natexit.register(print, 'PASS')\nraise KeyError('x')",
+])
+def test_fake_passes_are_not_passes(code):
+    result = run_program(code)
+    assert result.status == "failed" and not result.passed
+
+
+def test_closing_stdout_keeps_a_genuine_pass():
+    result = run_program("import sys, os\nsys.stdout.close()\nos.close(1)\nassert 1 + 1 == 2")
+    assert result.status == "passed"
+
+
+def test_syntax_error_cannot_pass_via_exit():
+    assert run_program("import sys\nsys.exit(0)\ndef f(:").status == "failed"  # never compiles
+
+
+# --- the pool -----------------------------------------------------------------------------------------
+
+def test_run_many_keeps_order_and_statuses():
+    programs = ["assert True", "assert False", "1/0", "print('x')", "while True: pass", "import os\nos._exit(0)"]
+    results = run_many(programs, timeout=0.5, workers=3)
+    assert [r.status for r in results] == ["passed", "failed", "failed", "passed", "timeout", "failed"]
+    assert results[2].exception == "ZeroDivisionError: division by zero" and results[3].stdout == "x\n"
+
+
+def test_run_many_runs_in_parallel():
+    start = time.monotonic()
+    results = run_many(["import time\ntime.sleep(0.5)"] * 4, workers=4)
+    assert all(r.passed for r in results)
+    assert time.monotonic() - start < 1.6  # one at a time would take 2 s
+    assert run_many([]) == []
+
+
+def test_pool_replaces_a_dead_server():
+    with Sandbox(workers=1) as sandbox:
+        assert sandbox.run("pass").passed
+        sandbox._idle[0].proc.kill()  # the server dies between two programs
+        assert sandbox.run("print(1)").stdout == "1\n"
