@@ -20,7 +20,8 @@ import traceback
 import types
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 0x4000, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
 UID_BASE = 2_000_000_000  # sandbox uid = UID_BASE + server pid: unique per live server, no real user
 MASKED = ("/var/tmp", "/dev/shm", "/run", "/dev/mqueue")  # other world-writable places: hidden read-only
@@ -178,16 +179,9 @@ def _probe() -> dict:
     return caps
 
 
-def _exc_line(exc: BaseException) -> bytes:
-    try:
-        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    except BaseException:
-        line = "exception (could not be formatted)"
-    return line[:EXC_CAP].encode("utf-8", "replace")
-
-
 def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseException=BaseException,
-              _SystemExit=SystemExit, _exc_line=_exc_line, _print_exc=traceback.print_exception) -> None:
+              _SystemExit=SystemExit, _format=traceback.format_exception_only,
+              _print_exc=traceback.print_exception) -> None:
     """Run the program as __main__; only if it runs to its end, write the run's token + 'P' on fd 3.
 
     Everything used after the program ends is bound here beforehand, so monkeypatching builtins,
@@ -205,7 +199,11 @@ def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseExc
         msg = b"P"
         status = 0
     except _BaseException as exc:
-        msg = b"E" + _exc_line(exc)
+        try:
+            line = _format(type(exc), exc)[-1].strip()[:EXC_CAP]
+        except _BaseException:
+            line = "exception (could not be formatted)"
+        msg = b"E" + line.encode("utf-8", "replace")
         if isinstance(exc, _SystemExit):
             status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         try:
@@ -253,15 +251,9 @@ def _child(req: dict, caps: dict, fds: tuple, token: bytes, server: int, workdir
             workdir = "/tmp/work"
             os.mkdir(workdir, 0o700)
             os.chown(workdir, caps["uid"], caps["uid"])
-        cpu = int(req["timeout"]) + 1
-        limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_CORE, (0, 0)),
-                  (resource.RLIMIT_AS, (req["memory_mb"] << 20,) * 2),
-                  (resource.RLIMIT_FSIZE, (req["file_mb"] << 20,) * 2),
-                  (resource.RLIMIT_NOFILE, (req["max_files"],) * 2)]
-        if caps["root"]:
-            limits.append((resource.RLIMIT_NPROC, (req["max_procs"],) * 2))
-        for which, value in limits:
-            resource.setrlimit(which, value)
+        for name, value in req["rlimits"].items():  # NPROC is per uid: only with a uid of our own (root)
+            if caps["root"] or name != "RLIMIT_NPROC":
+                resource.setrlimit(getattr(resource, name), value)
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
         if req["net"] == "seccomp":
             _install_socket_filter()
@@ -408,19 +400,16 @@ def _run(req: dict, caps: dict) -> dict:
 
 
 def _recv(fd: int) -> dict | None:
-    head = _read_exact(fd, 4)
-    body = None if head is None else _read_exact(fd, struct.unpack("<I", head)[0])
-    return None if body is None else marshal.loads(body)
-
-
-def _read_exact(fd: int, n: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < n:
-        chunk = os.read(fd, n - len(data))
+    """Read one length-prefixed marshal message; None at end of input."""
+    data, need, head = bytearray(), 4, True
+    while len(data) < need:
+        chunk = os.read(fd, need - len(data))
         if not chunk:
             return None
         data += chunk
-    return bytes(data)
+        if head and len(data) == 4:
+            data, need, head = bytearray(), struct.unpack("<I", data)[0], False
+    return marshal.loads(bytes(data))
 
 
 def _send(fd: int, obj: dict) -> None:
@@ -428,14 +417,6 @@ def _send(fd: int, obj: dict) -> None:
     data = struct.pack("<I", len(data)) + data
     while data:
         data = data[os.write(fd, data):]
-
-
-def _pick_network(wanted: str, caps: dict) -> str:
-    if wanted in ("auto", "netns") and caps["netns"]:
-        return "netns"
-    if wanted == "netns":
-        raise OSError("a network namespace is not available here")
-    return "seccomp" if caps["seccomp"] else "python"
 
 
 def main() -> None:
@@ -451,7 +432,6 @@ def main() -> None:
     _send(rep_fd, {"caps": caps})
     while (req := _recv(req_fd)) is not None:
         try:
-            req["net"] = _pick_network(req.pop("network"), caps)
             reply = _run(req, caps)
         except Exception as exc:
             reply = {"error": f"{type(exc).__name__}: {exc}"}

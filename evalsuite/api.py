@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evalsuite import engine
-from evalsuite.backends.base import load_backend
+from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings
 from evalsuite.records import STATS, Sample
 from evalsuite.registry import PROTOCOLS, SCORERS, lookup
 from evalsuite.reporting import outputs
 from evalsuite.store import SampleStore
-from evalsuite.summarize import MetricRow, summarize
+from evalsuite.summaries import MetricRow, summarize
 from evalsuite.tasks.cards import resolve_tasks
 from evalsuite.tasks.loader import data_files, file_hashes, load_docs
 
@@ -82,7 +82,7 @@ def _prepare_output_dir(path: Path) -> None:
 
 def evaluate(
     tasks: list[str] | str,
-    model: str | None = None,
+    model: "str | Backend | None" = None,
     model_args: str | dict | None = None,
     limit: int | None = None,
     output_dir: str | Path | None = None,
@@ -96,10 +96,15 @@ def evaluate(
     data_source: str = "local",
     data_dir: str | Path | None = None,
     token_stats: bool = True,
+    options: dict[str, Any] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> Results:
-    """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv."""
+    """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv.
+
+    `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power) to the
+    protocols (`Settings.options`) and summarizers (`Group.options`).
+    """
     t_start = time.perf_counter()
     if limit is not None and limit <= 0:
         raise UsageError(f"--limit must be a positive number of docs, got {limit}; omit it to run every doc")
@@ -117,7 +122,7 @@ def evaluate(
     backend = load_backend(model, model_args)
     _prepare_output_dir(output_dir)
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
-                        want=STATS[:3] if token_stats else ())
+                        want=STATS[:3] if token_stats else (), options=dict(options or {}))
     plans, data_info = [], {}
     for card in cards:
         if card.unavailable:
@@ -138,13 +143,17 @@ def evaluate(
         all_samples, stats = engine.run(plans, backend, store, samples=samples, progress=progress, log=log)
     finally:
         store.close()
-    rows = summarize(all_samples, seed=seed, primary={p.card.name: p.scorer.primary for p in plans})
-    config = dict(tasks=[c.name for c in cards], model=model or "embedded", model_args=model_args, limit=limit,
+    rows, extras = summarize(all_samples, seed=seed, primary={p.card.name: p.scorer.primary for p in plans},
+                             subsets={p.card.name: p.card.extra.get("subset", "") for p in plans},
+                             options=settings.options)
+    spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
+    config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                   protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                  samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats)
+                  samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
+                  options=dict(options or {}))
     wall = time.perf_counter() - t_start
     info = {
-        "model": {"spec": model or "embedded", "backend": backend.name, "model_id": backend.model_id,
+        "model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
                   "revision": backend.revision},
         "versions": _versions(),
         "git_hash": _git_hash(),
@@ -152,7 +161,8 @@ def evaluate(
         "run": {**asdict(stats), "tokens_per_s": stats.tokens_per_s, "wall_seconds": wall},
     }
     payload = {**info, "config": config, "tasks": {
-        name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name]} for name, d in data_info.items()}}
+        name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name], "extras": extras.get(name, {})}
+        for name, d in data_info.items()}}
     outputs.write_results_json(output_dir / "results.json", payload)
     outputs.write_samples(output_dir / "samples.jsonl", all_samples)
     outputs.write_results_csv(output_dir / "results.csv", rows)

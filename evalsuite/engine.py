@@ -98,7 +98,8 @@ def run(
         for b in range(0, len(todo), size):
             batch = todo[b : b + size]
             t0 = time.perf_counter()
-            gens = backend.generate([items[i][1] for i in batch])
+            reqs = [items[i][1] for i in batch]
+            gens = _call(backend, reqs)
             dt = time.perf_counter() - t0
             store.put_many((items[i][2], items[i][1].to_dict(), g) for i, g in zip(batch, gens))
             for i, g in zip(batch, gens):
@@ -124,6 +125,20 @@ def run(
         rnd += 1
     stats.rounds = rnd
     return out, stats
+
+
+def _call(backend: Backend, reqs: list[Request]) -> list[Generation]:
+    """Generate, or teacher-force the requests that carry a continuation, keeping the order."""
+    forced = [i for i, r in enumerate(reqs) if r.continuation is not None]
+    if not forced:
+        return backend.generate(reqs)
+    free = [i for i, r in enumerate(reqs) if r.continuation is None]
+    out: list[Generation | None] = [None] * len(reqs)
+    for i, g in zip(free, backend.generate([reqs[i] for i in free]) if free else []):
+        out[i] = g
+    for i, g in zip(forced, backend.score_requests([reqs[i] for i in forced])):
+        out[i] = g
+    return out  # type: ignore[return-value]
 
 
 def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int) -> Sample:

@@ -41,10 +41,13 @@ class Request:
     """A chat (`messages`) or raw-text (`prompt`) request, with what statistics it wants back.
 
     `kind` says what the reply is: "answer" replies are scored, anything else (feedback, plans) is kept but not.
+    A request with a `continuation` is teacher-forced instead of generated: the backend returns the statistics of
+    that given text after the prompt (contamination baselines, re-scoring).
     """
 
     messages: tuple[tuple[str, str], ...] | None = None
     prompt: str | None = None
+    continuation: str | None = None
     gen: GenParams = field(default_factory=GenParams)
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
     kind: str = "answer"

@@ -11,6 +11,8 @@ kills the whole group; stdout/stderr are captured and capped.
 
 A program "passed" only if the bootstrap saw it run to its end and wrote a per-run random token on a
 private pipe; an early sys.exit/os._exit, closing stdout or monkeypatching builtins cannot fake that.
+What isolation cannot stop: a program that deliberately reads the token out of its own interpreter
+(frame introspection, /proc/self/mem) can still claim a pass; it stays contained while doing so.
 """
 from __future__ import annotations
 
@@ -118,6 +120,15 @@ class _Server:
             self.proc.wait()
 
 
+def _pick_network(wanted: str, caps: dict) -> str:
+    """netns where the kernel allows it; else a seccomp filter; else (last resort) a Python-level patch."""
+    if wanted != "socket-disabled" and caps["netns"]:
+        return "netns"
+    if wanted == "netns":
+        raise SandboxError("a network namespace is not available here")
+    return "seccomp" if caps["seccomp"] else "python"
+
+
 def _verdict(reply: dict, req: dict, caps: dict) -> ExecResult:
     """passed = the bootstrap wrote this run's token + 'P' and exited 0; every other ending is not."""
     code, kind, notes, exception = reply["returncode"], reply["kind"], [], None
@@ -126,7 +137,10 @@ def _verdict(reply: dict, req: dict, caps: dict) -> ExecResult:
     elif code == -signal.SIGXCPU:
         status, notes = "timeout", ["CPU-time limit reached (SIGXCPU)"]
     elif code < 0:
-        status, notes = "crashed", [f"killed by {signal.Signals(-code).name}"]
+        try:
+            status, notes = "crashed", [f"killed by {signal.Signals(-code).name}"]
+        except ValueError:
+            status, notes = "crashed", [f"killed by signal {-code}"]
     elif kind == "!":
         status, notes = "crashed", ["sandbox setup failed: " + reply["message"]]
     elif kind == "P" and code == 0:
@@ -140,10 +154,10 @@ def _verdict(reply: dict, req: dict, caps: dict) -> ExecResult:
             notes.append(f"{name} truncated ({dropped} bytes dropped)")
     if not reply["clean"]:
         notes.append("some sandbox processes could not be reaped")
-    root, net = caps["root"], reply["net"]
-    limits = {"wall_s": req["timeout"], "cpu_s": int(req["timeout"]) + 1, "address_space_mb": req["memory_mb"],
-              "file_size_mb": req["file_mb"], "open_files": req["max_files"],
-              "processes": req["max_procs"] if root else None, "uid": caps["uid"] if root else None,
+    root, net, rl = caps["root"], reply["net"], req["rlimits"]
+    limits = {"wall_s": req["timeout"], "cpu_s": rl["RLIMIT_CPU"][0], "address_space_mb": rl["RLIMIT_AS"][0] >> 20,
+              "file_size_mb": rl["RLIMIT_FSIZE"][0] >> 20, "open_files": rl["RLIMIT_NOFILE"][0],
+              "processes": rl["RLIMIT_NPROC"][0] if root else None, "uid": caps["uid"] if root else None,
               "no_new_privs": True, "output_bytes": req["output_limit"],
               "tmp": f"private tmpfs of {req['disk_mb']} MiB" if caps["mountns"] else "own dir in the shared /tmp",
               "network": {"netns": "network namespace", "seccomp": "seccomp filter on socket(2)",
@@ -182,10 +196,17 @@ class Sandbox:
         """Run one program; the options are those of `run_program`."""
         if network not in ("auto", "netns", "socket-disabled"):
             raise ValueError(f"network must be 'auto', 'netns' or 'socket-disabled', not {network!r}")
-        req = {"code": code, "timeout": float(timeout), "memory_mb": int(memory_mb),
-               "output_limit": int(output_limit), "file_mb": int(file_mb), "disk_mb": int(disk_mb),
-               "max_files": int(max_files), "max_procs": int(max_procs), "network": network}
+        cpu, mib = int(timeout) + 1, 1 << 20
+        req = {"code": code, "timeout": float(timeout), "output_limit": int(output_limit), "disk_mb": int(disk_mb),
+               "rlimits": {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_CORE": (0, 0),
+                           "RLIMIT_AS": (int(memory_mb) * mib,) * 2, "RLIMIT_FSIZE": (int(file_mb) * mib,) * 2,
+                           "RLIMIT_NOFILE": (int(max_files),) * 2, "RLIMIT_NPROC": (int(max_procs),) * 2}}
         server = self._acquire()
+        try:
+            req["net"] = _pick_network(network, server.caps)
+        except SandboxError:
+            self._release(server)
+            raise
         reply = server.request(req, timeout + _GRACE)
         if reply is None:  # the server died or hung (never seen from a program): retry once on a fresh one
             server.close()

@@ -35,6 +35,19 @@ class Backend(ABC):
         Self-Certainty repository's off-by-one positions (SPEC-metrics §3.2).
         """
 
+    def score_requests(self, requests: Sequence[Request]) -> list[Generation]:
+        """Teacher-force each request's `continuation`; the result carries its statistics as a Generation."""
+        import time
+
+        out = []
+        for req in requests:
+            t0 = time.perf_counter()
+            want = tuple(sorted(set(req.want) | {"logprob"}))
+            stats = self.score(req, req.continuation or "", want)
+            out.append(Generation(text=req.continuation or "", token_ids=[], stats=stats, finish_reason="scored",
+                                  backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0))
+        return out
+
     def close(self) -> None:
         """Release the model (GPU memory, servers)."""
 
@@ -88,10 +101,12 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     return prefix, rest
 
 
-def load_backend(spec: str | None, model_args: str | dict | None = None) -> Backend:
-    """Build the backend a model spec names; None means the embedded default model."""
+def load_backend(spec: "str | Backend | None", model_args: str | dict | None = None) -> Backend:
+    """Build the backend a model spec names; None means the embedded default model; a Backend is reused."""
     from evalsuite.registry import BACKENDS
 
+    if isinstance(spec, Backend):
+        return spec
     if spec is None:
         from evalsuite.backends.embedded import gguf_path
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -114,6 +115,18 @@ class HFBackend(Backend):
         return out
 
     def score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0) -> dict[str, list[float]]:
+        return self._score(prompt, continuation, want, offset)[1]
+
+    def score_requests(self, requests: Sequence[Request]) -> list[Generation]:
+        out = []
+        for req in requests:
+            t0 = time.perf_counter()
+            ids, stats = self._score(req, req.continuation or "", tuple(sorted(set(req.want) | {"logprob"})))
+            out.append(Generation(text=req.continuation or "", token_ids=ids, stats=stats, finish_reason="scored",
+                                  backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0))
+        return out
+
+    def _score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0):
         import torch
 
         from evalsuite.backends.token_stats import logits_stats
@@ -123,7 +136,7 @@ class HFBackend(Backend):
         p_ids = self.tokenizer(text, add_special_tokens=special)["input_ids"]
         c_ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
         if not c_ids:
-            return {k: [] for k in want}
+            return [], {k: [] for k in want}
         ids = torch.tensor([p_ids + c_ids], device=self.device)
         with torch.inference_mode():
             logits = self.model(input_ids=ids).logits[0].float()
@@ -133,7 +146,7 @@ class HFBackend(Backend):
         if offset and rows.shape[0] < n:
             rows = torch.cat([rows, logits[-1:].expand(n - rows.shape[0], -1)])
         stats = logits_stats(rows, chosen[: rows.shape[0]], want)
-        return {k: v.tolist() for k, v in stats.items()}
+        return c_ids, {k: v.tolist() for k, v in stats.items()}
 
 
 def _dir_fingerprint(path: Path) -> str:

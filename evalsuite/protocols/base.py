@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +15,7 @@ from evalsuite.tasks.cards import TaskCard
 
 @dataclass(frozen=True)
 class Settings:
-    """Run-wide generation settings a protocol builds its requests from."""
+    """Run-wide settings a protocol builds its requests from; `options` holds protocol-specific flags."""
 
     max_tokens: int = 512
     temperature: float = 0.0
@@ -23,6 +23,7 @@ class Settings:
     seed: int = 0
     rounds: int = 1
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
+    options: dict[str, Any] = field(default_factory=dict)
 
     def gen(self, **override: Any) -> GenParams:
         kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from evalsuite.records import Sample
-from evalsuite.summarize import MetricRow
+from evalsuite.summaries import MetricRow
 
-CSV_COLUMNS = ["task", "subset", "protocol", "round", "metric", "value", "ci_low", "ci_high", "n", "direction", "label"]
+CSV_COLUMNS = [
+    "task", "subset", "protocol", "round", "metric", "value", "ci_low", "ci_high", "n", "direction", "label", "note",
+]
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -122,3 +122,16 @@ def test_no_chat_template_falls_back_to_plain_turns(tmp_path, build_model):
     be.load()
     text, special = be.render(_req("Q?"))
     assert text == "User: Q?\n\nAssistant:" and special
+
+
+def test_teacher_forced_requests_go_through_the_engine(tiny_model_dir):
+    from evalsuite import engine
+    from evalsuite.backends.hf import HFBackend
+
+    be = HFBackend(str(tiny_model_dir))
+    req = Request(messages=(("user", "Hi"),), continuation=" 2 + 3 = 5", want=("logprob", "entropy"))
+    got = engine._call(be, [req, _req("Hi")])
+    assert got[0].finish_reason == "scored" and len(got[0].token_ids) == len(got[0].stats["entropy"]) > 0
+    assert got[1].finish_reason == "length"
+    direct = be.score(req, " 2 + 3 = 5", ("logprob",))
+    assert got[0].stats["logprob"] == pytest.approx(direct["logprob"])

@@ -1,0 +1,99 @@
+"""Scored samples -> tidy metric rows. Summarizers are registered functions, one per family of metrics.
+
+Each summarizer sees the samples of one (task, protocol) group and returns metric rows plus optional plot data
+(`extras`, stored in results.json for the report). A summarizer that does not apply returns nothing.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from evalsuite.metrics.base import spec
+from evalsuite.records import Sample
+
+SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One tidy result row; `round` is the answer round (0 = first answer), -1 when not per round."""
+
+    task: str
+    subset: str
+    protocol: str
+    round: int
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    direction: str
+    label: str
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Group:
+    """The samples of one task under one protocol, with what summarizers need to know about the task."""
+
+    task: str
+    protocol: str
+    samples: list[Sample]
+    primary: str = ""
+    subset: str = ""
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def row(self, rnd: int, name: str, value: float, ci: tuple[float, float], n: int, note: str = "") -> MetricRow:
+        """A row for metric `name` (metadata from its registration; `name[variant]` shares the base's)."""
+        meta = spec(name)
+        label = meta.label if meta else name
+        if "[" in name:
+            label += " (" + name.split("[", 1)[1].rstrip("]") + ")"
+        return MetricRow(self.task, self.subset, self.protocol, rnd, name, float(value), float(ci[0]),
+                         float(ci[1]), int(n), meta.direction if meta else "none", label, note)
+
+
+@dataclass
+class Summary:
+    rows: list[MetricRow]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def summarizer(name: str):
+    """Register a summarizer `fn(group) -> Summary | None`."""
+
+    def deco(fn):
+        SUMMARIZERS[name] = fn
+        return fn
+
+    return deco
+
+
+def summarize(
+    samples: list[Sample], seed: int = 0, primary: dict[str, str] | None = None,
+    subsets: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
+    """Every registered summarizer over every (task, protocol) group: (rows, extras by task)."""
+    import evalsuite.summaries  # noqa: F401  (registers the built-in summarizers)
+
+    groups: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for s in samples:
+        groups[(s.task, s.protocol)].append(s)
+    rows: list[MetricRow] = []
+    extras: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (task, proto), ss in groups.items():
+        g = Group(task, proto, ss, (primary or {}).get(task, ""), (subsets or {}).get(task, ""), seed,
+                  dict(options or {}))
+        for name, fn in SUMMARIZERS.items():
+            out = fn(g)
+            if out is None:
+                continue
+            rows.extend(out.rows)
+            if out.extras:
+                extras[task][name] = out.extras
+    return rows, dict(extras)
