@@ -45,10 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", default=None, help="folder with the task data files (default: shipped data)")
     run.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
     run.add_argument("--no-progress", action="store_true")
+    from evalsuite.registry import COMMANDS, RUN_OPTIONS, _load_builtins
+
+    _load_builtins()
+    for flag, kw in sorted(RUN_OPTIONS.items()):
+        run.add_argument(flag, dest="opt_" + flag.lstrip("-").replace("-", "_"), **{"default": None, **kw})
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     tasks = sub.add_parser("tasks", help="list registered tasks with their size and answer type")
     tasks.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    for name, (help_text, configure, _) in sorted(COMMANDS.items()):
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        configure(sp)
     return p
 
 
@@ -81,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         temperature=args.temperature, top_p=args.top_p, seed=args.seed, samples=args.samples,
         rounds=args.rounds, data_source=args.data_source, data_dir=args.data_dir,
         token_stats=not args.no_token_stats, progress=not args.no_progress,
+        options={k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None},
         log=lambda m: print(m, file=sys.stderr),
     )
     print_summary(res.metrics)
@@ -94,11 +104,15 @@ COMMANDS = {"run": cmd_run, "tasks": cmd_tasks}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from evalsuite.registry import COMMANDS as PLUGIN_COMMANDS
+
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
+        return PLUGIN_COMMANDS[args.command][2](args)
     except UsageError as e:
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         sys.stderr.write(f"evalsuite: error: {e}\n")
         return 2

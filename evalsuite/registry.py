@@ -15,6 +15,12 @@ BACKENDS: dict[str, type] = {}
 PROTOCOLS: dict[str, type] = {}
 SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+RUN_OPTIONS: dict[str, dict] = {}
+
+PLUGIN_PACKAGES = ("backends", "protocols", "scoring", "metrics", "summaries", "commands")
+"""Every module in these subpackages is imported once, so dropping a file in registers what it decorates.
+Modules must import heavy optional libraries (vllm, openai clients) lazily, inside functions."""
 
 
 def _register(table: dict, kind: str, name: str) -> Callable[[T], T]:
@@ -43,6 +49,23 @@ def scorer(name: str) -> Callable[[T], T]:
     return _register(SCORERS, "scorer", name)
 
 
+def command(name: str, help: str, configure: Callable) -> Callable[[T], T]:
+    """Register a CLI subcommand: `configure(parser)` adds its flags, the decorated `fn(args) -> int` runs it."""
+
+    def deco(fn: T) -> T:
+        COMMANDS[name] = (help, configure, fn)
+        return fn
+
+    return deco
+
+
+def run_option(flag: str, **argparse_kwargs) -> None:
+    """Declare an `evalsuite run` flag whose value lands in `options[name]` (protocols and summarizers read it).
+
+    The option name is the flag without dashes, with `-` as `_` (`--borda-p` -> `borda_p`)."""
+    RUN_OPTIONS[flag] = argparse_kwargs
+
+
 def lookup(table: dict, kind: str, name: str):
     """Return the registered entry or raise a UsageError that lists the valid names."""
     _load_builtins()
@@ -53,9 +76,20 @@ def lookup(table: dict, kind: str, name: str):
         raise UsageError(f"unknown {kind} {name!r}; choose one of: {known}") from None
 
 
+_loaded = False
+
+
 def _load_builtins() -> None:
-    """Import the built-in modules so their decorators run (idempotent)."""
-    import evalsuite.backends  # noqa: F401
-    import evalsuite.metrics  # noqa: F401
-    import evalsuite.protocols  # noqa: F401
-    import evalsuite.scoring  # noqa: F401
+    """Import every plugin module so its decorators run (idempotent)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+    import pkgutil
+
+    for sub in PLUGIN_PACKAGES:
+        pkg = importlib.import_module(f"evalsuite.{sub}")
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"evalsuite.{sub}.{info.name}")

@@ -1,5 +1,4 @@
 """Metrics: pure functions with metadata (name, direction, label, plot)."""
-from evalsuite.metrics import accuracy as _accuracy  # noqa: F401
 from evalsuite.metrics.accuracy import accuracy, mean_tokens, parse_rate
 from evalsuite.metrics.base import MetricSpec, metric, spec
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci

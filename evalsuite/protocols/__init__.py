@@ -1,5 +1,4 @@
 """Protocols: how a doc becomes one or more rounds of requests."""
-from evalsuite.protocols import cot, direct  # noqa: F401
 from evalsuite.protocols.base import Protocol, Settings, Turn, render
 
 __all__ = ["Protocol", "Settings", "Turn", "render"]

@@ -79,7 +79,9 @@ def summarize(
     subsets: dict[str, str] | None = None, options: dict[str, Any] | None = None,
 ) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
     """Every registered summarizer over every (task, protocol) group: (rows, extras by task)."""
-    import evalsuite.summaries  # noqa: F401  (registers the built-in summarizers)
+    from evalsuite.registry import _load_builtins
+
+    _load_builtins()
 
     groups: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:
