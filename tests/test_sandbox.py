@@ -25,19 +25,21 @@ needs_root = pytest.mark.skipif(not ROOT, reason="uid separation, RLIMIT_NPROC a
 
 
 def _sandbox_processes() -> list[int]:
-    """PIDs of live processes that run as a sandbox uid (root mode gives each server its own uid)."""
-    found = []
+    """PIDs of live processes running as the uid of one of our fork servers (root mode gives each server
+    the uid SANDBOX_UID_BASE + its pid); other sandboxes on the machine, e.g. another test run, are ignored."""
+    table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as fh:
-                uid_line = next(line for line in fh if line.startswith("Uid:"))
-        except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in fh if line.startswith(("PPid:", "Uid:")))
+        except (OSError, ValueError):
             continue
-        if int(uid_line.split()[1]) >= SANDBOX_UID_BASE:
-            found.append(int(entry))
-    return found
+        if len(fields) == 2:
+            table[int(entry)] = (int(fields["PPid"]), int(fields["Uid"].split()[0]))
+    ours = {SANDBOX_UID_BASE + pid for pid, (ppid, _) in table.items() if ppid == os.getpid()}
+    return [pid for pid, (_, uid) in table.items() if uid in ours]
 
 
 def _environment() -> dict:
@@ -92,11 +94,13 @@ def test_failing_program_reports_last_exception_line(code, exception):
     assert "Traceback" in result.stderr and exception in result.stderr
 
 
-@pytest.mark.parametrize("code", ["def f(:\n    pass", "if True:\nprint(1)"])
-def test_syntax_error_fails_with_its_line(code):
+@pytest.mark.parametrize("code, exception", [
+    ("def f(:\n    pass", "SyntaxError: invalid syntax"),
+    ("if True:\nprint(1)", "IndentationError: expected an indented block after 'if' statement on line 1"),
+])
+def test_syntax_error_fails_with_its_line(code, exception):
     result = run_program(code)
-    assert result.status == "failed"
-    assert result.exception.split(":")[0] in ("SyntaxError", "IndentationError")
+    assert (result.status, result.exception) == ("failed", exception)
 
 
 def test_cruxeval_gold_assertion():

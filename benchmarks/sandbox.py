@@ -1,0 +1,80 @@
+"""Sandbox throughput on CRUXEval's 800 gold assertions, with every limit on, against the floor.
+
+Each program is the official check `f"{code}\\nassert {output} == f({input})"`; all 800 must pass.
+The floor is the least any process-per-program runner pays: a bare `python -I -S -c` subprocess per
+program, with no limits and no isolation at all. Target: >= 100 programs/s on a 2-core machine.
+
+    python benchmarks/sandbox.py [--rounds 3] [--workers N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from evalsuite.sandbox import Sandbox  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "evalsuite" / "tasks" / "data" / "cruxeval" / "cruxeval.jsonl"
+
+
+def load_programs() -> list[str]:
+    """The 800 gold checks, in the official form `assert {output} == {generation}`."""
+    records = [json.loads(line) for line in DATA.read_text().splitlines()]
+    return [f"{r['code']}\nassert {r['output']} == f({r['input']})" for r in records]
+
+
+def bare_subprocess(code: str) -> bool:
+    """The floor: a fresh interpreter per program, nothing else."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], env={}, capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    programs = load_programs()
+    assert len(programs) == 800, len(programs)
+
+    rates = []
+    start = time.perf_counter()
+    with Sandbox(workers=args.workers) as sandbox:
+        sandbox.run_many(["pass"] * args.workers)  # start the fork servers
+        startup = time.perf_counter() - start
+        for _ in range(args.rounds):
+            began = time.perf_counter()
+            results = sandbox.run_many(programs)
+            rates.append(len(programs) / (time.perf_counter() - began))
+            failed = [(i, r.status, r.exception, r.detail) for i, r in enumerate(results) if not r.passed]
+            assert not failed, f"{len(failed)} gold assertions did not pass, e.g. {failed[:3]}"
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        floor_ok = list(pool.map(bare_subprocess, programs))
+    floor_rate = len(programs) / (time.perf_counter() - began)
+    assert all(floor_ok), "the bare interpreter failed some gold assertions"
+
+    first = results[0]
+    walls = sorted(r.wall_time for r in results)
+    ours = statistics.median(rates)
+    print(f"CRUXEval gold assertions: {len(programs)} programs, all passed, {args.workers} workers, "
+          f"{os.cpu_count()} cores")
+    print(f"isolation: network={first.network}; " + ", ".join(f"{k}={v}" for k, v in first.limits.items()))
+    print(f"sandbox (every limit on): {ours:.0f} programs/s median of {args.rounds} rounds "
+          f"({', '.join(f'{r:.0f}' for r in rates)}); server start {startup * 1000:.0f} ms; per-program wall "
+          f"p50 {walls[len(walls) // 2] * 1000:.1f} ms, p99 {walls[int(len(walls) * 0.99)] * 1000:.1f} ms")
+    print(f"floor (bare python -I -S subprocess, no isolation): {floor_rate:.0f} programs/s")
+    print(f"ratio sandbox / floor: {ours / floor_rate:.2f}x; target >= 100 programs/s: "
+          f"{'met' if ours >= 100 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
