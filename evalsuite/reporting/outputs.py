@@ -93,6 +93,7 @@ def print_summary(rows: list[MetricRow], console=None) -> None:
         if r.metric == "mean_tokens":
             continue
         arrow = {"higher": " ↑", "lower": " ↓"}.get(r.direction, "")
-        table.add_row(r.task, r.protocol, str(r.round), r.label + arrow, _fmt(r.value),
+        task = r.task + (f" / {r.subset}" if r.subset else "")
+        table.add_row(task, r.protocol, str(r.round), r.label + arrow, _fmt(r.value),
                       f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]", str(r.n))
     (console or Console()).print(table)

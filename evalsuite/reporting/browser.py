@@ -1,0 +1,81 @@
+"""The report's sample browser data: samples.jsonl records grouped into chains (one doc × sample index × protocol),
+every round in order, with the chain's status for the correct / incorrect / flipped filter."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass
+class Chain:
+    """The rounds of one sample chain; `status` is correct, incorrect or unscored (by its last answer round)."""
+
+    task: str
+    protocol: str
+    doc_id: str
+    sample_idx: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def answers(self) -> list[dict[str, Any]]:
+        """Scored answer rounds, in answer order."""
+        scored = [r for r in self.records if r.get("kind", "answer") == "answer" and r.get("correct") is not None]
+        return sorted(scored, key=lambda r: (r.get("attempt") if r.get("attempt") is not None else r.get("round", 0)))
+
+    @property
+    def status(self) -> str:
+        a = self.answers
+        if not a:
+            return "unscored"
+        return "correct" if a[-1]["correct"] else "incorrect"
+
+    @property
+    def flipped(self) -> bool:
+        """True when correctness changes between any two consecutive answer rounds."""
+        a = self.answers
+        return any(bool(x["correct"]) != bool(y["correct"]) for x, y in zip(a, a[1:]))
+
+    @property
+    def trajectory(self) -> str:
+        """Correctness per answer round, e.g. `✓ → ✗`."""
+        return " → ".join("✓" if r["correct"] else "✗" for r in self.answers)
+
+
+@dataclass
+class TaskSamples:
+    """The chains of one task shown in the report, and how many it has in all."""
+
+    chains: list[Chain]
+    total: int
+    counts: dict[str, int]
+
+
+RECORD_DEFAULTS: dict[str, Any] = {
+    "task": "", "doc_id": "", "protocol": "", "round": 0, "attempt": None, "sample_idx": 0, "kind": "answer",
+    "prompt": None, "output": "", "extracted": None, "target": "", "correct": None, "conventions": {},
+    "confidence": {}, "member": None, "finish_reason": "", "n_tokens": 0, "token_stats": {},
+}
+"""samples.jsonl fields the browser shows; a record written by an older or newer version may lack some."""
+
+
+def group_chains(records: Iterable[dict[str, Any]], max_chains: int | None) -> dict[str, TaskSamples]:
+    """Chains per task in first-seen order; keep the first `max_chains` of each (None = all), count them all."""
+    by_key: dict[tuple, Chain] = {}
+    for rec in records:
+        r = {**RECORD_DEFAULTS, **rec}
+        key = (r.get("task", ""), r.get("protocol", ""), str(r.get("doc_id", "")), int(r.get("sample_idx", 0)))
+        chain = by_key.get(key)
+        if chain is None:
+            chain = by_key[key] = Chain(*key)
+        chain.records.append(r)
+    out: dict[str, TaskSamples] = {}
+    for chain in by_key.values():
+        chain.records.sort(key=lambda r: r.get("round", 0))
+        ts = out.setdefault(chain.task, TaskSamples([], 0, {"correct": 0, "incorrect": 0, "flipped": 0,
+                                                             "unscored": 0}))
+        ts.total += 1
+        ts.counts[chain.status] += 1
+        ts.counts["flipped"] += chain.flipped
+        if max_chains is None or len(ts.chains) < max_chains:
+            ts.chains.append(chain)
+    return out

@@ -1,0 +1,188 @@
+"""report.html: one self-contained page per run (inline CSS, SVG plots as data URIs, no external assets).
+
+Every piece of model or dataset text goes through jinja2 autoescaping; the page's only script toggles the sample
+filter by reading computed attributes and never touches model text.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evalsuite.errors import UsageError
+from evalsuite.metrics.base import spec
+from evalsuite.reporting import plots
+from evalsuite.reporting.browser import group_chains
+from evalsuite.reporting.rundir import RunDir, load_run
+
+DEFAULT_MAX_CHAINS = 50
+"""Sample chains shown per task unless every one is asked for (`evalsuite report RUN_DIR --samples all`)."""
+
+ARROWS = {"higher": "↑", "lower": "↓"}
+SCRIPT = """
+document.documentElement.dataset.js = "on";
+function applyFilter(bar, value) {
+  const pick = [...bar.querySelectorAll("button[data-filter]")].find((b) => b.dataset.filter === value);
+  if (!pick) return;
+  bar.closest(".browser").dataset.filter = value;
+  for (const b of bar.querySelectorAll("button[data-filter]")) b.setAttribute("aria-pressed", String(b === pick));
+}
+const start = /(?:^#|&)filter=(\\w+)/.exec(location.hash);
+for (const bar of document.querySelectorAll(".filters")) {
+  bar.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-filter]");
+    if (b) applyFilter(bar, b.dataset.filter);
+  });
+  if (start) applyFilter(bar, start[1]);
+}
+"""
+"""The page's only script: it switches a computed attribute and never reads or writes model text."""
+
+
+def content_security_policy(script: str | None = SCRIPT) -> str:
+    """No network, no plugins; images only as data URIs; only the page's own script (by hash) may run, if any."""
+    src = "'none'"
+    if script is not None:
+        src = "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+    return (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {src}; "
+            "base-uri 'none'; form-action 'none'")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def visible(text: Any) -> str:
+    """Text safe to show: C0 controls become their Unicode control pictures (␟), lone surrogates become �.
+
+    Escaping for HTML is jinja2's job (autoescape); this only keeps invisible bytes from vanishing silently."""
+    if text is None:
+        return ""
+    s = text if isinstance(text, str) else str(text)
+    s = _SURROGATE.sub("\ufffd", s)
+    return _CONTROL.sub(lambda m: "␡" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), s)
+
+
+def fmt_value(value: Any, metric: str = "") -> str:
+    """A metric value in its metadata's format; missing or undefined values read `n/a`."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if not isinstance(value, (int, float)):
+        return str(value)
+    meta = spec(metric) if metric else None
+    return format(value, meta.fmt if meta else ".3f")
+
+
+def environment() -> jinja2.Environment:
+    """The templates' jinja2 environment: autoescape always on (templates are `*.html.j2`), strict undefined."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["visible"] = visible
+    env.filters["fmt"] = fmt_value
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, sort_keys=True)
+    return env
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def metric_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task's metrics pivoted to one line per metric (and protocol, subset) with a column per answer round.
+
+    Each cell holds the value, its 95% CI and n; within a line the best round is marked (by the metric's
+    direction) when the values differ. Round -1 (not per round) is the column "all"."""
+    rounds = sorted({int(r.get("round", 0)) for r in rows}, key=lambda x: (x < 0, x))
+    lines: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        key = (r["metric"], r.get("protocol", ""), r.get("subset", ""))
+        line = lines.setdefault(key, {
+            "metric": r["metric"], "label": r.get("label", r["metric"]), "protocol": key[1], "subset": key[2],
+            "direction": r.get("direction", "none"), "arrow": ARROWS.get(r.get("direction", ""), ""),
+            "cells": {}, "notes": []})
+        ci = (f"[{fmt_value(r['ci_low'], r['metric'])}, {fmt_value(r['ci_high'], r['metric'])}]"
+              if _finite(r.get("ci_low")) and _finite(r.get("ci_high")) else "")
+        line["cells"][int(r.get("round", 0))] = {"shown": fmt_value(r.get("value"), r["metric"]), "ci": ci,
+                                                  "n": r.get("n"), "value": r.get("value"), "best": False}
+        if r.get("note") and r["note"] not in line["notes"]:
+            line["notes"].append(r["note"])
+    for line in lines.values():
+        vals = {k: c["value"] for k, c in line["cells"].items() if _finite(c["value"])}
+        if line["direction"] in ARROWS and len(vals) > 1 and len(set(vals.values())) > 1:
+            best = (max if line["direction"] == "higher" else min)(vals.values())
+            for k, v in vals.items():
+                line["cells"][k]["best"] = v == best
+    heads = ["all rounds" if x < 0 else f"round {x}" for x in rounds]
+    return {"rounds": rounds, "heads": heads, "lines": list(lines.values()),
+            "has_subset": any(k[2] for k in lines), "has_protocols": len({k[1] for k in lines}) > 1,
+            "ns": sorted({r["n"] for r in rows if isinstance(r.get("n"), int)})}
+
+
+def _hms(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "n/a"
+    m, s = divmod(float(seconds), 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}h {m:02d}m {s:04.1f}s" if h else (f"{m}m {s:04.1f}s" if m else f"{s:.1f}s")
+
+
+def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
+    """Everything the report template shows, computed from the run dir alone."""
+    from evalsuite.registry import _load_builtins
+
+    _load_builtins()
+    res = run.results
+    chains = group_chains(run.samples(), max_chains)
+    tasks = []
+    sections = [(name, g, True) for name, g in (res.get("groups") or {}).items()]
+    sections += [(name, t, False) for name, t in res.get("tasks", {}).items()]
+    for name, t, is_group in sections:
+        figures, notes = plots.task_figures(t)
+        protocols = sorted({r.get("protocol", "") for r in t.get("metrics", [])} - {""})
+        tasks.append({
+            "name": name, "is_group": is_group, "source": t.get("source", ""), "files": t.get("files", {}),
+            "n_docs": t.get("n_docs"), "protocol": t.get("protocol") or ", ".join(protocols),
+            "oracle": bool(t.get("oracle")), "primary_convention": t.get("primary_convention", ""),
+            "metrics": metric_table(t.get("metrics", [])), "figures": figures, "plot_notes": notes,
+            "samples": None if is_group else chains.get(name),
+            "members": sorted({m for v in (t.get("extras") or {}).values() if isinstance(v, dict)
+                               for m in v.get("subsets", [])}) if is_group else [],
+        })
+    run_info = res.get("run", {})
+    tps = run_info.get("tokens_per_s")
+    return {
+        "title": f"evalsuite report: {res['model'].get('model_id') or res['model'].get('spec', '')}",
+        "run_name": run.name, "model": res["model"], "config": res["config"], "versions": res.get("versions", {}),
+        "git_hash": res.get("git_hash"), "created": res.get("created", ""), "run": run_info,
+        "wall": _hms(run_info.get("wall_seconds")), "gen_time": _hms(run_info.get("gen_seconds")),
+        "tokens_per_s": f"{tps:.1f}" if isinstance(tps, (int, float)) else "n/a",
+        "tasks": tasks, "max_chains": max_chains, "script": SCRIPT, "csp": content_security_policy(),
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def render_report(run: RunDir, max_chains: int | None = DEFAULT_MAX_CHAINS) -> str:
+    return environment().get_template("report.html.j2").render(**report_context(run, max_chains))
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None,
+                 max_chains: int | None = DEFAULT_MAX_CHAINS) -> Path:
+    """Build report.html for a run dir (default: `RUN_DIR/report.html`) and return its path."""
+    run = load_run(run_dir)
+    target = Path(out) if out is not None else run.path / "report.html"
+    html = render_report(run, max_chains)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as e:
+        raise UsageError(f"cannot write {target} ({e.strerror or e}); choose another --out") from None
+    return target

@@ -1,0 +1,148 @@
+"""`evalsuite leaderboard`: hand-worked overall scores and ranks, missing entries never 0, config differences
+flagged, runs of one model merged or kept apart, specs validated; and a real run over two tiny-model runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalsuite import evaluate
+from evalsuite.cli import main
+from evalsuite.errors import UsageError
+from evalsuite.reporting.leaderboard import build_leaderboard
+from evalsuite.reporting.leaderboard_spec import load_spec, parse_spec
+from evalsuite.reporting.leaderboard_write import csv_rows, write_leaderboard
+from evalsuite.reporting.rundir import load_run
+
+SPEC = {"title": "Test board", "columns": [
+    {"task": "gsm8k", "metric": "accuracy", "round": 0, "weight": 2},
+    {"task": "math500", "metric": "accuracy", "round": 0, "weight": 1},
+    {"task": "gsm8k", "metric": "ece", "round": 0, "weight": 1, "direction": "lower"},
+    {"task": "gsm8k", "metric": "parse_rate", "round": 0, "weight": 0},
+]}
+
+
+@pytest.fixture
+def three_runs(rd, tmp_path):
+    r = rd.row
+    a = rd.write_run(tmp_path / "a", [r("gsm8k", "accuracy", 0.6), r("math500", "accuracy", 0.3),
+                                      r("gsm8k", "ece", 0.1, direction="lower"), r("gsm8k", "parse_rate", 0.9)],
+                     model_id="model-a")
+    b = rd.write_run(tmp_path / "b", [r("gsm8k", "accuracy", 0.5), r("math500", "accuracy", 0.4),
+                                      r("gsm8k", "ece", 0.3, direction="lower"), r("gsm8k", "parse_rate", 0.9)],
+                     model_id="model-b")
+    c = rd.write_run(tmp_path / "c", [r("gsm8k", "accuracy", 0.7), r("gsm8k", "ece", 0.05, direction="lower")],
+                     model_id="model-c")
+    return [load_run(p) for p in (a, b, c)]
+
+
+def test_overall_ranks_and_missing_entries(three_runs, tmp_path):
+    board = build_leaderboard(three_runs, parse_spec(SPEC, "test"))
+    by = {e.label: e for e in board.entries}
+    # a: (2*0.6 + 0.3 + (1 - 0.1)) / 4 = 0.6; b: (2*0.5 + 0.4 + (1 - 0.3)) / 4 = 0.525; c lacks math500
+    assert by["model-a"].overall == pytest.approx(0.6)
+    assert by["model-b"].overall == pytest.approx(0.525)
+    assert by["model-c"].overall is None and by["model-c"].overall_missing == ["math500/accuracy/r0"]
+    assert [e.label for e in board.entries] == ["model-a", "model-b", "model-c"]
+    assert (by["model-a"].rank, by["model-b"].rank, by["model-c"].rank) == (1, 2, None)
+    assert [by[m].ranks["gsm8k/accuracy/r0"] for m in ("model-c", "model-a", "model-b")] == [1, 2, 3]
+    assert [by[m].ranks["gsm8k/ece/r0"] for m in ("model-c", "model-a", "model-b")] == [1, 2, 3]
+    assert by["model-a"].ranks["gsm8k/parse_rate/r0"] == by["model-b"].ranks["gsm8k/parse_rate/r0"] == 1
+    assert "math500/accuracy/r0" not in by["model-c"].ranks
+
+    paths = write_leaderboard(board, tmp_path / "out")
+    assert [p.name for p in paths] == ["leaderboard.csv", "leaderboard.md", "leaderboard.html"]
+    df = pd.read_csv(paths[0])
+    c = df[df.model == "model-c"].iloc[0]
+    assert pd.isna(c["overall"]) and pd.isna(c["math500/accuracy/r0"]) and pd.isna(c["rank"])
+    assert df.loc[df.model == "model-a", "overall"].iloc[0] == pytest.approx(0.6)
+    assert df.loc[df.model == "model-b", "gsm8k/ece/r0 rank"].iloc[0] == 3
+    md = paths[1].read_text()
+    row_c = next(line for line in md.splitlines() if line.startswith("| – | model-c"))
+    assert "missing" in row_c and " 0.000 " not in row_c.split("|")[3]
+    assert "missing" in paths[2].read_text()
+
+
+def test_config_differences_are_flagged(rd, tmp_path):
+    r = rd.row
+    a = rd.write_run(tmp_path / "a", [r("gsm8k", "accuracy", 0.5)], model_id="m1")
+    b = rd.write_run(tmp_path / "b", [r("gsm8k", "accuracy", 0.4)], model_id="m2", config={"max_tokens": 256})
+    c = rd.write_run(tmp_path / "c", [r("gsm8k", "accuracy", 0.4)], model_id="m3")
+    same = build_leaderboard([load_run(a), load_run(c)])
+    assert same.task_flags == {}
+    diff = build_leaderboard([load_run(a), load_run(b), load_run(c)])
+    assert set(diff.task_flags) == {"gsm8k"} and "max_tokens" in diff.task_flags["gsm8k"]
+    assert "m2: 256" in diff.task_flags["gsm8k"] and "m1: 64" in diff.task_flags["gsm8k"]
+    header, rows = csv_rows(diff)
+    assert all("max_tokens" in row["notes"] for row in rows)
+
+
+def test_runs_of_one_model_merge_unless_they_overlap(rd, tmp_path):
+    r = rd.row
+    g = rd.write_run(tmp_path / "g", [r("gsm8k", "accuracy", 0.5)], model_id="m")
+    m = rd.write_run(tmp_path / "m", [r("math500", "accuracy", 0.2)], model_id="m")
+    g2 = rd.write_run(tmp_path / "g2", [r("gsm8k", "accuracy", 0.7)], model_id="m", config={"max_tokens": 8})
+    merged = build_leaderboard([load_run(g), load_run(m)])
+    assert len(merged.entries) == 1 and merged.entries[0].cells["math500/accuracy@direct/r0"].value == 0.2
+    apart = build_leaderboard([load_run(g), load_run(g2)])
+    assert sorted(e.label for e in apart.entries) == ["m [g2]", "m [g]"]
+    assert any("kept as separate rows" in n for n in apart.notes)
+
+
+def test_round_last_and_ambiguous_cells(rd, tmp_path):
+    r = rd.row
+    run = rd.write_run(tmp_path / "r", [r("gsm8k", "accuracy", 0.4, 0, protocol="review"),
+                                        r("gsm8k", "accuracy", 0.6, 1, protocol="review"),
+                                        r("math500", "accuracy", 0.1, 0, protocol="review"),
+                                        r("math500", "accuracy", 0.2, 0, protocol="review", subset="x")])
+    spec = parse_spec({"title": "t", "columns": [{"task": ["gsm8k", "math500"], "metric": "accuracy"}]}, "t")
+    e = build_leaderboard([load_run(run)], spec).entries[0]
+    assert e.cells["gsm8k/accuracy/last"].value == 0.6 and e.cells["gsm8k/accuracy/last"].round == 1
+    assert e.cells["math500/accuracy/last"].value is None
+    assert e.cells["math500/accuracy/last"].missing.startswith("ambiguous")
+    assert e.overall is None
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"title": "t", "columns": []}, "non-empty"),
+    ({"title": "t", "columns": [{"task": "g", "metric": "accuracy", "wieght": 1}]}, "unknown key(s) wieght"),
+    ({"title": "t", "columns": [{"task": "g", "metric": "accuracy", "weight": -1}]}, "weight"),
+    ({"title": "t", "columns": [{"task": "g", "metric": "accuracy", "round": "first"}]}, "round"),
+    ({"title": "t", "columns": [{"task": "g", "metric": "accuracy", "scale": [1, 0]}]}, "scale"),
+    ({"columns": [{"task": "g", "metric": "accuracy"}]}, "title"),
+])
+def test_bad_specs_are_one_line_usage_errors(bad, needle):
+    with pytest.raises(UsageError) as e:
+        parse_spec(bad, "bad")
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_shipped_specs_load():
+    root = Path(__file__).resolve().parents[2] / "leaderboards"
+    names = {p.stem for p in root.glob("*.yaml")}
+    assert {"self_correction", "introspection", "contamination"} <= names
+    for name in names:
+        spec = load_spec(root / f"{name}.yaml")
+        assert spec.columns and spec.scored
+        assert all(c.direction in ("higher", "lower") for c in spec.columns), name
+
+
+def test_cli_over_two_real_runs(tiny_model_dir, tmp_path, capsys):
+    runs = []
+    for name, max_tokens in (("short", 4), ("long", 8)):
+        out = tmp_path / name
+        evaluate(tasks="gsm8k", model=f"hf:{tiny_model_dir}", limit=2, max_tokens=max_tokens, output_dir=out,
+                 progress=False, log=lambda m: None)
+        runs.append(str(out))
+    spec = Path(__file__).resolve().parents[2] / "leaderboards" / "core.yaml"
+    assert main(["leaderboard", *runs, "--out", str(tmp_path / "lb"), "--spec", str(spec)]) == 0
+    printed = capsys.readouterr().out
+    assert "flag: gsm8k" in printed and "max_tokens" in printed
+    df = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
+    assert len(df) == 2 and set(df["gsm8k/accuracy/r0 n"]) == {2}
+    assert df["math500/accuracy/r0"].isna().all() and df["overall"].isna().all()
+    assert (tmp_path / "lb" / "leaderboard.md").read_text().count("| – |") == 2
+    assert main(["leaderboard", runs[0], "--out", str(tmp_path / "x"), "--spec", "nosuchspec"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "leaderboard spec nosuchspec not found" in err[0]
