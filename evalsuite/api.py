@@ -108,6 +108,8 @@ def evaluate(
     t_start = time.perf_counter()
     if limit is not None and limit <= 0:
         raise UsageError(f"--limit must be a positive number of docs, got {limit}; omit it to run every doc")
+    if limit is not None and (options or {}).get("full"):
+        raise UsageError("--full and --limit contradict each other; pass only one of them")
     for name, val in (("--samples", samples), ("--rounds", rounds), ("--max-tokens", max_tokens)):
         if val <= 0:
             raise UsageError(f"{name} must be positive, got {val}")
@@ -116,6 +118,10 @@ def evaluate(
     if data_source not in ("local", "hub"):
         raise UsageError(f"--data-source must be local or hub, got {data_source!r}")
     cards = resolve_tasks(tasks)
+    if (options or {}).get("confidence") and protocol in (None, "confidence"):
+        protocol = "confidence"
+    elif (options or {}).get("confidence"):
+        raise UsageError(f"--confidence works with --protocol confidence, not {protocol}; drop one of the two")
     if protocol is not None:
         lookup(PROTOCOLS, "protocol", protocol)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
@@ -128,7 +134,16 @@ def evaluate(
         if card.unavailable:
             log(f"skipping {card.name}: {card.unavailable}")
             continue
-        docs = load_docs(card, limit, data_source, data_dir)
+        card_limit = limit if limit is not None else (None if settings.options.get("full") else card.default_limit)
+        if limit is None and card_limit is not None:
+            log(f"{card.name}: first {card_limit} docs (the card's default; --full runs all {card.size})")
+        try:
+            docs = load_docs(card, card_limit, data_source, data_dir)
+        except UsageError as e:
+            if not card.data.get("gated"):
+                raise
+            log(f"skipping {card.name}: {e}")
+            continue
         proto_name = protocol or card.protocol
         proto = lookup(PROTOCOLS, "protocol", proto_name)(card, settings)
         plans.append(engine.TaskPlan(card, docs, proto, lookup(SCORERS, "scorer", card.scorer)()))
@@ -138,14 +153,30 @@ def evaluate(
                                 "primary_convention": plans[-1].scorer.primary}
     if not plans:
         raise UsageError("none of the requested tasks is available here; see `evalsuite tasks`")
+    if (settings.options.get("data_parallel") or 1) > 1:
+        from evalsuite.backends.data_parallel import run_shards
+
+        run_shards(settings.options["data_parallel"], model, model_args, backend, plans,
+                   output_dir / "samples.sqlite", samples, log)
     store = SampleStore(output_dir / "samples.sqlite")
     try:
         all_samples, stats = engine.run(plans, backend, store, samples=samples, progress=progress, log=log)
+        if settings.options.get("observer_model"):
+            from evalsuite.protocols.self_predict import run_observer
+
+            all_samples += run_observer(plans, settings, store, samples, progress, log)
     finally:
         store.close()
     rows, extras = summarize(all_samples, seed=seed, primary={p.card.name: p.scorer.primary for p in plans},
                              subsets={p.card.name: p.card.extra.get("subset", "") for p in plans},
-                             options=settings.options)
+                             options={**settings.options, "rounds": rounds})
+    from evalsuite.summaries.groups import summarize_groups
+
+    group_rows, group_extras = summarize_groups(tasks, all_samples, seed=seed, rounds=rounds)
+    from evalsuite.summaries.critique_groups import add_critique_groups
+
+    group_rows, group_extras = add_critique_groups(tasks, all_samples, seed, group_rows, group_extras)
+    rows = rows + group_rows
     spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
     config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                   protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
@@ -163,7 +194,16 @@ def evaluate(
     payload = {**info, "config": config, "tasks": {
         name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name], "extras": extras.get(name, {})}
         for name, d in data_info.items()}}
+    payload["groups"] = {name: {"metrics": [r.to_dict() for r in group_rows if r.task == name], "extras": ex}
+                         for name, ex in group_extras.items()}
     outputs.write_results_json(output_dir / "results.json", payload)
     outputs.write_samples(output_dir / "samples.jsonl", all_samples)
     outputs.write_results_csv(output_dir / "results.csv", rows)
+    try:
+        from evalsuite.reporting.html import write_report
+
+        write_report(output_dir)
+    except Exception as e:  # the results above are written; a report failure must not lose them
+        why = " ".join(str(e).split())[:300]
+        log(f"warning: report.html not written ({type(e).__name__}: {why}); retry with `evalsuite report {output_dir}`")
     return Results(rows, all_samples, stats, config, output_dir, info)

@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run tasks with a model and write results")
     run.add_argument("--tasks", required=True, help="comma-separated task or group names (see `evalsuite tasks`)")
-    run.add_argument("--model", default=None, help="hf:PATH_OR_ID (default: the embedded SmolLM2-135M-Instruct)")
+    run.add_argument("--model", default=None, help="hf:PATH_OR_ID, vllm:PATH_OR_ID or openai:MODEL@URL "
+                     "(default: the embedded SmolLM2-135M-Instruct)")
     run.add_argument("--model-args", default=None, help="backend options, key=value,... (e.g. dtype=bfloat16,batch_size=16)")
     run.add_argument("--protocol", default=None, help="direct, cot, ... (default: the task card's)")
     run.add_argument("--limit", type=_int, default=None, help="first N docs of each task")

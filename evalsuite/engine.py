@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from evalsuite.backends.base import Backend
 from evalsuite.protocols.base import Protocol, Turn
 from evalsuite.records import Doc, Generation, Request, Sample
-from evalsuite.scoring.base import Scorer
+from evalsuite.scoring.base import Score, Scorer
 from evalsuite.store import SampleStore
 from evalsuite.tasks.cards import TaskCard
 
@@ -114,17 +114,40 @@ def run(
             log(f"round {rnd}: {len(todo)} generated, {len(items) - len(todo)} from store, "
                 f"{len(todo) / max(time.perf_counter() - t_round, 1e-9):.2f} req/s, {stats.tokens_per_s:.0f} tok/s")
         turns: dict[int, list[Turn]] = {}
-        for c, req, key in items:
-            sample = _score(c, req, key, got[key], rnd)
+        for (c, req, key), sc in zip(items, _score_answers(items, got)):
+            sample = _score(c, req, key, got[key], rnd, sc)
             out.append(sample)
-            turns.setdefault(id(c), []).append(Turn(req, sample.generation, sample.extracted, sample.correct))
+            turns.setdefault(id(c), []).append(Turn(req, sample.generation, sample.extracted, sample.correct,
+                                                    sample.info))
         for c in active:
             c.history.append(turns[id(c)])
             nxt = c.plan.protocol.next(c.doc, c.history)
             c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
         rnd += 1
     stats.rounds = rnd
+    _attach_confidence(chains, out, backend)
     return out, stats
+
+
+def _answer_text(c: _Chain, gen: Generation) -> str:
+    """The text the scorer reads; a protocol with `answer_text(text)` may drop what is not the answer."""
+    fn = getattr(c.plan.protocol, "answer_text", None)
+    return fn(gen.text) if fn else gen.text
+
+
+def _attach_confidence(chains: list[_Chain], out: list[Sample], backend: Backend) -> None:
+    """A protocol with `confidence(doc, history, token_offsets) -> {round: {name: value}}` puts those values on
+    its finished chains' answer samples (`token_offsets` is the backend's detokenizer, for answer spans)."""
+    where = {(s.task, s.doc_id, s.protocol, s.sample_idx, s.round): i
+             for i, s in enumerate(out) if s.kind == "answer"}
+    for c in chains:
+        fn = getattr(c.plan.protocol, "confidence", None)
+        if fn is None:
+            continue
+        for rnd, conf in fn(c.doc, c.history, backend.token_offsets).items():
+            i = where.get((c.doc.task, c.doc.doc_id, c.plan.protocol.registry_name, c.sample_idx, rnd))
+            if i is not None and conf:
+                out[i] = dataclasses.replace(out[i], confidence={**out[i].confidence, **conf})
 
 
 def _call(backend: Backend, reqs: list[Request]) -> list[Generation]:
@@ -141,14 +164,33 @@ def _call(backend: Backend, reqs: list[Request]) -> list[Generation]:
     return out  # type: ignore[return-value]
 
 
-def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int) -> Sample:
+def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None]:
+    """Score a round's answer turns with one `score_many` call per scorer (code scorers run them in parallel)."""
+    out: list[Score | None] = [None] * len(items)
+    by_scorer: dict[int, tuple[Scorer, list[int]]] = {}
+    for i, (c, req, _) in enumerate(items):
+        if req.kind == "answer":
+            by_scorer.setdefault(id(c.plan.scorer), (c.plan.scorer, []))[1].append(i)
+    for scorer, idx in by_scorer.values():
+        scores = scorer.score_many([(_answer_text(items[i][0], got[items[i][2]]), items[i][0].doc.target,
+                                     items[i][0].doc.fields)
+                                    for i in idx])
+        for i, sc in zip(idx, scores):
+            out[i] = sc
+    return out
+
+
+def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None = None) -> Sample:
     proto = c.plan.protocol
     info = {"oracle": True} if proto.oracle else {}
     base = dict(task=c.doc.task, doc_id=c.doc.doc_id, protocol=proto.registry_name, round=rnd,
                 sample_idx=c.sample_idx, key=key, request=req, generation=gen, kind=req.kind, target=c.doc.target)
+    if c.doc.fields.get("member") is not None:
+        base["member"] = bool(c.doc.fields["member"])
     if req.kind != "answer":
         return Sample(attempt=None, info=info, **base)
-    sc = c.plan.scorer.score(gen.text, c.doc.target, c.doc.fields)
+    if sc is None:
+        sc = c.plan.scorer.score(_answer_text(c, gen), c.doc.target, c.doc.fields)
     c.answers += 1
     return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct,
                   conventions=dict(sc.conventions), info={**info, **sc.info}, **base)

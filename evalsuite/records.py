@@ -6,11 +6,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STATS = ("logprob", "entropy", "sc_term", "mink_mu", "mink_sigma")
+STATS = ("logprob", "entropy", "sc_term", "mink_mu", "mink_sigma", "entropy_top50")
 """Per-token statistics a backend can return, each one float per generated token.
 
 logprob: log p of the chosen token; entropy: H of the full next-token distribution; sc_term: the self-certainty
 term -log V - mean_j log p_j (SPEC-metrics §3.1); mink_mu / mink_sigma: mean and std of log p under p (Min-K%++).
+entropy_top50: -sum p log p over the 50 likeliest tokens only, not renormalised (RL-MIA's entropy, SPEC §4.2).
 All come from the model's own (untempered) distribution.
 """
 
@@ -51,6 +52,10 @@ class Request:
     gen: GenParams = field(default_factory=GenParams)
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
     kind: str = "answer"
+    choices: tuple[str, ...] | None = None
+    """Also return the log-probability of each choice's first token at the first generated position (P(True))."""
+    score_offset: int = 0
+    """For a teacher-forced request: 1 scores the Self-Certainty repository's off-by-one positions (SPEC §3.2)."""
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in (self.messages or ())]
@@ -58,6 +63,10 @@ class Request:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["messages"] = self.chat() if self.messages is not None else None
+        if d["choices"] is None:
+            del d["choices"]
+        if not d["score_offset"]:
+            del d["score_offset"]
         return d
 
     def key(self, backend: str, model_id: str, revision: str, sample_idx: int) -> str:
@@ -81,6 +90,7 @@ class Generation:
     seconds: float = 0.0
     prompt_tokens: int = 0
     approximate: tuple[str, ...] = ()
+    choice_logprobs: dict[str, float] | None = None
 
     @property
     def token_logprobs(self) -> list[float]:

@@ -43,10 +43,15 @@ class Backend(ABC):
         for req in requests:
             t0 = time.perf_counter()
             want = tuple(sorted(set(req.want) | {"logprob"}))
-            stats = self.score(req, req.continuation or "", want)
+            stats = self.score(req, req.continuation or "", want, req.score_offset)
             out.append(Generation(text=req.continuation or "", token_ids=[], stats=stats, finish_reason="scored",
                                   backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0))
         return out
+
+    def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
+        """End offset of each generated token in the decoded reply (to find an answer's tokens), or None when
+        this backend cannot detokenize."""
+        return None
 
     def close(self) -> None:
         """Release the model (GPU memory, servers)."""

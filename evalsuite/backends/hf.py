@@ -121,9 +121,25 @@ class HFBackend(Backend):
         out = []
         for req in requests:
             t0 = time.perf_counter()
-            ids, stats = self._score(req, req.continuation or "", tuple(sorted(set(req.want) | {"logprob"})))
+            ids, stats = self._score(req, req.continuation or "", tuple(sorted(set(req.want) | {"logprob"})),
+                                     req.score_offset)
             out.append(Generation(text=req.continuation or "", token_ids=ids, stats=stats, finish_reason="scored",
                                   backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0))
+        return out
+
+    def token_offsets(self, token_ids: Sequence[int]) -> list[int]:
+        """End offset of each token in the decoded reply (prefix decodes, so multi-byte characters stay whole)."""
+        self.load()
+        ids = list(token_ids)
+        full = self.tokenizer.decode(ids, skip_special_tokens=True)
+        out, prev = [], 0
+        for i in range(len(ids)):
+            part = self.tokenizer.decode(ids[: i + 1], skip_special_tokens=True)
+            n = len(part) if full.startswith(part) else prev
+            while n < min(len(part), len(full)) and part[n] == full[n]:
+                n += 1
+            prev = max(prev, n)
+            out.append(prev)
         return out
 
     def _score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0):

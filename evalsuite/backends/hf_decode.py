@@ -39,6 +39,50 @@ def _choose(logits: torch.Tensor, reqs: list[Request], gens: list[torch.Generato
     return chosen
 
 
+def choice_token_ids(tok, choice: str) -> list[int]:
+    """The first-token ids a reply can start `choice` with: the first token of `choice` and of `" " + choice`
+    (tokenized without special tokens; a chat reply starts without the space, a raw `Assistant:` one with it),
+    dropping a first token that is only whitespace."""
+    ids = []
+    for text in (choice, " " + choice):
+        enc = tok(text, add_special_tokens=False)["input_ids"]
+        if enc and tok.decode(enc[:1]).strip() and enc[0] not in ids:
+            ids.append(enc[0])
+    return ids
+
+
+def _choice_logprobs(tok, logits: torch.Tensor, reqs: list[Request]) -> list[dict[str, float] | None]:
+    """Per request with `choices`: log P(choice) at the first generated position, the full-vocabulary log-softmax
+    summed over the choice's first-token variants (`choice_token_ids`). Callers renormalise over the choices."""
+    out: list[dict[str, float] | None] = [None] * len(reqs)
+    rows = [i for i, r in enumerate(reqs) if r.choices]
+    if not rows:
+        return out
+    logp = torch.log_softmax(logits[rows].float(), dim=-1)
+    for j, i in enumerate(rows):
+        ids = {c: choice_token_ids(tok, c) for c in reqs[i].choices}
+        flat = [t for v in ids.values() for t in v]
+        if len(flat) != len(set(flat)):
+            raise ValueError(f"choices {reqs[i].choices} share a first token; they cannot be told apart")
+        out[i] = {c: float(torch.logsumexp(logp[j, v], 0)) if v else float("-inf") for c, v in ids.items()}
+    return out
+
+
+def _shared_prefill(model, input_ids: torch.Tensor, attn: torch.Tensor, pos: torch.Tensor, cache_kw: str):
+    """(last logits, KV cache) with each distinct prompt of the batch prefilled once and its rows copied to every
+    row that repeats it (the samples of one doc); None when no prompt repeats."""
+    uniq, inv = torch.unique(torch.cat([input_ids, attn], dim=1), dim=0, return_inverse=True)
+    if uniq.shape[0] == input_ids.shape[0]:
+        return None
+    inv_list = inv.tolist()
+    reps = torch.tensor([inv_list.index(u) for u in range(uniq.shape[0])], device=input_ids.device)
+    out = model(input_ids=input_ids[reps], attention_mask=attn[reps], position_ids=pos[reps], use_cache=True,
+                logits_to_keep=1, **{cache_kw: None})
+    cache = out.cache if cache_kw == "cache" else out.past_key_values
+    cache.batch_select_indices(inv)
+    return out.logits[inv, -1, :], cache
+
+
 def _cache_kwarg(model) -> str:
     """transformers 5.x names the KV cache argument `cache`; older releases call it `past_key_values`."""
     params = inspect.signature(model.forward).parameters
@@ -76,22 +120,29 @@ def decode_batch(be: "HFBackend", reqs: list[Request]) -> list[Generation]:
     ids_buf = torch.full((n, max_new), pad, dtype=torch.long, device=dev)
     stat_buf = {k: torch.zeros((n, max_new), dtype=torch.float32, device=dev) for k in want}
     lengths = [0] * n
+    choice_lp: list[dict[str, float] | None] = [None] * n
     reason = ["length"] * n
     alive = list(range(n))
     finished = [False] * n
     eos = torch.tensor(sorted(be.eos_ids), device=dev)
     cache_kw = _cache_kwarg(model)
     cache = None
+    shared = _shared_prefill(model, input_ids, attn, pos, cache_kw)
     for step in range(max_new):
-        out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1,
-                    **{cache_kw: cache})
-        cache = out.cache if cache_kw == "cache" else out.past_key_values
-        logits = out.logits[:, -1, :]
+        if step == 0 and shared is not None:
+            logits, cache = shared
+        else:
+            out = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True,
+                        logits_to_keep=1, **{cache_kw: cache})
+            cache = out.cache if cache_kw == "cache" else out.past_key_values
+            logits = out.logits[:, -1, :]
         chosen = _choose(logits, [reqs[i] for i in alive], [gens[i] for i in alive])
         rows = torch.tensor(alive, device=dev)
         ids_buf[rows, step] = chosen
         for k, v in logits_stats(logits, chosen, want).items():
             stat_buf[k][rows, step] = v
+        if step == 0:
+            choice_lp = _choice_logprobs(tok, logits, reqs)
         is_eos = torch.isin(chosen, eos).tolist()
         keep = []
         for j, i in enumerate(alive):
@@ -141,6 +192,7 @@ def decode_batch(be: "HFBackend", reqs: list[Request]) -> list[Generation]:
                 model_id=be.model_id,
                 seconds=seconds / n,
                 prompt_tokens=len(ids_list[i]),
+                choice_logprobs=choice_lp[i],
             )
         )
     return results

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -24,9 +24,13 @@ class Settings:
     rounds: int = 1
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
     options: dict[str, Any] = field(default_factory=dict)
+    stop: tuple[str, ...] = ()
+    """Stop strings of every request; a task card's `stop:` list is added per protocol instance."""
 
     def gen(self, **override: Any) -> GenParams:
         kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        if self.stop:
+            kw["stop"] = self.stop
         kw.update(override)
         return GenParams(**kw)
 
@@ -36,12 +40,14 @@ class Turn:
     """One finished request of a chain, with its scored answer when it was an answer turn.
 
     `correct` is there for the oracle protocol alone; every other protocol must decide without it.
+    `info` is the scorer's Score.info (e.g. `info["exec"]`, what running the answer's program printed/raised).
     """
 
     request: Request
     generation: Generation
     extracted: str | None = None
     correct: bool | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=256)
@@ -65,7 +71,8 @@ class Protocol(ABC):
 
     def __init__(self, card: TaskCard, settings: Settings):
         self.card = card
-        self.settings = settings
+        stop = tuple(s for s in card.extra.get("stop", ()) if s not in settings.stop)
+        self.settings = replace(settings, stop=settings.stop + stop) if stop else settings
 
     def prompt(self, key: str) -> str:
         if key not in self.card.prompts:

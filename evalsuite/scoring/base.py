@@ -37,3 +37,7 @@ class Scorer(ABC):
     @abstractmethod
     def score(self, output: str, target: str, fields: dict[str, Any] | None = None) -> Score:
         """Extract the answer from `output` and compare it with `target`."""
+
+    def score_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[Score]:
+        """Score (output, target, fields) triples in order; scorers that run code override it to run in parallel."""
+        return [self.score(output, target, fields) for output, target, fields in items]

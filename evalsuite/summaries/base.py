@@ -54,6 +54,8 @@ class Group:
         label = meta.label if meta else name
         if "[" in name:
             label += " (" + name.split("[", 1)[1].rstrip("]") + ")"
+        if any(s.info.get("oracle") for s in self.samples) and "oracle" not in note:
+            note = "oracle (reads the gold answer)" + (f"; {note}" if note else "")
         return MetricRow(self.task, self.subset, self.protocol, rnd, name, float(value), float(ci[0]),
                          float(ci[1]), int(n), meta.direction if meta else "none", label, note)
 

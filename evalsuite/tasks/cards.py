@@ -54,6 +54,14 @@ def _parse(path: Path) -> TaskCard | GroupCard:
     extra = {k: v for k, v in raw.items() if k not in known}
     kw = {k: v for k, v in raw.items() if k in known}
     kw["metrics"] = tuple(kw.get("metrics", ()))
+    if kw.get("data", {}).get("gated") and not kw.get("unavailable"):
+        from evalsuite.tasks.gated import hub_access_reason
+
+        kw["unavailable"] = hub_access_reason(kw["data"]["hub"])
+    if kw.get("data", {}).get("hub_only") and not kw.get("unavailable"):
+        from evalsuite.tasks.hub_only import hub_only_reason
+
+        kw["unavailable"] = hub_only_reason(kw["data"])
     return TaskCard(**kw, extra=extra)
 
 

@@ -19,6 +19,10 @@ def data_root(data_dir: str | Path | None = None) -> Path:
 
 
 def data_files(card: TaskCard, data_dir: str | Path | None = None) -> list[Path]:
+    if card.data.get("download"):
+        from evalsuite.tasks.download import fetch_files
+
+        return fetch_files(card, data_dir)
     files = card.data.get("files", [])
     files = [files] if isinstance(files, str) else files
     root = data_root(data_dir)
@@ -54,7 +58,7 @@ def load_records(card: TaskCard, source: str = "local", data_dir: str | Path | N
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)
-    if source == "hub":
+    if source == "hub" or card.data.get("gated"):
         hub = card.data.get("hub")
         if not hub:
             raise UsageError(f"task {card.name} has no hub copy; drop --data-source hub")
@@ -66,6 +70,10 @@ def load_records(card: TaskCard, source: str = "local", data_dir: str | Path | N
             ) from e
         return ds.to_list()
     paths = data_files(card, data_dir)
+    if card.data.get("subsets"):
+        from evalsuite.tasks.subsets import read_subsets
+
+        return read_subsets(card, paths)
     fmt = card.data.get("format", "json")
     try:
         ds = datasets.load_dataset(fmt, data_files=[str(p) for p in paths], split="train")
@@ -88,13 +96,28 @@ def load_docs(
     from evalsuite.registry import SCORERS, lookup
 
     records = load_records(card, source, data_dir)
+    if card.data.get("expand"):
+        from evalsuite.tasks.expand import expand_records
+
+        records = expand_records(card, records)
+    if card.data.get("subsets"):
+        from evalsuite.tasks.subsets import arrange
+
+        records, limit = arrange(card, records, limit), None
     required = card.data.get("required_fields", [])
     scorer = lookup(SCORERS, "scorer", card.scorer)()
+    prepare = card.data.get("prepare")
+    if prepare:
+        import importlib
+
+        module, _, fn = prepare.partition(":")
+        prepare = getattr(importlib.import_module(module), fn)
     docs = []
     for i, rec in enumerate(records[:limit] if limit else records):
         missing = [f for f in required if f not in rec]
         if missing:
             raise UsageError(f"task {card.name} record {i} lacks field(s) {', '.join(missing)}; check the data files")
+        rec = prepare(rec) if prepare else rec
         doc_id = str(i) if card.doc_id == "index" else str(rec[card.doc_id])
         docs.append(Doc(task=card.name, doc_id=doc_id, fields=rec, target=scorer.gold(rec)))
     return docs

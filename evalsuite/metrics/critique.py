@@ -1,0 +1,141 @@
+"""Critique metrics (SPEC-metrics §7): critique accuracy, precision/recall/F1 with "response is wrong" as the
+positive class (Lin et al.'s Q), G and C, and Luo et al.'s self-check vote against plain self-consistency.
+
+Inputs are arrays over judgements: `response_ok` (the judged response is correct) and `judged_ok` (1.0 = the critic
+said correct, 0.0 = incorrect, NaN = no parseable verdict). How an unparseable verdict counts is `unparsed`:
+"lin" (always an error: the opposite of the gold label), "luo" (read as "correct") or "exclude" (dropped).
+Precision, recall and F1 are NaN when their denominator is zero.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from evalsuite.metrics.base import metric
+
+UNPARSED = ("lin", "luo", "exclude")
+
+
+def predicted_wrong(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin"
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(truly wrong, predicted wrong) as booleans under an unparsed-verdict convention (rows dropped for "exclude")."""
+    if unparsed not in UNPARSED:
+        raise ValueError(f"unparsed must be one of {UNPARSED}, got {unparsed!r}")
+    ok = np.asarray(response_ok, dtype=bool)
+    judged = np.asarray(judged_ok, dtype=float)
+    missing = np.isnan(judged)
+    if unparsed == "exclude":
+        ok, judged, missing = ok[~missing], judged[~missing], missing[~missing]
+    pred_wrong = judged == 0.0
+    if unparsed == "lin":
+        pred_wrong = np.where(missing, ok, pred_wrong)
+    return ~ok, pred_wrong
+
+
+def confusion(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> dict[str, int]:
+    """Counts with "response is wrong" as the positive class: tp, fp, fn, tn."""
+    wrong, pred = predicted_wrong(response_ok, judged_ok, unparsed)
+    return {"tp": int(np.sum(wrong & pred)), "fp": int(np.sum(~wrong & pred)),
+            "fn": int(np.sum(wrong & ~pred)), "tn": int(np.sum(~wrong & ~pred))}
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / den if den else float("nan")
+
+
+@metric("critique_accuracy", higher_is_better=True, label="Critique accuracy")
+def critique_accuracy(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
+    """Fraction of judgements whose verdict matches the response's label."""
+    c = confusion(response_ok, judged_ok, unparsed)
+    return _ratio(c["tp"] + c["tn"], sum(c.values()))
+
+
+@metric("critique_precision", higher_is_better=True, label="Critique precision (wrong = positive)")
+def critique_precision(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
+    """Of the responses flagged wrong, the fraction that are wrong."""
+    c = confusion(response_ok, judged_ok, unparsed)
+    return _ratio(c["tp"], c["tp"] + c["fp"])
+
+
+@metric("critique_recall", higher_is_better=True, label="Critique recall (wrong = positive)")
+def critique_recall(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
+    """Of the wrong responses, the fraction flagged wrong."""
+    c = confusion(response_ok, judged_ok, unparsed)
+    return _ratio(c["tp"], c["tp"] + c["fn"])
+
+
+@metric("critique_f1", higher_is_better=True, label="Critique F1 (wrong = positive; Lin's Q)")
+def critique_f1(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
+    """F1 of flagging wrong responses: 2tp / (2tp + fp + fn)."""
+    c = confusion(response_ok, judged_ok, unparsed)
+    return _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
+
+
+@metric("verdict_parse_rate", higher_is_better=True, label="Verdict parsed")
+def verdict_parse_rate(judged_ok: np.ndarray) -> float:
+    """Fraction of critiques with a parseable verdict."""
+    j = np.asarray(judged_ok, dtype=float)
+    return float(np.mean(~np.isnan(j))) if j.size else float("nan")
+
+
+@metric("response_error_rate", higher_is_better=None, label="Responses wrong (base rate)")
+def response_error_rate(response_ok: np.ndarray) -> float:
+    """Fraction of judged responses that are wrong: the share of the positive class."""
+    ok = np.asarray(response_ok, dtype=bool)
+    return float(np.mean(~ok)) if ok.size else float("nan")
+
+
+@metric("generation_accuracy", higher_is_better=True, label="G: generation accuracy")
+def generation_accuracy(correct: np.ndarray) -> float:
+    """Lin's G: accuracy of the model's own first answers."""
+    c = np.asarray(correct, dtype=float)
+    return float(c.mean()) if c.size else float("nan")
+
+
+@metric("correction_accuracy", higher_is_better=True, label="C: correction accuracy")
+def correction_accuracy(correct: np.ndarray) -> float:
+    """Lin's C: accuracy of the corrected answers over all items (a missing correction counts as incorrect)."""
+    c = np.nan_to_num(np.asarray(correct, dtype=float), nan=0.0)
+    return float(c.mean()) if c.size else float("nan")
+
+
+def vote(answers: Sequence[str | None]) -> tuple[str | None, int]:
+    """Majority answer and its certainty (votes of the top answer minus votes of the runner-up).
+
+    Answers that are None (nothing extracted) do not vote; ties go to the answer that appeared first."""
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None, 0
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])  # stable: first appearance wins ties
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0
+    return ranked[0][0], ranked[0][1] - runner_up
+
+
+def self_check(answers: Sequence[str | None], judged_ok: Sequence[float], threshold: int) -> tuple[str | None, bool]:
+    """Luo et al.'s self-check: when certainty < `threshold`, drop the answers the model judged wrong, then vote.
+
+    Returns (answer, whether the filter was applied). Unparseable verdicts are kept; if every answer was judged
+    wrong the plain vote stands."""
+    winner, certainty = vote(answers)
+    if certainty >= threshold:
+        return winner, False
+    kept = [a for a, j in zip(answers, judged_ok) if not (j == 0.0)]
+    if not any(a is not None for a in kept):
+        return winner, True
+    return vote(kept)[0], True
+
+
+@metric("self_consistency_accuracy", higher_is_better=True, label="Self-consistency accuracy (majority vote)")
+def self_consistency_accuracy(voted_correct: np.ndarray) -> float:
+    """Accuracy of the per-question majority answers."""
+    c = np.asarray(voted_correct, dtype=float)
+    return float(c.mean()) if c.size else float("nan")
+
+
+@metric("self_check_accuracy", higher_is_better=True, label="Self-check accuracy (Luo et al.)")
+def self_check_accuracy(voted_correct: np.ndarray) -> float:
+    """Accuracy of the per-question answers after self-check filtering."""
+    c = np.asarray(voted_correct, dtype=float)
+    return float(c.mean()) if c.size else float("nan")

@@ -1,0 +1,47 @@
+"""pass@k: the unbiased estimator of Chen et al. (2021) over n samples with c correct, averaged over problems."""
+from __future__ import annotations
+
+import numpy as np
+
+from evalsuite.metrics.base import metric
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """P(at least one of k samples drawn without replacement from n is correct) = 1 - C(n-c, k) / C(n, k).
+
+    Computed stably as 1 - prod_{i=n-c+1..n} (1 - k/i); 0.0 when c = 0; 1.0 when n - c < k (every k-subset
+    holds a correct one; for n < k this is the official CRUXEval/HumanEval code's answer too).
+    """
+    if n <= 0 or c < 0 or c > n or k <= 0:
+        raise ValueError(f"pass@k needs 0 <= c <= n, n > 0, k > 0; got n={n}, c={c}, k={k}")
+    if c == 0:
+        return 0.0
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def mean_pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> float:
+    """pass@k averaged over problems; `n[i]`, `c[i]` are problem i's sample and correct counts."""
+    n, c = np.asarray(n, dtype=int), np.asarray(c, dtype=int)
+    if n.size == 0:
+        return float("nan")
+    return float(np.mean([pass_at_k(int(a), int(b), k) for a, b in zip(n, c)]))
+
+
+@metric("pass@1", higher_is_better=True, label="pass@1", plot="rounds")
+def pass_at_1(n: np.ndarray, c: np.ndarray) -> float:
+    """Mean unbiased pass@1 (= mean of c/n per problem)."""
+    return mean_pass_at_k(n, c, 1)
+
+
+@metric("pass@5", higher_is_better=True, label="pass@5")
+def pass_at_5(n: np.ndarray, c: np.ndarray) -> float:
+    """Mean unbiased pass@5; meaningful only when every problem has n >= 5 samples."""
+    return mean_pass_at_k(n, c, 5)
+
+
+@metric("exec_skipped", higher_is_better=None, label="Skipped generations (official rule)", fmt=".0f")
+def exec_skipped(flags: np.ndarray) -> float:
+    """How many generations a benchmark's skip rule removed before pass@k (CRUXEval's anti-cheating checks)."""
+    return float(np.asarray(flags, dtype=bool).sum())

@@ -1,0 +1,83 @@
+"""Self-certainty and best-of-N selection (SPEC-metrics §3): per-response self-certainty, the selectors
+(majority vote, highest self-certainty, Borda voting with power p, highest mean log-prob), accuracy vs N from
+one set of samples, and oracle pass@N."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from evalsuite.metrics.base import metric
+
+UNPARSED = -1e9
+"""Score an output without an extractable answer gets when selecting by a score (as the official code does)."""
+
+
+def self_certainty(sc_terms: Sequence[float]) -> float:
+    """SC(y) = mean over response tokens of KL(U‖p_i) = −log V − mean_j log p_i(j) (the streamed `sc_term`)."""
+    return float(np.mean(sc_terms)) if len(sc_terms) else float("nan")
+
+
+def majority_vote(answers: Sequence[str | None]) -> int | None:
+    """Index of the first output carrying the most frequent extracted answer (ties: the answer seen first);
+    None when no output has an answer."""
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(i for i, a in enumerate(answers) if a is not None and counts[a] == best)
+
+
+def select_max(answers: Sequence[str | None], scores: Sequence[float]) -> int | None:
+    """Index of the highest-scoring output with an answer (ties: lowest index); None when none has an answer."""
+    keyed = [s if a is not None and s == s else UNPARSED for a, s in zip(answers, scores)]
+    if all(a is None for a in answers):
+        return None
+    return int(np.argmax(keyed))
+
+
+def borda_vote(answers: Sequence[str | None], scores: Sequence[float], p: float = 0.5) -> int | None:
+    """Borda voting with power p, as `voting_from_list.py` of the Self-Certainty repository does it.
+
+    All N outputs are ranked by score, descending (stable: ties keep their order); rank r (1 = highest) is worth
+    (N − r + 1)^p. Each output with an answer adds its worth to the first output with the same answer (exact
+    string equality); the output with the largest total wins, ties going to the lowest index. p = 0 is majority
+    vote. None when no output has an answer.
+    """
+    n = len(answers)
+    if all(a is None for a in answers):
+        return None
+    order = sorted(range(n), key=lambda i: -scores[i] if scores[i] == scores[i] else np.inf)
+    worth = {i: float(n - rank) ** p for rank, i in enumerate(order)}
+    votes = [0.0] * n
+    first: dict[str, int] = {}
+    for i, a in enumerate(answers):
+        if a is None:
+            continue
+        votes[first.setdefault(a, i)] += worth[i]
+    return int(np.argmax(votes))
+
+
+def n_values(n_max: int) -> list[int]:
+    """N = 1, 2, 4, … up to n_max, and n_max itself."""
+    out = [1]
+    while out[-1] * 2 <= n_max:
+        out.append(out[-1] * 2)
+    if out[-1] != n_max:
+        out.append(n_max)
+    return out
+
+
+@metric("bon_accuracy", higher_is_better=True, label="Best-of-N accuracy", plot="best_of_n")
+def bon_accuracy(chosen_correct) -> float:
+    """Fraction of docs whose selected answer is correct (no selection counts as wrong)."""
+    c = np.asarray(chosen_correct, dtype=float)
+    return float(c.mean()) if c.size else float("nan")
+
+
+@metric("oracle_pass", higher_is_better=True, label="Oracle pass@N (any sample correct)", plot="best_of_n")
+def oracle_pass(any_correct) -> float:
+    """Fraction of docs with at least one correct answer among the first N samples (an upper bound)."""
+    c = np.asarray(any_correct, dtype=float)
+    return float(c.mean()) if c.size else float("nan")

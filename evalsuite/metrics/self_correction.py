@@ -1,0 +1,141 @@
+"""Self-correction metrics over paired correctness before/after correction (SPEC-metrics §1 and §2).
+
+Inputs are boolean arrays, one entry per (doc, sample) chain: `before` at an earlier round, `after` at a later
+one. Everything is pooled over chains (CL/CS are micro ratios, as in the Confidence-v.s.-Critique code); Δ^{i→c}
+and Δ^{c→i} divide by ALL chains (SCoRe). Functions also accept `Flips` of count arrays, so a bootstrap can
+evaluate many resamples at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalsuite.metrics.base import metric
+
+
+@dataclass(frozen=True)
+class Flips:
+    """The 2×2 flip counts between two rounds: right→right, right→wrong, wrong→right, wrong→wrong."""
+
+    rr: np.ndarray | float
+    rw: np.ndarray | float
+    wr: np.ndarray | float
+    ww: np.ndarray | float
+
+    @property
+    def n(self):
+        return self.rr + self.rw + self.wr + self.ww
+
+    def as_dict(self) -> dict[str, int]:
+        return {"right→right": int(self.rr), "right→wrong": int(self.rw),
+                "wrong→right": int(self.wr), "wrong→wrong": int(self.ww)}
+
+
+def flip_counts(before: np.ndarray, after: np.ndarray) -> Flips:
+    """Count the four transitions between two paired boolean arrays."""
+    b = np.asarray(before, dtype=bool)
+    a = np.asarray(after, dtype=bool)
+    if b.shape != a.shape:
+        raise ValueError(f"before and after must pair up, got shapes {b.shape} and {a.shape}")
+    return Flips(float(np.sum(b & a)), float(np.sum(b & ~a)), float(np.sum(~b & a)), float(np.sum(~b & ~a)))
+
+
+def _flips(before, after=None) -> Flips:
+    return before if isinstance(before, Flips) else flip_counts(before, after)
+
+
+def _ratio(num, den):
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    out = np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=den > 0)
+    return float(out) if out.ndim == 0 else out
+
+
+def flip_matrix(before: np.ndarray, after: np.ndarray) -> dict[str, int]:
+    """The 2×2 flip matrix as counts, keyed right→right, right→wrong, wrong→right, wrong→wrong."""
+    return flip_counts(before, after).as_dict()
+
+
+def accuracy_per_round(correct: np.ndarray) -> np.ndarray:
+    """Column means of a (chains × rounds) boolean matrix: accuracy at each round."""
+    c = np.asarray(correct, dtype=float)
+    return c.mean(axis=0) if c.size else np.full(c.shape[1:] or (0,), np.nan)
+
+
+def acc_before(before, after=None):
+    """Accuracy at the earlier round, from arrays or flip counts."""
+    f = _flips(before, after)
+    return _ratio(f.rr + f.rw, f.n)
+
+
+def acc_after(before, after=None):
+    """Accuracy at the later round, from arrays or flip counts."""
+    f = _flips(before, after)
+    return _ratio(f.rr + f.wr, f.n)
+
+
+@metric("delta", higher_is_better=True, label="Δ accuracy (round 0 → r)")
+def delta(before, after=None):
+    """Δ(t1, tk) = Acc(tk) − Acc(t1)."""
+    f = _flips(before, after)
+    return _ratio(f.wr - f.rw, f.n)
+
+
+@metric("delta_i2c", higher_is_better=True, label="Δ i→c (share of all, round 0 → r)")
+def delta_i2c(before, after=None):
+    """Δ^{i→c}: wrong before and right after, as a fraction of ALL chains (SCoRe)."""
+    f = _flips(before, after)
+    return _ratio(f.wr, f.n)
+
+
+@metric("delta_c2i", higher_is_better=False, label="Δ c→i (share of all, round 0 → r)")
+def delta_c2i(before, after=None):
+    """Δ^{c→i}: right before and wrong after, as a fraction of ALL chains (SCoRe)."""
+    f = _flips(before, after)
+    return _ratio(f.rw, f.n)
+
+
+@metric("cl", higher_is_better=True, label="CL: P(right at r | right at 0)")
+def confidence_level(before, after=None):
+    """CL = #(right→right) / #(right before), pooled; NaN when nothing was right before."""
+    f = _flips(before, after)
+    return _ratio(f.rr, f.rr + f.rw)
+
+
+@metric("cs", higher_is_better=True, label="CS: P(right at r | wrong at 0)")
+def critique_score(before, after=None):
+    """CS = #(wrong→right) / #(wrong before), pooled; NaN when nothing was wrong before."""
+    f = _flips(before, after)
+    return _ratio(f.wr, f.wr + f.ww)
+
+
+@metric("rss", higher_is_better=True, label="RSS (round 0 → r)")
+def relative_self_correction(before, after=None):
+    """RSS = (Acc2 − Acc1²) / (2·Acc1·(1 − Acc1)), exactly as the official code; NaN when Acc1 is 0 or 1."""
+    f = _flips(before, after)
+    a1 = np.asarray(acc_before(f), dtype=float)
+    a2 = np.asarray(acc_after(f), dtype=float)
+    return _ratio(a2 - a1 ** 2, 2 * a1 * (1 - a1))
+
+
+def undefined_reason(name: str, before, after=None) -> str:
+    """Why `cl`, `cs` or `rss` is NaN on these data ("" when it is defined)."""
+    f = _flips(before, after)
+    if f.n == 0:
+        return "undefined: no chains"
+    right = f.rr + f.rw
+    if name == "cl" and right == 0:
+        return "undefined: no answer right at round 0"
+    if name == "cs" and right == f.n:
+        return "undefined: no answer wrong at round 0"
+    if name == "rss" and right in (0, f.n):
+        return f"undefined: round-0 accuracy is {int(right == f.n)}"
+    return ""
+
+
+@metric("accuracy_carried", higher_is_better=True, label="Accuracy (stopped chains keep their last answer)",
+        plot="rounds")
+def accuracy_carried(correct: np.ndarray) -> float:
+    """Accuracy at a round when chains that stopped early count with their last answer."""
+    c = np.asarray(correct, dtype=float)
+    return float(c.mean()) if c.size else float("nan")

@@ -1,0 +1,39 @@
+"""Self-prediction metrics: how often a prediction about one's own answer comes true, the majority baseline it
+has to beat, and the introspective advantage over an observer model (self minus observer, paired by item)."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from evalsuite.metrics.base import metric
+
+
+@metric("self_predict_accuracy", higher_is_better=True, label="Self-prediction accuracy")
+def self_predict_accuracy(hit) -> float:
+    """Fraction of items whose prediction matched the model's actual behaviour (unreadable = miss)."""
+    h = np.asarray(hit, dtype=float)
+    return float(h.mean()) if h.size else float("nan")
+
+
+@metric("self_predict_baseline", higher_is_better=None, label="Majority baseline (always the commonest value)")
+def majority_baseline(values: Sequence) -> float:
+    """Accuracy of always predicting the most common actual value (computed on the same items: optimistic)."""
+    if not len(values):
+        return float("nan")
+    return Counter(values).most_common(1)[0][1] / len(values)
+
+
+@metric("observer_accuracy", higher_is_better=None, label="Observer-model prediction accuracy")
+def observer_accuracy(hit) -> float:
+    """Fraction of items where the observer model's prediction of the subject's behaviour came true."""
+    h = np.asarray(hit, dtype=float)
+    return float(h.mean()) if h.size else float("nan")
+
+
+@metric("introspective_advantage", higher_is_better=True, label="Introspective advantage (self − observer)")
+def introspective_advantage(self_hit, observer_hit) -> float:
+    """Self-prediction accuracy minus the observer's on the same items; positive = privileged self-knowledge."""
+    a, b = np.asarray(self_hit, dtype=float), np.asarray(observer_hit, dtype=float)
+    return float(a.mean() - b.mean()) if a.size else float("nan")

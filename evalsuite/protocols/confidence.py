@@ -1,0 +1,99 @@
+"""`confidence`: the task's answer prompt plus confidence elicitation, three ways (`--confidence`):
+
+- verbal: round 0 also asks for "Confidence: X%"; the last such statement is parsed (and hidden from the scorer);
+- ptrue: round 1 shows the question and the extracted answer in a fresh conversation, asks whether it is true,
+  and reads P(True) from the first reply position, restricted to True/False and renormalised;
+- tokenprob: exp(mean log-prob) of the answer's tokens only: the last place the extracted answer is written in
+  the reply is located and mapped to tokens with the backend's detokenizer (missing when it is not written
+  literally, e.g. `1,234` extracted as `1234` still matches, a normalised LaTeX answer may not).
+Values land in each answer sample's `confidence`; one that cannot be read is NaN (null in samples.jsonl).
+Self-certainty (streamed, and official with `--self-certainty-convention official`) is added as a score.
+"""
+from __future__ import annotations
+
+from evalsuite.errors import UsageError
+from evalsuite.protocols.base import Protocol, Settings, Turn, render
+from evalsuite.protocols.best_of_n import sc_requests, sc_values
+from evalsuite.protocols.multiround import protocol_card
+from evalsuite.records import Doc, Request
+from evalsuite.registry import protocol, run_option
+from evalsuite.scoring.confidence import mask_verbal, option_probability, parse_verbal, token_probability
+from evalsuite.tasks.cards import TaskCard
+
+METHODS = ("verbal", "ptrue", "tokenprob")
+NAN = float("nan")
+
+run_option("--confidence", metavar="LIST",
+           help="confidence methods, comma-separated: verbal,ptrue,tokenprob (default: all); implies --protocol "
+                "confidence")
+
+
+def parse_methods(text: str | None) -> tuple[str, ...]:
+    """`verbal,ptrue` -> ("verbal", "ptrue"); None or empty means all three."""
+    names = [m.strip() for m in (text or "").split(",") if m.strip()] or list(METHODS)
+    bad = [m for m in names if m not in METHODS]
+    if bad:
+        raise UsageError(f"unknown --confidence method {bad[0]!r}; choose from {','.join(METHODS)}")
+    return tuple(m for m in METHODS if m in names)
+
+
+def _first_key(card: TaskCard, keys) -> str:
+    key = next((k for k in keys if k in card.prompts), None)
+    if key is None:
+        have = ", ".join(sorted(card.prompts))
+        raise UsageError(f"task {card.name} has none of the prompts {', '.join(keys)} (it has: {have}); "
+                         "choose another --protocol")
+    return key
+
+
+@protocol("confidence")
+class Confidence(Protocol):
+    """Answer, then P(True) when asked; confidences are attached to the answer sample by `confidence`."""
+
+    def __init__(self, card: TaskCard, settings: Settings):
+        super().__init__(card, settings)
+        self.methods = parse_methods(settings.options.get("confidence"))
+        self.pcard = protocol_card("confidence")
+        self.answer_key = _first_key(card, self.pcard.first_prompt)
+        self.question_key = _first_key(card, self.pcard.defaults["question_prompt"])
+
+    def first(self, doc: Doc) -> list[Request]:
+        text = render(self.prompt(self.answer_key), doc.fields)
+        if "verbal" in self.methods:
+            text += "\n\n" + self.pcard.prompts["verbal"]
+        return [Request(messages=(("user", text),), gen=self.settings.gen(), want=self.settings.want)]
+
+    def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
+        if len(history) != 1:
+            return None
+        answer = history[0][0]
+        reqs = []
+        if "ptrue" in self.methods and answer.extracted is not None:
+            question = render(self.prompt(self.question_key), doc.fields)
+            text = render(self.pcard.prompts["ptrue"], {"question": question, "answer": answer.extracted})
+            reqs.append(Request(messages=(("user", text),), gen=self.settings.gen(temperature=0.0, max_tokens=1),
+                                want=(), kind="ptrue", choices=("True", "False")))
+        return reqs + sc_requests(answer, self.settings) or None
+
+    def answer_text(self, text: str) -> str:
+        """What the scorer reads: the reply with its confidence statements blanked."""
+        return mask_verbal(text) if "verbal" in self.methods else text
+
+    def confidence(self, doc: Doc, history: list[list[Turn]], token_offsets) -> dict[int, dict[str, float]]:
+        answer = history[0][0]
+        gen = answer.generation
+        out: dict[str, float] = {}
+        if "verbal" in self.methods:
+            out["verbal"] = _nan(parse_verbal(gen.text))
+        if "ptrue" in self.methods:
+            turns = [t for rnd in history[1:] for t in rnd if t.request.kind == "ptrue"]
+            out["ptrue"] = _nan(option_probability(turns[0].generation.choice_logprobs, "True") if turns else None)
+        if "tokenprob" in self.methods:
+            offsets = token_offsets(gen.token_ids) if gen.token_ids else None
+            out["tokenprob"] = _nan(token_probability(gen.token_logprobs, offsets, self.answer_text(gen.text),
+                                                      answer.extracted))
+        return {0: {**out, **sc_values(history)}}
+
+
+def _nan(x: float | None) -> float:
+    return NAN if x is None else float(x)

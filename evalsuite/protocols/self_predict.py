@@ -1,0 +1,102 @@
+"""`self_predict`: before answering, the model predicts whether it will be right and a property of its answer.
+
+Round 0 holds, each in its own fresh conversation: the correctness prediction (Yes/No read as P(Yes) at the first
+reply position, renormalised over Yes/No, plus a stated "Probability: X%"), one hypothetical property prediction
+per property of the task's answer type (scoring/properties.py), and the answer itself (the task's `cot` prompt).
+The predictions embed the exact task prompt the model is then given. P(Yes) and the stated probability land in
+the answer sample's `confidence` as `self_predict` and `self_predict_verbal`.
+
+`--observer-model SPEC` runs a second stage after the main run: a second backend is asked the same questions
+about "another AI assistant" (kinds `observe_*`), for the introspective-advantage comparison.
+"""
+from __future__ import annotations
+
+from evalsuite.errors import UsageError
+from evalsuite.protocols.base import Protocol, Settings, Turn, render
+from evalsuite.protocols.multiround import protocol_card
+from evalsuite.records import Doc, Request, Sample
+from evalsuite.registry import protocol, run_option
+from evalsuite.scoring.confidence import PROBABILITY_RE, option_probability, parse_verbal
+from evalsuite.scoring.properties import CHOICES, properties_for
+from evalsuite.tasks.cards import TaskCard
+
+PREDICT_TOKENS = {"correct": 24, "property": 8}
+
+run_option("--observer-model", metavar="SPEC",
+           help="self_predict: a second model (hf:PATH, vllm:..., openai:..., or 'embedded') that predicts the first "
+                "model's behaviour, for the introspective advantage")
+run_option("--observer-model-args", metavar="K=V,...", help="backend options of --observer-model, key=value,...")
+
+
+@protocol("self_predict")
+class SelfPredict(Protocol):
+    """Predictions and the answer in round 0; an observer instance asks only the predictions, in third person."""
+
+    def __init__(self, card: TaskCard, settings: Settings, observer: bool = False):
+        super().__init__(card, settings)
+        self.pcard = protocol_card("self_predict")
+        self.observer = observer
+        self.key = next((k for k in self.pcard.first_prompt if k in card.prompts), None)
+        if self.key is None:
+            raise UsageError(f"task {card.name} has neither a 'cot' nor a 'direct' prompt; choose another --protocol")
+        self.properties = properties_for(card.answer_type)
+
+    def _ask(self, name: str, **fields) -> str:
+        return render(self.pcard.prompts[("observer_" if self.observer else "") + name], fields)
+
+    def first(self, doc: Doc) -> list[Request]:
+        task = render(self.prompt(self.key), doc.fields)
+        who = "observe" if self.observer else "predict"
+        reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(), kind=f"{who}_correct",
+                        gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()),
+                        choices=("Yes", "No"))]
+        for prop in self.properties:
+            text = self._ask("property", task=task, question=self._ask(prop))
+            reqs.append(Request(messages=(("user", text),), want=(), kind=f"{who}_{prop}",
+                                gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["property"], stop=()),
+                                choices=CHOICES.get(prop)))
+        if not self.observer:
+            reqs.append(Request(messages=(("user", task),), gen=self.settings.gen(), want=self.settings.want))
+        return reqs
+
+    def confidence(self, doc: Doc, history: list[list[Turn]], token_offsets) -> dict[int, dict[str, float]]:
+        """P(Yes) and the stated probability of the correctness prediction, put on the answer sample."""
+        if self.observer:
+            return {}
+        turns = [t for t in history[0] if t.request.kind == "predict_correct"]
+        if not turns:
+            return {}
+        gen = turns[0].generation
+        p_yes = option_probability(gen.choice_logprobs, "Yes")
+        stated = parse_verbal(gen.text, PROBABILITY_RE)
+        nan = float("nan")
+        return {0: {"self_predict": nan if p_yes is None else p_yes,
+                    "self_predict_verbal": nan if stated is None else stated}}
+
+
+def run_observer(plans: list, settings: Settings, store, samples: int, progress: bool, log) -> list[Sample]:
+    """The observer stage: the `--observer-model` backend answers the prediction questions about the subject for
+    every self_predict plan; its samples join the run (same task and protocol, kinds `observe_*`)."""
+    from evalsuite import engine
+    from evalsuite.backends.base import load_backend
+
+    spec = settings.options["observer_model"]
+    ours = [p for p in plans if isinstance(p.protocol, SelfPredict)]
+    if not ours:
+        raise UsageError("--observer-model applies to self_predict runs only; add --tasks self_predict or "
+                         "--protocol self_predict (what was generated is stored, so a rerun resumes)")
+    backend = load_backend(None if spec == "embedded" else spec, settings.options.get("observer_model_args"))
+    log(f"observer stage: {backend.name}:{backend.model_id} predicts the subject's behaviour")
+    obs = [engine.TaskPlan(p.card, p.docs, SelfPredict(p.card, p.protocol.settings, observer=True), p.scorer)
+           for p in ours]
+    try:
+        out, _ = engine.run(obs, backend, store, samples=samples, progress=progress, log=log)
+    finally:
+        backend.close()
+    return [s if s.info.get("observer") else _mark(s, f"{backend.name}:{backend.model_id}") for s in out]
+
+
+def _mark(s: Sample, who: str) -> Sample:
+    from dataclasses import replace
+
+    return replace(s, info={**s.info, "observer": who})

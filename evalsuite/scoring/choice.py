@@ -1,0 +1,138 @@
+"""Multiple-choice scoring: the option letter, read robustly from free text, or the option's own text.
+
+Reads the option layouts of AQuA (`options: ["A)21", ...]`, gold `correct`), CommonsenseQA (official
+`question.choices` or the hub's flattened `choices`, gold `answerKey`) and GPQA after `gpqa_prepare`.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from typing import Any
+
+from evalsuite.registry import scorer
+from evalsuite.scoring.base import Score, Scorer
+
+LETTERS = "ABCDEFGHIJ"
+_L = r"([A-J])"
+_OPEN, _CLOSE = r"[\(\[]?\s*", r"\s*[\)\]]?"
+_END = r"(?![A-Za-z0-9])"
+_ANSWER_LETTER = re.compile(
+    r"(?i:\banswer)(?:\s+(?i:is|would be|should be))?\s*(?i:option|choice)?\s*[:：=]?\s*(?:\$)?\s*"
+    + _OPEN + _L + _CLOSE + _END)
+_PICK_LETTER = re.compile(
+    r"(?:(?i:correct|right|best)\s+(?i:option|choice)(?:\s+(?i:is))?|(?i:choose|select|pick)(?:\s+(?i:option|choice))?)"
+    r"\s*[:：]?\s*" + _OPEN + _L + _CLOSE + _END)
+_BOXED_LETTER = re.compile(r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?\s*" + _OPEN + _L + _CLOSE + r"\s*[\}.:)]")
+_LEADING_LETTER = re.compile(r"^\s*" + _OPEN + _L + r"(?:\s*[\)\]:.]|\s*\n|\s*$)")
+_ANSWER_TEXT = re.compile(r"(?i)\b(?:final\s+)?answer(?:\s+is)?\s*[:：]?\s*(.+)")
+_OPTION_PREFIX = re.compile(r"^\s*\(?([A-J])\s*\)\s*(.*)$", re.S)
+
+
+def options(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (letter, text) options of a doc in any supported layout, in order."""
+    if isinstance(fields.get("choices"), list):
+        return [(str(c["label"]), str(c["text"])) for c in fields["choices"]]
+    if isinstance(fields.get("choices"), dict):
+        ch = fields["choices"]
+        return [(str(lab), str(txt)) for lab, txt in zip(ch["label"], ch["text"])]
+    q = fields.get("question")
+    if isinstance(q, dict) and "choices" in q:
+        return [(str(c["label"]), str(c["text"])) for c in q["choices"]]
+    if isinstance(fields.get("options"), list):
+        out = []
+        for i, opt in enumerate(fields["options"]):
+            m = _OPTION_PREFIX.match(str(opt))
+            out.append((m.group(1), m.group(2).strip()) if m else (LETTERS[i], str(opt).strip()))
+        return out
+    return []
+
+
+def gold_letter(fields: dict[str, Any]) -> str:
+    """The correct option's letter (`answerKey` or AQuA's `correct`)."""
+    for key in ("answerKey", "correct"):
+        if fields.get(key):
+            return str(fields[key]).strip().upper()
+    raise ValueError("multiple-choice doc has neither 'answerKey' nor 'correct'")
+
+
+def gpqa_prepare(record: dict[str, Any]) -> dict[str, Any]:
+    """GPQA row -> the row plus `choices` A–D and `answerKey`, shuffled with a seed taken from the question.
+
+    CorrectBench shuffles with an unseeded `random.shuffle`; seeding by the question makes runs repeatable."""
+    texts = [record["Correct Answer"], record["Incorrect Answer 1"], record["Incorrect Answer 2"],
+             record["Incorrect Answer 3"]]
+    order = list(range(4))
+    seed = int.from_bytes(hashlib.sha256(str(record["Question"]).encode()).digest()[:8], "little")
+    random.Random(seed).shuffle(order)
+    choices = [{"label": LETTERS[i], "text": str(texts[j]).strip()} for i, j in enumerate(order)]
+    return {**record, "choices": choices, "answerKey": LETTERS[order.index(0)]}
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"\\text\{([^{}]*)\}|\*\*|__|`", r"\1", text.lower())
+    text = re.sub(r"[\s\u00a0]+", " ", text)
+    return text.strip(" .,;:!?\"'“”‘’$()[]")
+
+
+def _match_text(span: str, opts: list[tuple[str, str]]) -> str | None:
+    """The one option whose text the span is, or else the one option whose text it contains as whole words."""
+    span = _norm(span)
+    if not span:
+        return None
+    exact = [lab for lab, txt in opts if _norm(txt) == span]
+    if len(exact) == 1:
+        return exact[0]
+    found = [lab for lab, txt in opts if _norm(txt)
+             and re.search(r"(?<![\w.])" + re.escape(_norm(txt)) + r"(?![\w]|\.\d)", span)]
+    return found[0] if len(found) == 1 else None
+
+
+def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(letter, rule), first rule that fires:
+
+    `letter`: the last "answer is X" / "Answer: (X)" / `\\boxed{X}`, else the last "the correct option is X" /
+    "I choose X"; `leading_letter`: a reply that starts with the letter ("B", "(B)", "B) ..."); `answer_text`: the
+    option text after the last "Answer:"; `last_line`: a last line that starts with a letter or is an option text.
+    """
+    labels = {lab for lab, _ in opts} or set(LETTERS[:5])
+    text = output.replace("**", "")
+    for pats in ((_ANSWER_LETTER, _BOXED_LETTER), (_PICK_LETTER,)):
+        hits = [(m.start(), m.group(1)) for p in pats for m in p.finditer(text) if m.group(1) in labels]
+        if hits:
+            return max(hits)[1], "letter"
+    lead = _LEADING_LETTER.match(text)
+    if lead and lead.group(1) in labels:
+        return lead.group(1), "leading_letter"
+    for m in reversed(list(_ANSWER_TEXT.finditer(text))):
+        hit = _match_text(m.group(1), opts)
+        if hit:
+            return hit, "answer_text"
+    lines = [x for x in text.splitlines() if x.strip()]
+    if lines:
+        lead = _LEADING_LETTER.match(lines[-1])
+        if lead and lead.group(1) in labels:
+            return lead.group(1), "last_line"
+        hit = _match_text(lines[-1], opts)
+        if hit:
+            return hit, "last_line"
+    return None, None
+
+
+@scorer("choice")
+class ChoiceScorer(Scorer):
+    """Multiple choice: `flexible` (primary: a letter or the option's text) and `letter` (explicit letters only)."""
+
+    primary = "flexible"
+    conventions = ("flexible", "letter")
+
+    def gold(self, fields: dict[str, Any]) -> str:
+        return gold_letter(fields)
+
+    def score(self, output: str, target: str, fields: dict[str, Any] | None = None) -> Score:
+        opts = options(fields or {})
+        letter, rule = extract_choice(output, opts)
+        flexible = letter == target
+        strict = flexible and rule in ("letter", "leading_letter")
+        return Score(extracted=letter, correct=flexible, conventions={"flexible": flexible, "letter": strict},
+                     info={"rule": rule})

@@ -1,0 +1,64 @@
+"""Calibration of every confidence attached to answer samples: ECE (both binnings), Brier, AUROC, AURC, the
+missing rate, and reliability-diagram data, per answer round, with doc-level bootstrap CIs.
+
+Probabilities (verbal, P(True), token probability, self-prediction) get every metric; unbounded scores
+(self-certainty, mean log-prob) only the ranking metrics AUROC and AURC. Missing values (NaN) are counted,
+excluded from calibration and kept in accuracy.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
+from evalsuite.metrics.calibration import (aurc, brier, conf_auroc, confidence_missing, ece, ece_mass,
+                                           mean_confidence, reliability)
+from evalsuite.summaries.base import Group, Summary, summarizer
+
+PROBABILITIES = ("verbal", "ptrue", "tokenprob", "self_predict", "self_predict_verbal")
+"""Confidence names that are probabilities of being correct; any other name is a score (ranking only)."""
+
+LABELS = {
+    "verbal": "verbalized", "ptrue": "P(True)", "tokenprob": "answer-token probability",
+    "self_predict": "self-prediction, P(Yes)", "self_predict_verbal": "self-prediction, stated",
+    "self_certainty_streamed": "self-certainty, streamed", "self_certainty_official": "self-certainty, official",
+    "mean_logprob": "mean log-prob",
+}
+
+
+@summarizer("calibration")
+def summarize_calibration(g: Group) -> Summary | None:
+    by_round = defaultdict(list)
+    for s in g.samples:
+        if s.attempt is not None and s.correct is not None and s.confidence:
+            by_round[s.attempt].append(s)
+    if not by_round:
+        return None
+    rows, extras = [], {}
+    for rnd, ss in sorted(by_round.items()):
+        docs_all = np.array([s.doc_id for s in ss])
+        for name in sorted({k for s in ss for k in s.confidence}):
+            vals = np.array([s.confidence.get(name, np.nan) for s in ss], dtype=float)
+            vals = np.where(np.isfinite(vals), vals, np.nan)
+            missing = np.isnan(vals)
+            keep = ~missing
+            c, y, docs = vals[keep], np.array([bool(s.correct) for s in ss], dtype=float)[keep], docs_all[keep]
+            tag = f"[{name}]"
+            rows.append(g.row(rnd, "confidence_missing" + tag, confidence_missing(missing),
+                              bootstrap_mean_ci(missing.astype(float), docs_all, seed=g.seed), len(ss),
+                              note=LABELS.get(name, name)))
+            if not c.size:
+                continue
+            metrics = [("conf_auroc", conf_auroc), ("aurc", aurc)]
+            if name in PROBABILITIES:
+                metrics = [("ece", ece), ("ece_mass", ece_mass), ("brier", brier)] + metrics
+                rows.append(g.row(rnd, "mean_confidence" + tag, mean_confidence(c),
+                                  bootstrap_mean_ci(c, docs, seed=g.seed), c.size, note=LABELS.get(name, name)))
+                extras.setdefault(name, {})[str(rnd)] = {
+                    "width": reliability(c, y, binning="width"), "mass": reliability(c, y, binning="mass"),
+                    "n": int(c.size), "label": LABELS.get(name, name)}
+            for metric, fn in metrics:
+                rows.append(g.row(rnd, metric + tag, fn(c, y),
+                                  bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size, note=LABELS.get(name, name)))
+    return Summary(rows, {"reliability": extras} if extras else {})

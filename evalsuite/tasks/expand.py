@@ -1,0 +1,43 @@
+"""Cards whose records each become several docs (a question with four model solutions -> four critique docs).
+
+A card opts in with `data.expand: "package.module:function"`; the function takes (record, index) and returns
+the list of records that replace it, in order. `--limit N` then counts the expanded docs.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from evalsuite.errors import UsageError
+from evalsuite.tasks.cards import TaskCard
+
+Expander = Callable[[dict[str, Any], int], list[dict[str, Any]]]
+
+
+def expander(card: TaskCard) -> Expander | None:
+    """The card's expand function, imported from its `module:function` path, or None when it has none."""
+    path = card.data.get("expand")
+    if not path:
+        return None
+    module, _, name = str(path).partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise UsageError(f"task card {card.name} names data.expand {path!r}, which cannot be imported ({e}); "
+                         "write it as package.module:function") from None
+    return fn
+
+
+def expand_records(card: TaskCard, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every record replaced by what the card's expand function makes of it (unchanged without one)."""
+    fn = expander(card)
+    if fn is None:
+        return records
+    out: list[dict[str, Any]] = []
+    for i, rec in enumerate(records):
+        try:
+            out.extend(fn(rec, i))
+        except (KeyError, ValueError, TypeError) as e:
+            raise UsageError(f"task {card.name} record {i} cannot be expanded ({type(e).__name__}: {e}); "
+                             "check the data files") from e
+    return out
