@@ -40,7 +40,9 @@ def _requests(n: int, max_tokens: int, want: tuple[str, ...]):
 
 def _backend(model: str | None, batch_size: int):
     from evalsuite.backends.base import load_backend
+    from evalsuite.registry import _load_builtins
 
+    _load_builtins()
     be = load_backend(model, {"batch_size": batch_size})
     be.load()
     return be

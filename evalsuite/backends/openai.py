@@ -41,7 +41,7 @@ class OpenAIBackend(Backend):
         "endpoint": "auto",
         "concurrency": 8,
         "batch_size": 64,
-        "timeout": 120.0,
+        "timeout": 600.0,
         "max_retries": 5,
         "backoff": 1.0,
         "top_logprobs": 20,
