@@ -103,3 +103,15 @@ def test_observer_needs_a_self_predict_run(tiny_model_dir, tmp_path):
     with pytest.raises(UsageError, match="self_predict"):
         evaluate("gsm8k", model=f"hf:{tiny_model_dir}", limit=1, output_dir=tmp_path, max_tokens=4,
                  options={"observer_model": f"hf:{tiny_model_dir}"}, progress=False, log=lambda m: None)
+
+
+@pytest.mark.parametrize("name, source", [("gsm8k", "gsm8k"), ("math500", "math500"), ("csqa", "correctbench_csqa"),
+                                          ("aqua", "correctbench_aqua"), ("cruxeval", "cruxeval_o")])
+def test_family_cards_mirror_their_source_cards(name, source):
+    from evalsuite.tasks import catalog
+
+    mine, theirs = catalog()[f"self_predict_{name}"], catalog()[source]
+    assert mine.protocol == "self_predict"
+    for field in ("prompts", "data", "scorer", "answer_type", "size", "doc_id"):
+        assert getattr(mine, field) == getattr(theirs, field), field
+    assert mine.extra.get("stop") == theirs.extra.get("stop")
