@@ -105,7 +105,7 @@ def run(
             for i, g in zip(batch, gens):
                 got[items[i][2]] = g
             stats.generated += len(gens)
-            stats.gen_tokens += sum(len(g.token_ids) for g in gens)
+            stats.gen_tokens += sum(len(g.token_ids) or len(g.token_logprobs) for g in gens)
             stats.gen_seconds += dt
             bar.update(len(batch))
             bar.set_postfix(tok_s=f"{stats.tokens_per_s:.0f}")

@@ -74,42 +74,42 @@ def acc_after(before, after=None):
     return _ratio(f.rr + f.wr, f.n)
 
 
-@metric("delta", higher_is_better=True, label="Δ accuracy (round 0 → r)")
+@metric("delta", higher_is_better=True, label="Δ accuracy (0→r)")
 def delta(before, after=None):
     """Δ(t1, tk) = Acc(tk) − Acc(t1)."""
     f = _flips(before, after)
     return _ratio(f.wr - f.rw, f.n)
 
 
-@metric("delta_i2c", higher_is_better=True, label="Δ i→c (share of all, round 0 → r)")
+@metric("delta_i2c", higher_is_better=True, label="Δ i→c (0→r)")
 def delta_i2c(before, after=None):
     """Δ^{i→c}: wrong before and right after, as a fraction of ALL chains (SCoRe)."""
     f = _flips(before, after)
     return _ratio(f.wr, f.n)
 
 
-@metric("delta_c2i", higher_is_better=False, label="Δ c→i (share of all, round 0 → r)")
+@metric("delta_c2i", higher_is_better=False, label="Δ c→i (0→r)")
 def delta_c2i(before, after=None):
     """Δ^{c→i}: right before and wrong after, as a fraction of ALL chains (SCoRe)."""
     f = _flips(before, after)
     return _ratio(f.rw, f.n)
 
 
-@metric("cl", higher_is_better=True, label="CL: P(right at r | right at 0)")
+@metric("cl", higher_is_better=True, label="CL (0→r)")
 def confidence_level(before, after=None):
     """CL = #(right→right) / #(right before), pooled; NaN when nothing was right before."""
     f = _flips(before, after)
     return _ratio(f.rr, f.rr + f.rw)
 
 
-@metric("cs", higher_is_better=True, label="CS: P(right at r | wrong at 0)")
+@metric("cs", higher_is_better=True, label="CS (0→r)")
 def critique_score(before, after=None):
     """CS = #(wrong→right) / #(wrong before), pooled; NaN when nothing was wrong before."""
     f = _flips(before, after)
     return _ratio(f.wr, f.wr + f.ww)
 
 
-@metric("rss", higher_is_better=True, label="RSS (round 0 → r)")
+@metric("rss", higher_is_better=True, label="RSS (0→r)")
 def relative_self_correction(before, after=None):
     """RSS = (Acc2 − Acc1²) / (2·Acc1·(1 − Acc1)), exactly as the official code; NaN when Acc1 is 0 or 1."""
     f = _flips(before, after)
@@ -133,8 +133,7 @@ def undefined_reason(name: str, before, after=None) -> str:
     return ""
 
 
-@metric("accuracy_carried", higher_is_better=True, label="Accuracy (stopped chains keep their last answer)",
-        plot="rounds")
+@metric("accuracy_carried", higher_is_better=True, label="Accuracy (last answer carried)", plot="rounds")
 def accuracy_carried(correct: np.ndarray) -> float:
     """Accuracy at a round when chains that stopped early count with their last answer."""
     c = np.asarray(correct, dtype=float)

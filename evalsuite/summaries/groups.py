@@ -56,7 +56,7 @@ def _rows_for(group: Group, chs: dict[str, Chains], rng: np.random.Generator) ->
                         f"undefined in {', '.join(missing)}" if missing else "", carry_note)
             row = dataclasses.replace(group, subset=MEAN).row(
                 r, name, float(_nanmean(values)), percentile_ci(_nanmean(boots, axis=0)), len(pooled.docs), note)
-            rows.append(dataclasses.replace(row, label=f"{row.label} · {MEAN}"))
+            rows.append(dataclasses.replace(row, label=f"{row.label} · subset mean"))
     return rows
 
 

@@ -117,7 +117,7 @@ def test_group_mean_over_subsets_and_pooled_hand_worked():
     assert got[("pooled", 1, "cs")].value == pytest.approx(1 / 3)
     assert got[("mean over subsets", 1, "cs")].value == pytest.approx(0.5)
     assert got[("pooled", 1, "cl")].label.endswith("· pooled")
-    assert got[("mean over subsets", 1, "cl")].label.endswith("· mean over subsets")
+    assert got[("mean over subsets", 1, "cl")].label.endswith("· subset mean")
     assert all(r.task == "correctbench" for r in rows)
     assert extras["correctbench"]["review"]["pooled"]["flips"][0]["right→wrong"] == 1
     assert summarize_groups("gsm8k", samples)[0] == []
