@@ -78,3 +78,43 @@ def pytest_collection_modifyitems(config, items):
 def build_model():
     """The builder itself, for tests that need a variant (e.g. no chat template)."""
     return build_tiny_model
+
+
+def rl_mia_data_root() -> Path:
+    """$EVALSUITE_DATA_DIR when it holds RL-MIA, else the shared data folder beside the clone (CI has it)."""
+    import os
+
+    import evalsuite
+
+    env = os.environ.get("EVALSUITE_DATA_DIR")
+    root = Path(env) if env and (Path(env) / "rl_mia").is_dir() else \
+        Path(evalsuite.__file__).resolve().parents[1].parent / "shared" / "data"
+    if not (root / "rl_mia" / "benchmarks").is_dir():
+        pytest.fail(f"RL-MIA data not found at {root}; these tests need ../shared/data beside the clone")
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The RL-MIA data locator (a function, so module-scoped fixtures and helpers can call it too)."""
+    return rl_mia_data_root
+
+
+class CliResult:
+    """Exit code and captured output of one in-process `evalsuite` call."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `evalsuite ARGS...` in this process and capture what it printed."""
+    from evalsuite.cli import main
+
+    def run(*args: str) -> CliResult:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

@@ -2,30 +2,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import pytest
 
-from evalsuite.cli import main
 
 pytest.importorskip("lm_eval")
 
 
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def _run(capsys):
-    def run(*args: str) -> Done:
-        code = main(["lm-eval-path", *args])
-        out, err = capsys.readouterr()
-        return Done(code, out, err)
-
-    return run
+def _run(cli):
+    return lambda *args: cli("lm-eval-path", *args)
 
 
 def test_default_folder_is_in_the_cache_and_reused(_run, tmp_path, monkeypatch):

@@ -2,31 +2,17 @@
 in tests/lmeval/test_lm_eval_cli.py); run in-process through the CLI's main()."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import pytest
 
-from evalsuite.cli import main
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
-def _rescore(capsys):
-    def run(*args: str) -> Done:
-        code = main(["rescore", *args])
-        out, err = capsys.readouterr()
-        return Done(code, out, err)
-
-    return run
+def _rescore(cli):
+    return lambda *args: cli("rescore", *args)
 
 
-def _one_line(proc: Done, needle: str) -> None:
+def _one_line(proc, needle: str) -> None:
     assert proc.returncode == 2, proc.stderr
     lines = [x for x in proc.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and needle in lines[0], proc.stderr

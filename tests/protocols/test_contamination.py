@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import evalsuite
 from evalsuite import evaluate
 from evalsuite.backends.token_stats import logits_stats
 from evalsuite.errors import UsageError
@@ -22,18 +19,10 @@ from evalsuite.records import Generation
 from evalsuite.tasks import catalog, load_docs
 
 
-def shared_data() -> Path:
-    """$EVALSUITE_DATA_DIR when it holds RL-MIA, else the shared data folder beside the clone (CI has it)."""
-    env = os.environ.get("EVALSUITE_DATA_DIR")
-    root = Path(env) if env and (Path(env) / "rl_mia").is_dir() else \
-        Path(evalsuite.__file__).resolve().parents[1].parent / "shared" / "data"
-    if not (root / "rl_mia" / "benchmarks").is_dir():
-        pytest.fail(f"RL-MIA data not found at {root}; these tests need ../shared/data beside the clone")
-    return root
 
 
 @pytest.fixture
-def kk_doc(monkeypatch):
+def kk_doc(shared_data, monkeypatch):
     monkeypatch.setenv("EVALSUITE_DATA_DIR", str(shared_data()))
     return load_docs(catalog()["rl_mia_kk"], limit=1)[0]
 
@@ -88,7 +77,7 @@ def test_top_k_entropy_is_not_renormalised():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_model_dir, tmp_path_factory):
+def tiny_run(shared_data, tiny_model_dir, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("EVALSUITE_DATA_DIR", str(shared_data()))
     out = tmp_path_factory.mktemp("rlmia")

@@ -6,14 +6,12 @@ import dataclasses
 import functools
 import hashlib
 import http.server
-import os
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-import evalsuite
 from evalsuite.errors import UsageError
 from evalsuite.tasks import catalog, load_docs
 from evalsuite.tasks.download import fetch_files, source_url
@@ -21,18 +19,10 @@ from evalsuite.tasks.download import fetch_files, source_url
 SIZES = {"aime24": 30, "aime25": 30, "gsm8k": 100, "kk": 100, "sat": 100}
 
 
-def shared_data() -> Path:
-    """$EVALSUITE_DATA_DIR when it holds RL-MIA, else the shared data folder beside the clone (CI has it)."""
-    env = os.environ.get("EVALSUITE_DATA_DIR")
-    root = Path(env) if env and (Path(env) / "rl_mia").is_dir() else \
-        Path(evalsuite.__file__).resolve().parents[1].parent / "shared" / "data"
-    if not (root / "rl_mia" / "benchmarks").is_dir():
-        pytest.fail(f"RL-MIA data not found at {root}; these tests need ../shared/data beside the clone")
-    return root
 
 
 @pytest.fixture
-def data_env(monkeypatch):
+def data_env(shared_data, monkeypatch):
     root = shared_data()
     monkeypatch.setenv("EVALSUITE_DATA_DIR", str(root))
     return root
@@ -82,7 +72,7 @@ def _copy(src: Path, dst: Path, files: list[str]) -> None:
         shutil.copyfile(src / f, dst / f)
 
 
-def test_a_modified_local_copy_is_refused(tmp_path):
+def test_a_modified_local_copy_is_refused(shared_data, tmp_path):
     card = catalog()["rl_mia_aime24"]
     f = card.data["files"][0]
     _copy(shared_data(), tmp_path, [f])
@@ -136,7 +126,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_download_verifies_then_caches(no_data_env, file_server):
+def test_download_verifies_then_caches(shared_data, no_data_env, file_server):
     root, url, server = file_server
     card = _served_card(catalog()["rl_mia_aime25"], url)
     f = card.data["files"][0]
