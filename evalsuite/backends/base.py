@@ -108,10 +108,11 @@ def split_model_spec(spec: str) -> tuple[str, str]:
 
 def load_backend(spec: "str | Backend | None", model_args: str | dict | None = None) -> Backend:
     """Build the backend a model spec names; None means the embedded default model; a Backend is reused."""
-    from evalsuite.registry import BACKENDS
+    from evalsuite.registry import BACKENDS, _load_builtins
 
     if isinstance(spec, Backend):
         return spec
+    _load_builtins()
     if spec is None:
         from evalsuite.backends.embedded import gguf_path
 
