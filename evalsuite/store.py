@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -24,18 +25,28 @@ class SampleStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            ok = self.db.execute("PRAGMA quick_check").fetchone()[0]
-            if ok != "ok":
-                raise sqlite3.DatabaseError(ok)
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise UsageError(
-                f"sample store {self.path} is corrupt ({e}); move it aside or use another --output-dir"
-            ) from e
+        for attempt in range(40):
+            try:
+                self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                ok = self.db.execute("PRAGMA quick_check").fetchone()[0]
+                if ok != "ok":
+                    raise sqlite3.DatabaseError(ok)
+                self.db.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise UsageError(f"sample store {self.path} cannot be opened ({e}); check the folder's "
+                                     "permissions and free space, or use another --output-dir") from e
+                self.db.close()
+                time.sleep(min(0.05 * (attempt + 1), 1.0))
+            except sqlite3.DatabaseError as e:
+                raise UsageError(
+                    f"sample store {self.path} is corrupt ({e}); move it aside or use another --output-dir"
+                ) from e
+        raise UsageError(f"sample store {self.path} stayed locked by another process for over a minute; "
+                         "stop the other evalsuite run on this --output-dir, or use another one")
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Generation]:
         """The stored generations among `keys`."""

@@ -44,3 +44,34 @@ def test_corrupt_store_is_a_usage_error(tmp_path):
     path.write_bytes(b"this is not a database" * 200)
     with pytest.raises(UsageError, match="corrupt"):
         SampleStore(path)
+
+
+
+def _open_together(path: str, barrier, results) -> None:
+    from evalsuite.store import SampleStore
+
+    barrier.wait()
+    try:
+        SampleStore(path).close()
+        results.put("ok")
+    except Exception as e:  # noqa: BLE001 - the test reports whatever went wrong
+        results.put(repr(e))
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
+    """Data-parallel shards open the same fresh store together; switching it to WAL must not fail as 'locked'."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    outcomes = []
+    for i in range(40):
+        barrier = ctx.Barrier(3)
+        procs = [ctx.Process(target=_open_together, args=(str(tmp_path / f"s{i}.sqlite"), barrier, results))
+                 for _ in range(3)]
+        for p in procs:
+            p.start()
+        outcomes += [results.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join()
+    assert set(outcomes) == {"ok"}

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from evalsuite.errors import UsageError
 from evalsuite.registry import run_option
+from evalsuite.store import SampleStore
 
 run_option("--data-parallel", type=int, metavar="N",
            help="N engine processes (each on its own GPUs: tensor x pipeline parallel size of them) sharding the "
@@ -59,6 +60,7 @@ def run_shards(n: int, model: Any, model_args: Any, backend: Any, plans: list, s
     sets = gpu_sets(n, per_engine, visible_gpus())
     work = Path(store_path).parent / "shards"
     work.mkdir(parents=True, exist_ok=True)
+    SampleStore(store_path).close()
     procs = []
     for i in range(n):
         part = shard_plans(plans, i, n)
@@ -83,7 +85,7 @@ def run_shards(n: int, model: Any, model_args: Any, backend: Any, plans: list, s
         i, rc = failed[0]
         path = work / f"shard-{i}.log"
         lines = [x for x in path.read_text(errors="replace").splitlines() if x.strip()]
-        why = lines[-1].strip()[:300] if lines else "no output"
+        why = " ".join(lines[-1].split())[:300] if lines else "no output"
         raise UsageError(f"data-parallel shard {i + 1}/{n} failed (exit {rc}: {why}); see {path}; what the shards "
                          "stored is kept: re-run the same command to resume")
 
