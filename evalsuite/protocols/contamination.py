@@ -2,7 +2,7 @@
 
 Round 0: the greedy answer (kind "answer"), the greedy answer to a perturbed prompt ("perturbed") and
 `--cdd-samples` replies at T=0.8, top-p 0.95 with distinct seeds ("sample"). Round 1: Self-Critique's second
-greedy pass, told the first answer and asked for a different solution ("critique", up to 2x --max-tokens), and the
+greedy pass, told the first answer and asked for a different solution ("rethink", up to 2x --max-tokens), and the
 first answer teacher-forced under the perturbed prompt ("recall_perturbed") and the original one
 ("recall_original"). Only the requests the chosen `--detectors` need are sent. Detectors see only the prompt:
 a doc's chat-format `prompt` field when it has one, else the task's `cot`/`direct` template as one user turn.
@@ -105,7 +105,7 @@ class Contamination(Protocol):
             text = content + render(self.card.prompts.get("critique") or self.pcard.prompts["critique"],
                                     {**doc.fields, "response": answer})
             gen = self.settings.gen(temperature=0.0, top_p=1.0, max_tokens=2 * self.settings.max_tokens)
-            reqs.append(Request(messages=msgs[:-1] + ((role, text),), gen=gen, want=self.want, kind="critique"))
+            reqs.append(Request(messages=msgs[:-1] + ((role, text),), gen=gen, want=self.want, kind="rethink"))
         if self._needs("recall"):
             gen = self.settings.gen(temperature=0.0, top_p=1.0)
             reqs += [Request(messages=m, continuation=answer, gen=gen, want=("logprob",), kind=kind)

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -96,4 +97,4 @@ def print_summary(rows: list[MetricRow], console=None) -> None:
         task = r.task + (f" / {r.subset}" if r.subset else "")
         table.add_row(task, r.protocol, str(r.round), r.label + arrow, _fmt(r.value),
                       f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]", str(r.n))
-    (console or Console()).print(table)
+    (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)

@@ -28,7 +28,7 @@ def doc_scores(by_kind: dict[str, list[Generation]], entropy: str, names: tuple[
     lp = ans.stats.get("logprob", [])
     ent = ans.stats.get(entropy, [])
     one = lambda kind: by_kind[kind][0] if by_kind.get(kind) else None  # noqa: E731
-    pert, crit = one("perturbed"), one("critique")
+    pert, crit = one("perturbed"), one("rethink")
     rp, ro = one("recall_perturbed"), one("recall_original")
     samples = by_kind.get("sample", [])
     calc = {

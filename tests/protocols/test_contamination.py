@@ -47,7 +47,7 @@ def test_rounds_of_requests(kk_doc):
     assert len({s.gen.seed for s in samples}) == 3
     history = [[Turn(r, _gen("Zoe is a knight." if r.kind == "answer" else "x")) for r in first]]
     crit, rp, ro = proto.next(kk_doc, history)
-    assert crit.kind == "critique" and crit.gen.max_tokens == 80 and crit.gen.temperature == 0
+    assert crit.kind == "rethink" and crit.gen.max_tokens == 80 and crit.gen.temperature == 0
     assert crit.messages[-1][1].startswith(user) and "---\nZoe is a knight.\n---" in crit.messages[-1][1]
     assert (rp.kind, rp.continuation, rp.messages) == ("recall_perturbed", "Zoe is a knight.", pert.messages)
     assert (ro.kind, ro.continuation, ro.messages) == ("recall_original", "Zoe is a knight.", answer.messages)
@@ -107,6 +107,7 @@ def test_tiny_model_run_reports_every_detector_per_subset(tiny_run):
     extras = payload["tasks"]["rl_mia"]["extras"]["contamination"]
     assert extras["entropy"] == "entropy_top50" and len(extras["roc"]) == 5
     assert extras["roc"][0]["plot"] == "roc" and "self_critique" in extras["roc"][0]["detectors"]
+    assert not [r for r in rows if r.metric.startswith("critique_")], "Self-Critique's second pass is no verdict"
 
 
 def test_scores_come_from_the_right_probes(tiny_run):
@@ -122,7 +123,7 @@ def test_scores_come_from_the_right_probes(tiny_run):
         assert all(t <= f + 1e-5 for t, f in zip(ans.stats["entropy_top50"], ans.stats["entropy"]))
         ppl = math.exp(-np.mean(ans.stats["logprob"]))
         assert extras["scores"]["ppl"][doc] == pytest.approx(-ppl)
-        crit = kinds["critique"][0]
+        crit = kinds["rethink"][0]
         assert extras["scores"]["self_critique"][doc] == pytest.approx(
             det.penalized_cosine(ans.stats["entropy_top50"], crit.stats["entropy_top50"]))
         ro = kinds["recall_original"][0]
