@@ -87,7 +87,8 @@ def critique_rows(g: Group, js: list[Judgement], rnd: int, seed: int) -> tuple[l
 
     def add(name: str, fn: Callable[..., float], arrays: list[np.ndarray], **kw) -> None:
         ci = bootstrap_ci(lambda *a: fn(*a, **kw), arrays, clusters, n_boot=N_BOOT, seed=seed)
-        rows.append(g.row(rnd, name, fn(*arrays, **kw), ci, len(js)))
+        value = fn(*arrays, **kw)
+        rows.append(g.row(rnd, name, value, ci, len(js), _undefined_because(name, value, judged)))
 
     pair = [ok, judged]
     for name, fn in (("critique_accuracy", critique_accuracy), ("critique_precision", critique_precision),
@@ -105,6 +106,22 @@ def critique_rows(g: Group, js: list[Judgement], rnd: int, seed: int) -> tuple[l
         "unparsed": {"response_correct": int(np.sum(missing & ok)), "response_wrong": int(np.sum(missing & ~ok))},
     }
     return rows, extras
+
+
+def _undefined_because(name: str, value: float, judged: np.ndarray) -> str:
+    """Why a critique ratio is NaN: the reason, so an empty cell is never a silent gap."""
+    if not np.isnan(value):
+        return ""
+    parsed = ~np.isnan(judged)
+    if "[parsed]" in name and not parsed.any():
+        return "undefined: no verdict parsed"
+    if name.startswith("critique_precision"):
+        return "undefined: no response judged wrong"
+    if name.startswith("critique_recall"):
+        return "undefined: no wrong response"
+    if name.startswith("critique_f1"):
+        return "undefined: no wrong response and none judged wrong"
+    return "undefined: no judgement"
 
 
 def _breakdown(js: list[Judgement], key: str) -> dict[str, dict]:

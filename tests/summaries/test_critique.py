@@ -87,3 +87,12 @@ def test_self_check_against_self_consistency():
     assert rows[("", 0, "verdict_parse_rate")].value == pytest.approx(5 / 6)
     assert strict.extras["self_check"]["critique_accuracy_by_margin"] == {"1": {"n": 6,
                                                                               "critique_accuracy": 5 / 6}}
+
+
+def test_undefined_ratios_carry_their_reason():
+    # two wrong responses, neither verdict parsed: nothing flagged wrong, nothing parsed
+    samples = [_given("a", "incorrect", None, "math", "q1"), _given("b", "incorrect", None, "math", "q2")]
+    rows = _rows(summarize_critique(Group("t", "critique", samples)))
+    assert rows[("", 0, "critique_recall")].value == 0.0 and rows[("", 0, "critique_recall")].note == ""
+    assert rows[("", 0, "critique_precision")].note == "undefined: no response judged wrong"
+    assert rows[("", 0, "critique_accuracy[parsed]")].note == "undefined: no verdict parsed"
