@@ -59,6 +59,11 @@ def summarize_calibration(g: Group) -> Summary | None:
                     "width": reliability(c, y, binning="width"), "mass": reliability(c, y, binning="mass"),
                     "n": int(c.size), "label": LABELS.get(name, name)}
             for metric, fn in metrics:
-                rows.append(g.row(rnd, metric + tag, fn(c, y),
-                                  bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size, note=LABELS.get(name, name)))
+                value = fn(c, y)
+                note = LABELS.get(name, name)
+                if np.isnan(value) and metric == "conf_auroc":
+                    note += f"; undefined: all {c.size} answers with this confidence are " + (
+                        "right" if y.all() else "wrong")
+                rows.append(g.row(rnd, metric + tag, value, bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size,
+                                  note=note))
     return Summary(rows, {"reliability": extras} if extras else {})
