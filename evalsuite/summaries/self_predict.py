@@ -67,8 +67,11 @@ def summarize_self_predict(g: Group) -> Summary | None:
         tag = f"[{target}]"
         rows.append(g.row(0, "self_predict_accuracy" + tag, self_predict_accuracy(hit),
                           bootstrap_mean_ci(hit, groups, seed=g.seed), len(docs)))
+        mode = Counter(actual).most_common(1)[0][0] if actual else None
+        base_hit = np.array([a == mode for a in actual], dtype=float)
         rows.append(g.row(0, "self_predict_baseline" + tag, majority_baseline(actual),
-                          bootstrap_ci(majority_baseline, [np.array(actual)], groups, seed=g.seed), len(docs)))
+                          bootstrap_mean_ci(base_hit, groups, seed=g.seed), len(docs),
+                          f"always {mode!r}; CI of that fixed predictor"))
         ex = {"n": len(docs), "actual": dict(Counter(actual)), "predicted": dict(Counter(map(str, mine))),
               "accuracy": self_predict_accuracy(hit), "baseline": majority_baseline(actual)}
         seen = np.array([t != "" for t in theirs])

@@ -75,6 +75,9 @@ def test_summary_hand_worked():
     # last digits 8,7,0,1: self gets 8,7,0 right (3/4), observer gets 8, 1 right (2/4); baseline 1/4
     assert val["self_predict_accuracy[last_digit]"] == 0.75
     assert val["self_predict_baseline[last_digit]"] == 0.25
+    # the baseline's CI is that of the fixed predictor "always 8" (hits 1,0,0,0), so it holds the point value
+    base = next(r for r in out.rows if r.metric == "self_predict_baseline[last_digit]")
+    assert base.ci_low <= 0.25 <= base.ci_high and base.note.startswith("always '8'")
     assert val["introspective_advantage[last_digit]"] == pytest.approx(0.25)
     assert out.extras["self_predict"]["last_digit"]["actual"] == {"8": 1, "7": 1, "0": 1, "1": 1}
 
