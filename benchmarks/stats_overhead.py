@@ -9,7 +9,7 @@ greedy, through the hf backend
 3. peak memory above the loaded model with statistics on minus off, at 64 and at 256 new tokens, each in a fresh
    process: it must not grow with vocabulary x length (a stored [batch, length, vocab] float32 array would).
 
-Usage: python benchmarks/stats_overhead.py [--model hf:PATH] [--n 16] [--max-tokens 128] [--batch-size 8]
+Usage: python benchmarks/stats_overhead.py [--model hf:PATH] [--n 16] [--max-tokens 128] [--batch-size 8] [--memory-repeats 3]
 """
 from __future__ import annotations
 
@@ -113,13 +113,18 @@ def child_memory(model: str | None, n: int, batch: int, tokens: int, stats: bool
 
 
 def _memory(args) -> dict:
+    """Peak RSS above the loaded model, per (tokens, stats): the median of --memory-repeats fresh processes (one
+    batch of prompts each), since a single RSS peak moves by tens of MiB with the allocator's timing."""
     out = {}
     for tokens in (64, 256):
         for stats in (False, True):
-            cmd = [sys.executable, __file__, "--child-memory", str(tokens), str(int(stats)), "--n", str(args.n),
-                   "--batch-size", str(args.batch_size)] + (["--model", args.model] if args.model else [])
-            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            out[(tokens, stats)] = json.loads(res.stdout.strip().splitlines()[-1])
+            cmd = [sys.executable, __file__, "--child-memory", str(tokens), str(int(stats)), "--n",
+                   str(args.batch_size), "--batch-size", str(args.batch_size)] + (
+                       ["--model", args.model] if args.model else [])
+            runs = [json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True)
+                               .stdout.strip().splitlines()[-1]) for _ in range(args.memory_repeats)]
+            peaks = sorted(r["peak_above_base"] for r in runs)
+            out[(tokens, stats)] = {**runs[0], "peak_above_base": peaks[len(peaks) // 2], "peaks": peaks}
     return out
 
 
@@ -130,13 +135,21 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats per side (the minimum is reported)")
+    ap.add_argument("--memory-repeats", type=int, default=3, help="fresh processes per memory measurement (median)")
+    ap.add_argument("--memory-only", action="store_true", help="skip the timings; only the memory measurement")
     ap.add_argument("--child-memory", nargs=2, type=int, metavar=("TOKENS", "STATS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_memory:
         print(json.dumps(child_memory(args.model, args.n, args.batch_size, *args.child_memory[:1],
                                       bool(args.child_memory[1]))))
         return
+    if not args.memory_only:
+        timings(args)
+    memory_report(args)
 
+
+def timings(args) -> None:
+    """Statistics off vs on, and streaming vs the official two-pass method, on the same prompts."""
     be = _backend(args.model, args.batch_size)
     off_reqs = _requests(args.n, args.max_tokens, ())
     on_reqs = _requests(args.n, args.max_tokens, STATS_ON)
@@ -168,15 +181,22 @@ def main() -> None:
           f"(target <= 0.85)")
     print(f"streamed vs recomputed self-certainty, {len(same_tokens)} replies that re-tokenize identically: "
           f"max |diff| {diff:.2e}")
+
+
+def memory_report(args) -> None:
+    """Peak memory with statistics on minus off at two lengths, against a stored [batch, length, vocab] array."""
     mem = _memory(args)
     vocab = mem[(64, True)]["vocab"]
-    print("peak memory above the loaded model (fresh process each):")
+    print(f"peak memory above the loaded model (median of {args.memory_repeats} fresh processes, "
+          f"{args.batch_size} prompts each):")
     for tokens in (64, 256):
         a, b = mem[(tokens, False)]["peak_above_base"], mem[(tokens, True)]["peak_above_base"]
         dense = args.batch_size * tokens * vocab * 4
         print(f"  {tokens:3d} new tokens: off {a / 2**20:7.1f} MiB, on {b / 2**20:7.1f} MiB, on - off "
               f"{(b - a) / 2**20:+7.1f} MiB   (a stored [batch, {tokens}, {vocab}] float32 array: "
               f"{dense / 2**20:7.1f} MiB)")
+        print(f"      all peaks, MiB: off {[round(x / 2**20, 1) for x in mem[(tokens, False)]['peaks']]}, "
+              f"on {[round(x / 2**20, 1) for x in mem[(tokens, True)]['peaks']]}")
     growth = ((mem[(256, True)]["peak_above_base"] - mem[(256, False)]["peak_above_base"])
               - (mem[(64, True)]["peak_above_base"] - mem[(64, False)]["peak_above_base"]))
     print(f"  growth of (on - off) from 64 to 256 tokens: {growth / 2**20:+.1f} MiB vs "
