@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -166,12 +167,37 @@ class HFBackend(Backend):
 
 
 def _dir_fingerprint(path: Path) -> str:
-    """A short revision id for a local model directory: its config plus weight file names and sizes."""
+    """A short revision id for a local model directory: its config and the content hash of each weight file, so
+    weights retrained in place (same names and sizes) get a new id and never reuse stored replies."""
     h = hashlib.sha256()
     cfg = path / "config.json"
     if cfg.exists():
         h.update(json.dumps(json.loads(cfg.read_text()), sort_keys=True).encode())
     for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")) + sorted(path.glob("*.gguf")):
-        h.update(f"{f.name}:{f.stat().st_size}".encode())
+        h.update(f"{f.name}:{_file_digest(f)}".encode())
     return "local-" + h.hexdigest()[:16]
 
+
+
+def _file_digest(f: Path) -> str:
+    """blake2b of a weight file, remembered in the evalsuite cache under (path, size, mtime) so a large model is
+    read once, not on every run."""
+    from evalsuite.backends.embedded import cache_root
+
+    st = f.stat()
+    memo = cache_root() / "fingerprints" / hashlib.sha256(
+        f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
+    try:
+        return memo.read_text().strip()
+    except OSError:
+        pass
+    with open(f, "rb") as fh:
+        digest = hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(digest)
+        os.replace(tmp, memo)
+    except OSError:
+        pass
+    return digest

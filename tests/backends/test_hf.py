@@ -135,3 +135,21 @@ def test_teacher_forced_requests_go_through_the_engine(tiny_model_dir):
     assert got[1].finish_reason == "length"
     direct = be.score(req, " 2 + 3 = 5", ("logprob",))
     assert got[0].stats["logprob"] == pytest.approx(direct["logprob"])
+
+
+def test_weights_retrained_in_place_get_a_new_revision(tmp_path, tiny_model_dir, monkeypatch):
+    """Same file names and sizes, different weights: the store key must change, or old replies would be reused."""
+    import shutil
+
+    from evalsuite.backends.hf import _dir_fingerprint
+
+    monkeypatch.setenv("EVALSUITE_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    before = _dir_fingerprint(model)
+    assert _dir_fingerprint(model) == before, "the same weights give the same id (read from the memo)"
+    weights = next(model.glob("*.safetensors"))
+    raw = bytearray(weights.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one bit of one weight, in the middle of the file
+    weights.write_bytes(bytes(raw))
+    assert _dir_fingerprint(model) != before
