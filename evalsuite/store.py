@@ -25,9 +25,11 @@ class SampleStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        for attempt in range(40):
+        waited = 0.0
+        while True:
+            db = None
             try:
-                self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+                self.db = db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 ok = self.db.execute("PRAGMA quick_check").fetchone()[0]
@@ -39,14 +41,18 @@ class SampleStore:
                 if "locked" not in str(e) and "busy" not in str(e):
                     raise UsageError(f"sample store {self.path} cannot be opened ({e}); check the folder's "
                                      "permissions and free space, or use another --output-dir") from e
-                self.db.close()
-                time.sleep(min(0.05 * (attempt + 1), 1.0))
+                if db is not None:
+                    db.close()
+                if waited > 30:
+                    raise UsageError(f"sample store {self.path} stayed locked by another process for 30 s; stop "
+                                     "the other evalsuite run on this --output-dir, or use another one") from e
+                pause = min(0.05 + waited / 10, 1.0)
+                time.sleep(pause)
+                waited += pause
             except sqlite3.DatabaseError as e:
                 raise UsageError(
                     f"sample store {self.path} is corrupt ({e}); move it aside or use another --output-dir"
                 ) from e
-        raise UsageError(f"sample store {self.path} stayed locked by another process for over a minute; "
-                         "stop the other evalsuite run on this --output-dir, or use another one")
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Generation]:
         """The stored generations among `keys`."""
