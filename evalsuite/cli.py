@@ -46,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", default=None, help="folder with the task data files (default: shipped data)")
     run.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
     run.add_argument("--no-progress", action="store_true")
-    from evalsuite.registry import COMMANDS, RUN_OPTIONS, _load_builtins
+    from evalsuite.registry import COMMANDS, RUN_OPTIONS, load_plugins
 
-    _load_builtins()
+    load_plugins()
     for flag, kw in sorted(RUN_OPTIONS.items()):
         run.add_argument(flag, dest="opt_" + flag.lstrip("-").replace("-", "_"), **{"default": None, **kw})
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

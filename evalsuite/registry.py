@@ -68,7 +68,7 @@ def run_option(flag: str, **argparse_kwargs) -> None:
 
 def lookup(table: dict, kind: str, name: str):
     """Return the registered entry or raise a UsageError that lists the valid names."""
-    _load_builtins()
+    load_plugins()
     try:
         return table[name]
     except KeyError:
@@ -79,7 +79,7 @@ def lookup(table: dict, kind: str, name: str):
 _loaded = False
 
 
-def _load_builtins() -> None:
+def load_plugins() -> None:
     """Import every plugin module so its decorators run (idempotent)."""
     global _loaded
     if _loaded:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -100,11 +101,13 @@ def shared_data():
     return rl_mia_data_root
 
 
+@dataclass
 class CliResult:
     """Exit code and captured output of one in-process `evalsuite` call."""
 
-    def __init__(self, returncode: int, stdout: str, stderr: str):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @pytest.fixture

@@ -96,9 +96,9 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
 
 def split_model_spec(spec: str) -> tuple[str, str]:
     """`hf:PATH` -> ("hf", "PATH"). A spec without a known prefix is an error naming the prefixes."""
-    from evalsuite.registry import BACKENDS, _load_builtins
+    from evalsuite.registry import BACKENDS, load_plugins
 
-    _load_builtins()
+    load_plugins()
     prefix, sep, rest = spec.partition(":")
     if not sep or prefix not in BACKENDS or not rest:
         known = ", ".join(f"{p}:..." for p in sorted(BACKENDS))
@@ -108,11 +108,11 @@ def split_model_spec(spec: str) -> tuple[str, str]:
 
 def load_backend(spec: "str | Backend | None", model_args: str | dict | None = None) -> Backend:
     """Build the backend a model spec names; None means the embedded default model; a Backend is reused."""
-    from evalsuite.registry import BACKENDS, _load_builtins
+    from evalsuite.registry import BACKENDS, load_plugins
 
     if isinstance(spec, Backend):
         return spec
-    _load_builtins()
+    load_plugins()
     if spec is None:
         from evalsuite.backends.embedded import gguf_path
 

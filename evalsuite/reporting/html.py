@@ -136,9 +136,9 @@ def _hms(seconds: Any) -> str:
 
 def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
     """Everything the report template shows, computed from the run dir alone."""
-    from evalsuite.registry import _load_builtins
+    from evalsuite.registry import load_plugins
 
-    _load_builtins()
+    load_plugins()
     res = run.results
     chains = group_chains(run.samples(), max_chains)
     tasks = []

@@ -129,9 +129,9 @@ def _column(raw: Any, where: str) -> list[Column]:
 
 def parse_spec(data: Any, name: str) -> Spec:
     """Validate a spec mapping; every problem is a one-line UsageError naming the key."""
-    from evalsuite.registry import _load_builtins
+    from evalsuite.registry import load_plugins
 
-    _load_builtins()
+    load_plugins()
     if not isinstance(data, dict):
         raise _fail(name, "must be a mapping with title and columns")
     unknown = set(data) - SPEC_KEYS

@@ -81,9 +81,9 @@ def summarize(
     subsets: dict[str, str] | None = None, options: dict[str, Any] | None = None,
 ) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
     """Every registered summarizer over every (task, protocol) group: (rows, extras by task)."""
-    from evalsuite.registry import _load_builtins
+    from evalsuite.registry import load_plugins
 
-    _load_builtins()
+    load_plugins()
 
     groups: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:

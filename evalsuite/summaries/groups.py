@@ -67,10 +67,10 @@ def summarize_groups(
 
     `rounds` (the run's --rounds) pads the self-correction protocols' chains that all stopped early."""
     from evalsuite.protocols.multiround import MultiRound
-    from evalsuite.registry import PROTOCOLS, _load_builtins
+    from evalsuite.registry import PROTOCOLS, load_plugins
     from evalsuite.tasks.cards import GroupCard, catalog
 
-    _load_builtins()
+    load_plugins()
     cards = catalog()
     by: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:

@@ -142,9 +142,9 @@ def flip_extras(ch: Chains) -> dict:
 def _rounds_hint(g: Group) -> int | None:
     """The run's `--rounds` for the self-correction protocols, so chains that all stopped early still get rows."""
     from evalsuite.protocols.multiround import MultiRound
-    from evalsuite.registry import PROTOCOLS, _load_builtins
+    from evalsuite.registry import PROTOCOLS, load_plugins
 
-    _load_builtins()
+    load_plugins()
     cls = PROTOCOLS.get(g.protocol)
     return g.options.get("rounds") if isinstance(cls, type) and issubclass(cls, MultiRound) else None
 

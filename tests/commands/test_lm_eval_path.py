@@ -5,7 +5,6 @@ import os
 
 import pytest
 
-
 pytest.importorskip("lm_eval")
 
 

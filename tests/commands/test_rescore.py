@@ -2,9 +2,7 @@
 in tests/lmeval/test_lm_eval_cli.py); run in-process through the CLI's main()."""
 from __future__ import annotations
 
-
 import pytest
-
 
 
 @pytest.fixture

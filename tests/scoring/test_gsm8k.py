@@ -3,19 +3,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from evalsuite.registry import SCORERS
 from evalsuite.scoring import gsm8k
 from evalsuite.scoring.numbers import last_number, normalize_number, numbers_equal
-
 from evalsuite.tasks.cards import DATA_DIR
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-DATA = DATA_DIR / "gsm8k" if (DATA_DIR / "gsm8k" / "example_model_solutions.jsonl").exists() else SHARED / "gsm8k"
-needs_data = pytest.mark.skipif(not (DATA / "test.jsonl").exists(), reason="GSM8K data not available")
+DATA = DATA_DIR / "gsm8k"
 
 
 def _jsonl(name: str) -> list[dict]:
@@ -23,19 +19,16 @@ def _jsonl(name: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-@needs_data
 def test_gold_of_first_test_records():
     records = _jsonl("test.jsonl")
     assert [gsm8k.gold(r) for r in records[:4]] == ["18", "3", "70000", "540"]
 
 
-@needs_data
 def test_gold_matches_reference_regex_on_every_test_record():
     for record in _jsonl("test.jsonl"):
         assert gsm8k.gold(record) == gsm8k.extract_official(record["answer"])
 
 
-@needs_data
 def test_a_line_gold_matches_hash_gold():
     tests, examples = _jsonl("test.jsonl"), _jsonl("example_model_solutions.jsonl")
     assert len(tests) == len(examples) == 1319
@@ -44,7 +37,6 @@ def test_a_line_gold_matches_hash_gold():
     assert gsm8k.gold({"ground_truth": examples[0]["ground_truth"]}) == "18"
 
 
-@needs_data
 @pytest.mark.parametrize("model", ["6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"])
 def test_rules_agree_with_published_is_correct_flags(model):
     tests, examples = _jsonl("test.jsonl"), _jsonl("example_model_solutions.jsonl")

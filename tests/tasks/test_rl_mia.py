@@ -19,8 +19,6 @@ from evalsuite.tasks.download import fetch_files, source_url
 SIZES = {"aime24": 30, "aime25": 30, "gsm8k": 100, "kk": 100, "sat": 100}
 
 
-
-
 @pytest.fixture
 def data_env(shared_data, monkeypatch):
     root = shared_data()
