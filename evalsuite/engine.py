@@ -8,8 +8,11 @@ import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from evalsuite.backends.base import Backend
+from evalsuite.executors.base import Executor, WorkItem
+from evalsuite.executors.local import LocalExecutor
 from evalsuite.protocols.base import Protocol, Turn
 from evalsuite.records import Doc, Generation, Request, Sample
 from evalsuite.scoring.base import Score, Scorer
@@ -64,15 +67,25 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="req", disable=not enabled or total == 0, file=sys.stderr, leave=False)
 
 
+OnRound = Callable[[list[Sample], RunStats, int], None]
+
+
 def run(
     plans: list[TaskPlan],
-    backend: Backend,
+    backend: "Backend | Executor",
     store: SampleStore,
     samples: int = 1,
     progress: bool = True,
     log=print,
+    on_round: OnRound | None = None,
 ) -> tuple[list[Sample], RunStats]:
-    """Run every plan's chains to completion; return every sample of every round, and the run's counts."""
+    """Run every plan's chains to completion; return every sample of every round, and the run's counts.
+
+    `backend` is a backend (run in this process) or an executor (e.g. Ray replicas); `on_round(samples, stats,
+    round)` is called after each round is scored, with every sample so far (for a live report).
+    """
+    executor = backend if isinstance(backend, Executor) else LocalExecutor(backend)
+    ident = executor.identity
     stats = RunStats()
     chains = [
         _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)])
@@ -86,33 +99,11 @@ def run(
         active = [c for c in chains if c.pending]
         if not active:
             break
-        items = [(c, req, req.key(backend.name, backend.model_id, backend.revision, c.sample_idx))
+        items = [(c, req, req.key(ident.backend, ident.model_id, ident.revision, c.sample_idx))
                  for c in active for req in c.pending]
         got = store.get_many(k for _, _, k in items)
         stats.from_store += len(got)
-        todo = sorted((i for i, (_, _, k) in enumerate(items) if k not in got),
-                      key=lambda i: len(str(items[i][1].messages or items[i][1].prompt)))
-        size = backend.batch_size or max(1, len(todo))
-        t_round = time.perf_counter()
-        bar = _progress(len(todo), f"round {rnd}", progress)
-        for b in range(0, len(todo), size):
-            batch = todo[b : b + size]
-            t0 = time.perf_counter()
-            reqs = [items[i][1] for i in batch]
-            gens = _call(backend, reqs)
-            dt = time.perf_counter() - t0
-            store.put_many((items[i][2], items[i][1].to_dict(), g) for i, g in zip(batch, gens))
-            for i, g in zip(batch, gens):
-                got[items[i][2]] = g
-            stats.generated += len(gens)
-            stats.gen_tokens += sum(len(g.token_ids) or len(g.token_logprobs) for g in gens)
-            stats.gen_seconds += dt
-            bar.update(len(batch))
-            bar.set_postfix(tok_s=f"{stats.tokens_per_s:.0f}")
-        bar.close()
-        if todo:
-            log(f"round {rnd}: {len(todo)} generated, {len(items) - len(todo)} from store, "
-                f"{len(todo) / max(time.perf_counter() - t_round, 1e-9):.2f} req/s, {stats.tokens_per_s:.0f} tok/s")
+        _generate_missing(executor, store, items, got, stats, rnd, progress, log)
         turns: dict[int, list[Turn]] = {}
         for (c, req, key), sc in zip(items, _score_answers(items, got)):
             sample = _score(c, req, key, got[key], rnd, sc)
@@ -124,9 +115,49 @@ def run(
             nxt = c.plan.protocol.next(c.doc, c.history)
             c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
         rnd += 1
+        stats.rounds = rnd
+        if on_round is not None:
+            on_round(out, stats, rnd - 1)
     stats.rounds = rnd
-    _attach_confidence(chains, out, backend)
+    _attach_confidence(chains, out, executor)
     return out, stats
+
+
+def _generate_missing(executor: Executor, store: SampleStore, items: list, got: dict[str, Generation],
+                      stats: RunStats, rnd: int, progress: bool, log) -> None:
+    """Send the round's requests that the store lacks (shortest prompt first); store each reply as it arrives."""
+    todo = sorted((i for i, (_, _, k) in enumerate(items) if k not in got),
+                  key=lambda i: len(str(items[i][1].messages or items[i][1].prompt)))
+    if not todo:
+        return
+    t_round = time.perf_counter()
+    bar = _progress(len(todo), f"round {rnd}", progress)
+    work = [WorkItem(items[i][1], _chain_key(items[i][0])) for i in todo]
+
+    def arrived(j: int, gen: Generation) -> None:
+        _, req, key = items[todo[j]]
+        store.put_many([(key, req.to_dict(), gen)])
+        got[key] = gen
+        stats.generated += 1
+        stats.gen_tokens += len(gen.token_ids) or len(gen.token_logprobs)
+        stats.gen_seconds = before + time.perf_counter() - t_round
+        bar.update(1)
+        bar.set_postfix(tok_s=f"{stats.tokens_per_s:.0f}")
+
+    before = stats.gen_seconds
+    try:
+        executor.run_round(work, arrived)
+    finally:
+        bar.close()
+    missing = [items[i][2] for i in todo if items[i][2] not in got]
+    if missing:
+        raise RuntimeError(f"the executor returned no generation for {len(missing)} request(s) of round {rnd}")
+    log(f"round {rnd}: {len(todo)} generated, {len(items) - len(todo)} from store, "
+        f"{len(todo) / max(time.perf_counter() - t_round, 1e-9):.2f} req/s, {stats.tokens_per_s:.0f} tok/s")
+
+
+def _chain_key(c: _Chain) -> str:
+    return f"{c.doc.task}/{c.doc.doc_id}/{c.sample_idx}"
 
 
 def _answer_text(c: _Chain, gen: Generation) -> str:
@@ -135,7 +166,7 @@ def _answer_text(c: _Chain, gen: Generation) -> str:
     return fn(gen.text) if fn else gen.text
 
 
-def _attach_confidence(chains: list[_Chain], out: list[Sample], backend: Backend) -> None:
+def _attach_confidence(chains: list[_Chain], out: list[Sample], executor: Executor) -> None:
     """A protocol with `confidence(doc, history, token_offsets) -> {round: {name: value}}` puts those values on
     its finished chains' answer samples (`token_offsets` is the backend's detokenizer, for answer spans)."""
     where = {(s.task, s.doc_id, s.protocol, s.sample_idx, s.round): i
@@ -144,24 +175,10 @@ def _attach_confidence(chains: list[_Chain], out: list[Sample], backend: Backend
         fn = getattr(c.plan.protocol, "confidence", None)
         if fn is None:
             continue
-        for rnd, conf in fn(c.doc, c.history, backend.token_offsets).items():
+        for rnd, conf in fn(c.doc, c.history, executor.token_offsets).items():
             i = where.get((c.doc.task, c.doc.doc_id, c.plan.protocol.registry_name, c.sample_idx, rnd))
             if i is not None and conf:
                 out[i] = dataclasses.replace(out[i], confidence={**out[i].confidence, **conf})
-
-
-def _call(backend: Backend, reqs: list[Request]) -> list[Generation]:
-    """Generate, or teacher-force the requests that carry a continuation, keeping the order."""
-    forced = [i for i, r in enumerate(reqs) if r.continuation is not None]
-    if not forced:
-        return backend.generate(reqs)
-    free = [i for i, r in enumerate(reqs) if r.continuation is None]
-    out: list[Generation | None] = [None] * len(reqs)
-    for i, g in zip(free, backend.generate([reqs[i] for i in free]) if free else []):
-        out[i] = g
-    for i, g in zip(forced, backend.score_requests([reqs[i] for i in forced])):
-        out[i] = g
-    return out  # type: ignore[return-value]
 
 
 def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None]:

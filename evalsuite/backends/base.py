@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
+
+OnResult = Callable[[int, Generation], None]
+"""`on_result(index, generation)`: a request finished (index into the list the call was given)."""
 
 
 class Backend(ABC):
@@ -22,8 +25,11 @@ class Backend(ABC):
     batch_size: int | None = None
 
     @abstractmethod
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
-        """Generate one reply per request, in order."""
+    def generate(
+        self, requests: Sequence[Request], on_result: OnResult | None = None
+    ) -> list[Generation]:
+        """Generate one reply per request, in order; a backend that finishes rows one by one may report each
+        through `on_result(index, generation)` as it finishes (callers report the rest when the call returns)."""
 
     @abstractmethod
     def score(
@@ -52,6 +58,10 @@ class Backend(ABC):
         """End offset of each generated token in the decoded reply (to find an answer's tokens), or None when
         this backend cannot detokenize."""
         return None
+
+    def device_label(self) -> str:
+        """Where the model runs, for results.json ("cpu", "cuda:0", a server URL, ...)."""
+        return "cpu"
 
     def close(self) -> None:
         """Release the model (GPU memory, servers)."""

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from evalsuite.backends.base import Backend, parse_model_args
+from evalsuite.backends.base import Backend, OnResult, parse_model_args
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
 from evalsuite.registry import backend
@@ -106,7 +106,10 @@ class HFBackend(Backend):
         turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in req.chat())
         return turns + "Assistant:", True
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def device_label(self) -> str:
+        return str(self.device) if self.model is not None else str(self.opts["device"])
+
+    def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
         from evalsuite.backends.hf_decode import decode_batch
 
         self.load()

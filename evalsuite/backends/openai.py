@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any, Sequence
 
-from evalsuite.backends.base import Backend, parse_model_args
+from evalsuite.backends.base import Backend, OnResult, parse_model_args
 from evalsuite.backends.openai_client import Client
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
@@ -67,7 +67,10 @@ class OpenAIBackend(Backend):
                              self.opts["backoff"])
         self._echo_ok: bool | None = None
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def device_label(self) -> str:
+        return self.base_url
+
+    def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
         return self.client.map(self._one, list(requests))
 
     def _endpoint(self, req: Request) -> str:

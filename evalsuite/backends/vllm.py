@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from evalsuite.backends.base import Backend, parse_model_args
+from evalsuite.backends.base import Backend, OnResult, parse_model_args
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
 from evalsuite.registry import backend
@@ -143,7 +143,10 @@ class VLLMBackend(Backend):
 
         return HFBackend.token_offsets(self, token_ids)  # type: ignore[arg-type]
 
-    def generate(self, requests: Sequence[Request]) -> list[Generation]:
+    def device_label(self) -> str:
+        return self.device if self.llm is not None else "unloaded"
+
+    def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
         self.load()
         from vllm import SamplingParams
 

@@ -124,13 +124,13 @@ def test_no_chat_template_falls_back_to_plain_turns(tmp_path, build_model):
     assert text == "User: Q?\n\nAssistant:" and special
 
 
-def test_teacher_forced_requests_go_through_the_engine(tiny_model_dir):
-    from evalsuite import engine
+def test_teacher_forced_requests_go_through_the_executor(tiny_model_dir):
     from evalsuite.backends.hf import HFBackend
+    from evalsuite.executors.local import call_backend
 
     be = HFBackend(str(tiny_model_dir))
     req = Request(messages=(("user", "Hi"),), continuation=" 2 + 3 = 5", want=("logprob", "entropy"))
-    got = engine._call(be, [req, _req("Hi")])
+    got = call_backend(be, [req, _req("Hi")])
     assert got[0].finish_reason == "scored" and len(got[0].token_ids) == len(got[0].stats["entropy"]) > 0
     assert got[1].finish_reason == "length"
     direct = be.score(req, " 2 + 3 = 5", ("logprob",))

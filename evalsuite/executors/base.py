@@ -1,0 +1,58 @@
+"""The executor contract: the engine hands it a round of work items and gets each generation back as it finishes.
+
+The engine (driver) keeps the rounds, the scoring and the one sample store; an executor only turns requests into
+`Generation` records, so results never depend on which executor, or how many replicas, produced them.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from evalsuite.backends.base import OnResult
+from evalsuite.records import Request
+
+__all__ = ["Executor", "Identity", "OnResult", "WorkItem"]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One request of a round and the chain it belongs to (`task/doc_id/sample_idx`, the sticky-placement key)."""
+
+    request: Request
+    chain: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the store keys on: the backend's name, model id and revision."""
+
+    backend: str
+    model_id: str
+    revision: str
+
+
+class Executor(ABC):
+    """Runs rounds of work items; `run_round` calls `on_result(index, generation)` once per item, as each finishes."""
+
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def identity(self) -> Identity:
+        """The backend identity the store keys on (the same for every replica)."""
+
+    @abstractmethod
+    def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
+        """Generate (or teacher-force) every item; report each through `on_result` from the calling thread."""
+
+    @abstractmethod
+    def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
+        """End offset of each token in the decoded reply (for answer spans), or None when it cannot detokenize."""
+
+    def describe(self) -> dict[str, Any]:
+        """What results.json records about the execution (executor, replicas, their nodes and throughput)."""
+        return {"executor": self.name, "replicas": 1}
+
+    def close(self) -> None:
+        """Release replicas and engines."""

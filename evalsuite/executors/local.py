@@ -1,0 +1,73 @@
+"""The in-process executor: one backend in this process, the round sent in batches of its `batch_size`."""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+from evalsuite.backends.base import Backend, OnResult
+from evalsuite.executors.base import Executor, Identity, WorkItem
+from evalsuite.records import Generation, Request
+
+
+def call_backend(backend: Backend, reqs: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
+    """Generate, or teacher-force the requests that carry a continuation, keeping the order.
+
+    `on_result(i, gen)` is called as each request finishes (per row where the backend streams rows, else when its
+    call returns), so a caller can store it before the rest of the batch is done.
+    """
+    forced = [i for i, r in enumerate(reqs) if r.continuation is not None]
+    free = [i for i, r in enumerate(reqs) if r.continuation is None]
+    out: list[Generation | None] = [None] * len(reqs)
+
+    def done(pos: list[int]):
+        def report(j: int, gen: Generation) -> None:
+            out[pos[j]] = gen
+            if on_result is not None:
+                on_result(pos[j], gen)
+        return report
+
+    if free:
+        report = done(free)
+        gens = backend.generate([reqs[i] for i in free], on_result=report)
+        for j, g in enumerate(gens):
+            if out[free[j]] is None:
+                report(j, g)
+    if forced:
+        report = done(forced)
+        for j, g in enumerate(backend.score_requests([reqs[i] for i in forced])):
+            report(j, g)
+    return out  # type: ignore[return-value]
+
+
+class LocalExecutor(Executor):
+    """Runs every round on one warm backend in this process."""
+
+    name = "local"
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.seconds = 0.0
+        self.tokens = 0
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.backend.name, self.backend.model_id, self.backend.revision)
+
+    def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
+        size = self.backend.batch_size or max(1, len(items))
+        for b in range(0, len(items), size):
+            t0 = time.perf_counter()
+            batch = items[b : b + size]
+            gens = call_backend(self.backend, [it.request for it in batch],
+                                lambda j, g, b=b: on_result(b + j, g))
+            self.seconds += time.perf_counter() - t0
+            self.tokens += sum(len(g.token_ids) or len(g.token_logprobs) for g in gens)
+
+    def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
+        return self.backend.token_offsets(token_ids)
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": self.name, "replicas": 1,
+                "replica_info": [{"replica": 0, "node": "local", "device": self.backend.device_label(),
+                                  "tokens": self.tokens, "seconds": round(self.seconds, 3),
+                                  "tokens_per_s": round(self.tokens / self.seconds, 2) if self.seconds else 0.0}]}
