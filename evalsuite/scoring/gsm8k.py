@@ -1,4 +1,9 @@
-"""GSM8K scoring: the official `#### N` rule and a flexible rule for chat models (primary)."""
+"""GSM8K scoring: the official `#### N` rule and a flexible rule for chat models (primary).
+
+The flexible rule reads the statement an explicit marker introduces (to the end of its line or sentence, or the
+`\\boxed{}` contents): when that statement is an arithmetic chain (`5 + 3 = 8`, `12 * 3 = 36 = 36`), the answer is
+the number after its last `=`, so "the answer is 5 + 3 = 8" reads 8, not 5. The official rule is unchanged.
+"""
 from __future__ import annotations
 
 import re
@@ -17,6 +22,12 @@ _MARKER_RES = (
     ("answer_is", re.compile(r"\banswer(?:\s+is)?\s*[:=]?" + _FILLER + "(" + _NUM + ")", re.IGNORECASE)),
 )
 _BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+_OP = r"(?:[-+*/x\u00d7\u00f7]|\\times|\\cdot|\\div)"
+_TERM = r"\(?\s*" + _NUM + r"\s*\)?"
+_EXPR = _TERM + r"(?:\s*" + _OP + r"\s*" + _TERM + ")*"
+_CHAIN_RE = re.compile(_EXPR + r"(?:\s*=\s*" + _EXPR + ")+")
+_LAST_EQ_RE = re.compile(r"=\s*\(?\s*(" + _NUM + ")")
+_STATEMENT_END_RE = re.compile(r"\n|[.!?](?=\s|$)")
 
 
 def gold(fields: dict[str, Any]) -> str:
@@ -48,17 +59,43 @@ def extract_official(output: str) -> str | None:
     return match.group(1).strip().replace(",", "") if match else None
 
 
-def extract_flexible(output: str) -> tuple[str | None, str | None]:
-    """(normalised number, rule) from the last explicit marker (`\\boxed{N}`, `#### N`, "the answer is N"),
-    else the last number in the output; (None, None) when there is no number at all."""
-    text = clean_text(output)
+def statement_value(statement: str) -> str | None:
+    """The number after the last `=` when `statement` opens with an arithmetic chain (`a op b = c [= d]`), else
+    None (the caller keeps the plain number it found)."""
+    chain = _CHAIN_RE.match(statement.lstrip())
+    if chain is None:
+        return None
+    return _LAST_EQ_RE.findall(chain.group(0))[-1]
+
+
+def _statement(text: str, start: int) -> str:
+    """The text from `start` to the end of its line or sentence (a `.` before a digit is a decimal point)."""
+    end = _STATEMENT_END_RE.search(text, start)
+    return text[start:end.start() if end else len(text)]
+
+
+def _marker_hits(text: str) -> list[tuple[int, str, str]]:
+    """(position, rule, number) for every explicit marker: the chain's result or the number the marker names."""
     hits: list[tuple[int, str, str]] = []
     for match in _BOXED_RE.finditer(text):
-        inside = NUMBER_RE.findall(match.group(1))
-        if inside:
-            hits.append((match.end(), "boxed", inside[-1]))
+        inside = match.group(1)
+        numbers = NUMBER_RE.findall(inside)
+        if numbers:
+            hits.append((match.end(), "boxed", statement_value(inside) or numbers[-1]))
     for rule, pattern in _MARKER_RES:
-        hits.extend((m.end(), rule, m.group(1)) for m in pattern.finditer(text))
+        for m in pattern.finditer(text):
+            hits.append((m.end(), rule, statement_value(_statement(text, m.start(1))) or m.group(1)))
+    return hits
+
+
+def extract_flexible(output: str) -> tuple[str | None, str | None]:
+    """(normalised number, rule) from the last explicit marker (`\\boxed{N}`, `#### N`, "the answer is N"),
+    else the last number in the output; (None, None) when there is no number at all.
+
+    A marker's statement that is an arithmetic chain gives the number after its last `=` ("#### 12 * 3 = 36" is 36).
+    """
+    text = clean_text(output)
+    hits = _marker_hits(text)
     if hits:
         _, rule, number = max(hits, key=lambda hit: hit[0])
         return normalize_number(number), rule

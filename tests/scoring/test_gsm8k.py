@@ -38,13 +38,20 @@ def test_a_line_gold_matches_hash_gold():
 
 
 @pytest.mark.parametrize("model", ["6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"])
-def test_rules_agree_with_published_is_correct_flags(model):
+def test_scorer_agrees_with_published_is_correct_flags(model):
+    """GSM8KScorer.score itself (not its helpers) on the 1,319 published solutions of each model: the flexible
+    rule on the solution as written, and both rules once its final `A: N` line is rewritten as `#### N`."""
     tests, examples = _jsonl("test.jsonl"), _jsonl("example_model_solutions.jsonl")
+    scorer = gsm8k.GSM8KScorer()
+    compared = 0
     for test, example in zip(tests, examples):
         solution, expected = example[model]["solution"], example[model]["is_correct"]
-        target = gsm8k.gold(test)
-        assert gsm8k.is_correct_flexible(solution, target) == expected
-        assert gsm8k.is_correct_official(re.sub(r"\nA: ", "\n#### ", solution), target) == expected
+        target = scorer.gold(test)
+        assert scorer.score(solution, target, test).correct == expected
+        hashed = scorer.score(re.sub(r"\nA: ", "\n#### ", solution), target, test)
+        assert hashed.conventions == {"flexible": expected, "official": expected}
+        compared += 1
+    assert compared == 1319
 
 
 def test_gold_edge_cases():
@@ -85,6 +92,41 @@ def test_extract_flexible(output, number, rule):
 
 
 @pytest.mark.parametrize(
+    "output, number, rule",
+    [
+        # marker + arithmetic chain: the number after the last `=`
+        ("So the answer is 5 + 3 = 8.", "8", "answer_is"),
+        ("The answer is: **12 * 3 = 36** eggs", "36", "answer_is"),
+        ("Answer: 100 - 20 - 5 = 75 = 75\nDone, 3 checks.", "75", "answer_is"),
+        ("The answer is 1,000 + 234 = 1,234. It took 2 days", "1234", "answer_is"),
+        ("The answer is 2.5 * 4 = 10.0.", "10.0", "answer_is"),
+        ("The answer is 5 \\times 3 = 15", "15", "answer_is"),
+        ("#### 12 * 3 = 36", "36", "hash"),
+        ("#### $6 / 2 = $3\nThanks for 4 tips", "3", "hash"),
+        ("\\boxed{2 + 3 = 5}", "5", "boxed"),
+        ("Total: $\\boxed{(4 + 2) \\times 3 = 18}$ after 7 days", "18", "boxed"),
+        # marker + number + units/currency/separators: the number, as before
+        ("The answer is 5 apples. 5 = 2 + 3", "5", "answer_is"),
+        ("The answer is $1,500 per week, 4 weeks", "1500", "answer_is"),
+        ("#### 18 dollars = 2 weeks of 9", "18", "hash"),
+        ("#### 18. Then 9 * 2 = 18 checks out, 3", "18", "hash"),
+        ("\\boxed{42 \\text{ apples}} from 6 bags", "42", "boxed"),
+        # a chain without a marker: the last number, which is the chain's result
+        ("She pays 3 * 4 = 12 dollars", "12", "last_number"),
+        ("5 + 3 = 8", "8", "last_number"),
+        # several markers: the last one wins, each read with its own statement
+        ("The answer is 5 + 3 = 8. Wait, the answer is 9.", "9", "answer_is"),
+        ("The answer is 9. No: the answer is 4 + 4 = 8", "8", "answer_is"),
+        ("#### 12 * 3 = 36\nThe answer is 36 apples", "36", "answer_is"),
+        ("The answer is 30.\n#### 10 * 3 = 30 = 30", "30", "hash"),
+        ("\\boxed{7} and the answer is 2 * 3 = 6", "6", "answer_is"),
+    ],
+)
+def test_flexible_reads_the_statement_after_a_marker(output, number, rule):
+    assert gsm8k.extract_flexible(output) == (number, rule)
+
+
+@pytest.mark.parametrize(
     "output, official",
     [
         ("#### 18", "18"),
@@ -116,6 +158,11 @@ def test_extract_official(output, official):
         ("The loss is 3 dollars", "-3", False, False),
         ("\\boxed{42}", "42", True, False),
         ("#### 17", "18", False, False),
+        ("So the answer is 5 + 3 = 8.", "8", True, False),
+        ("So the answer is 5 + 3 = 8.", "5", False, False),
+        ("#### 12 * 3 = 36", "36", True, False),
+        ("#### 12 * 3 = 36", "12", False, True),
+        ("\\boxed{2 + 3 = 5}", "5", True, False),
     ],
 )
 def test_score_conventions(output, target, flexible, official):
