@@ -1,9 +1,10 @@
 """CRUXEval scoring: the official post-processing, skip rules and execution check (SPEC-metrics §8).
 
 A reply is cut to its answer (text after `[ANSWER]`, before `[/ANSWER]`), then O-mode keeps what follows `==`
-and I-mode keeps the call before `==` (the text after `assert`). The answer is right when
-`{code}\nassert {output} == {generation}` runs to its end in the sandbox within 3 s. Skipped, never run: an I-mode
-answer without "f(" and an O-mode answer that contains the literal call `f({input})`.
+and I-mode keeps the call before `==` (`"f"` plus the text after the first `"assert f"`, as the official
+`InputPrediction.postprocess_generation` does; without `"assert f"` the text is kept as it is). The answer is
+right when `{code}\nassert {output} == {generation}` runs to its end in the sandbox within 3 s. Skipped, never
+run: an I-mode answer without "f(" and an O-mode answer that contains the literal call `f({input})`.
 
 Conventions: `official` (primary) is the repository's post-processing; `lenient` also drops markdown code-fence
 lines and reads the last `[ANSWER]` block, for chat models that wrap the assertion in ``` fences.
@@ -40,8 +41,8 @@ def postprocess(reply: str, mode: str, lenient: bool = False) -> str:
     else:
         if "==" in text:
             text = text.split("==")[0].strip()
-        if "assert" in text:
-            text = text.split("assert")[1].strip()
+        if "assert f" in text:
+            text = "f" + text.split("assert f")[1].strip()
     return text.strip()
 
 

@@ -39,6 +39,42 @@ def test_input_postprocessing(reply, expected):
     assert postprocess(reply, "input") == expected
 
 
+@pytest.mark.parametrize("reply, expected", [
+    ("assert f('reassert') == 1", "f('reassert')"),
+    ("assert  f(3) == 5", "assert  f(3)"),
+    ("assert\tf(3) == 5", "assert\tf(3)"),
+    ("assertf(3) == 5", "assertf(3)"),
+    ("assert g(f(3)) == 5", "assert g(f(3))"),
+    ("the call f('assert') == 'x'", "the call f('assert')"),
+    ("Input: assert f(5) == 6", "f(5)"),
+    ("assert f('assert f') == 1", "f('"),
+    ("assert foo(2) == 4", "foo(2)"),
+    ("assert f(1) or assert f(2)", "f(1) or"),
+])
+def test_input_split_follows_the_official_assert_f_rule(reply, expected):
+    """Expected values worked by hand from facebookresearch/cruxeval inference/tasks/input_prediction.py @ ded6ba1.
+
+    Its `postprocess_generation` keeps the text before the first `==`, then, when `"assert f"` occurs, `"f"` plus
+    the stripped text after its first occurrence; otherwise the text stays as it is (and is executed as such by
+    evaluation/utils_general.py `evaluate_score` when it holds "f(")."""
+    assert postprocess(reply, "input") == expected
+
+
+def test_input_split_decides_execution_like_the_official_code():
+    """`f('reassert')` runs and passes; `assert  f(3)` (two spaces) is kept whole, so the official check
+    `assert 1 == assert  f('reassert')` is a SyntaxError: run (it holds "f("), never skipped, and failed."""
+    doc = {"code": "def f(s):\n    return s.count('a')", "input": "'reassert'", "output": "1", "id": "c"}
+    right, spaced, bare = _scorer("i").score_many([
+        ("assert f('reassert') == 1", "", doc),
+        ("assert  f('reassert') == 1", "", doc),
+        ("assert g('reassert') == 1", "", doc),
+    ])
+    assert right.correct and right.extracted == "f('reassert')"
+    assert not spaced.correct and not spaced.info["skipped"]
+    assert spaced.extracted == "assert  f('reassert')" and spaced.info["exec"]["exception"].startswith("SyntaxError")
+    assert not bare.correct and bare.info["skipped"]
+
+
 def test_lenient_drops_fences_and_reads_the_last_answer_block():
     reply = "[ANSWER] draft [/ANSWER] then [ANSWER]\n```python\nassert f('x9j') == 'x9ja'\n```\n[/ANSWER]"
     assert answer_region(reply) == "draft"
@@ -108,8 +144,9 @@ def test_all_800_wrong_outputs_fail():
 
 @pytest.mark.slow
 def test_all_800_wrong_inputs_fail():
-    # [f(x)] is a one-element list holding the right value, never equal to the value itself
-    replies = [f"assert [f({r['input']})] == {r['output']}" for r in RECORDS]
+    # [f(x)] is a one-element list holding the right value, never equal to the value itself (written without
+    # "assert f", which the official split needs, so the whole left side is what runs)
+    replies = [f"[f({r['input']})] == {r['output']}" for r in RECORDS]
     scores = _scorer("i").score_many([(x, "", r) for x, r in zip(replies, RECORDS)])
     assert not [r["id"] for r, s in zip(RECORDS, scores) if s.correct]
-    assert all(not s.info["skipped"] for s in scores)
+    assert all(not s.info["skipped"] and s.info["exec"]["exception"] == "AssertionError" for s in scores)
