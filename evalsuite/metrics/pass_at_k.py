@@ -9,11 +9,14 @@ from evalsuite.metrics.base import metric
 def pass_at_k(n: int, c: int, k: int) -> float:
     """P(at least one of k samples drawn without replacement from n is correct) = 1 - C(n-c, k) / C(n, k).
 
-    Computed stably as 1 - prod_{i=n-c+1..n} (1 - k/i); 0.0 when c = 0; 1.0 when n - c < k (every k-subset
-    holds a correct one; for n < k this is the official CRUXEval/HumanEval code's answer too).
+    Computed stably as 1 - prod_{i=n-c+1..n} (1 - k/i); 0.0 when c = 0; 1.0 when k <= n < c + k (every k-subset
+    holds a correct one). Not reported when n < k: NaN, since no k-subset exists (the official CRUXEval/HumanEval
+    code returns 1.0 there and an earlier version here 0.0; neither is an estimate of pass@k).
     """
     if n <= 0 or c < 0 or c > n or k <= 0:
         raise ValueError(f"pass@k needs 0 <= c <= n, n > 0, k > 0; got n={n}, c={c}, k={k}")
+    if n < k:
+        return float("nan")
     if c == 0:
         return 0.0
     if n - c < k:
@@ -22,7 +25,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def mean_pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> float:
-    """pass@k averaged over problems; `n[i]`, `c[i]` are problem i's sample and correct counts."""
+    """pass@k averaged over problems; `n[i]`, `c[i]` are problem i's sample and correct counts.
+
+    NaN (not reported) when there are no problems or any problem has fewer than k samples."""
     n, c = np.asarray(n, dtype=int), np.asarray(c, dtype=int)
     if n.size == 0:
         return float("nan")
@@ -37,7 +42,7 @@ def pass_at_1(n: np.ndarray, c: np.ndarray) -> float:
 
 @metric("pass@5", higher_is_better=True, label="pass@5")
 def pass_at_5(n: np.ndarray, c: np.ndarray) -> float:
-    """Mean unbiased pass@5; meaningful only when every problem has n >= 5 samples."""
+    """Mean unbiased pass@5; NaN (not reported) when any problem has fewer than 5 samples."""
     return mean_pass_at_k(n, c, 5)
 
 

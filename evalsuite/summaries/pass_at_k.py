@@ -4,7 +4,8 @@ Per doc, the chains' (one per `--samples`) answers at round r are counted: n gen
 official CRUXEval evaluator, generations its skip rule refused (`info["skipped"]`) are dropped from n, unless none
 of the doc's generations pass, in which case all of them count as failures. A chain that stopped early (e.g.
 `exec_feedback` ends at a pass) keeps its last answer for the later rounds, so round r reads "after r revisions".
-pass@5 is reported only when every doc has at least 5 samples.
+pass@k gets a row once some doc has k samples; it is not reported (NaN, with a note saying n < k) when any doc
+counts fewer than k generations, e.g. after the skip rule dropped some.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
 from evalsuite.metrics.pass_at_k import exec_skipped, pass_at_k
 from evalsuite.records import Sample
-from evalsuite.summaries.base import Group, Summary, summarizer
+from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 K_VALUES = (1, 5)
 
@@ -56,6 +57,17 @@ def rounds_hint(g: Group) -> int:
     return int(g.options.get("rounds") or 0) if multi else 0
 
 
+def pass_at_k_row(g: Group, rnd: int, k: int, counts: np.ndarray, note: str) -> MetricRow:
+    """The pass@k row over docs' (n, c) counts: NaN with an `n < k` note when any doc has fewer than k."""
+    short = int((counts[:, 0] < k).sum())
+    if short:
+        why = f"not reported: n < k ({short} of {len(counts)} docs have fewer than {k} counted samples)"
+        nan = float("nan")
+        return g.row(rnd, f"pass@{k}", nan, (nan, nan), len(counts), f"{why}; {note}" if note else why)
+    values = np.array([pass_at_k(int(n), int(c), k) for n, c in counts])
+    return g.row(rnd, f"pass@{k}", float(values.mean()), bootstrap_mean_ci(values, seed=g.seed), len(values), note)
+
+
 @summarizer("pass_at_k")
 def summarize_pass_at_k(g: Group) -> Summary | None:
     """Rows `pass@1` (and `pass@5`) per round, `exec_skipped` per round when the skip rule applies."""
@@ -64,6 +76,7 @@ def summarize_pass_at_k(g: Group) -> Summary | None:
         return None
     rows, per_round = [], []
     min_samples = min(len(chains) for chains in docs.values())
+    max_samples = max(len(chains) for chains in docs.values())
     has_skip_rule = any("skipped" in s.info for s in g.samples)
     for rnd in range(max(last, rounds_hint(g)) + 1):
         answers = {d: [s for s in (latest(ch, rnd) for ch in chains) if s is not None] for d, chains in docs.items()}
@@ -73,13 +86,11 @@ def summarize_pass_at_k(g: Group) -> Summary | None:
         note = f"{carried} chains carried from an earlier round" if carried else ""
         entry = {"round": rnd, "n_docs": len(answers), "carried": carried}
         for k in K_VALUES:
-            if min_samples < k:
+            if max_samples < k:
                 continue
-            values = np.array([pass_at_k(int(n), int(c), k) for n, c in counts])
-            name = f"pass@{k}"
-            rows.append(g.row(rnd, name, float(values.mean()), bootstrap_mean_ci(values, seed=g.seed),
-                              len(values), note))
-            entry[name] = float(values.mean())
+            row = pass_at_k_row(g, rnd, k, counts, note)
+            rows.append(row)
+            entry[row.metric] = row.value
         if has_skip_rule:
             flags = np.array([bool(s.info.get("skipped")) for ss in answers.values() for s in ss])
             rows.append(g.row(rnd, "exec_skipped", exec_skipped(flags), (float("nan"), float("nan")), flags.size))

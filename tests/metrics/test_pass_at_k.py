@@ -17,11 +17,16 @@ from evalsuite.metrics.pass_at_k import exec_skipped, mean_pass_at_k, pass_at_1,
     (10, 2, 5, 1 - 56 / 252),   # C(8,5)=56, C(10,5)=252 -> 7/9
     (4, 2, 2, 1 - 1 / 6),       # C(2,2)=1, C(4,2)=6
     (5, 1, 5, 1.0),             # n - c = 4 < k: every 5-subset holds the correct one
-    (3, 1, 5, 1.0),             # n < k, the official code's answer
-    (3, 0, 5, 0.0),             # nothing correct is never a pass
+    (1, 1, 1, 1.0),             # n = k
 ])
 def test_hand_worked(n, c, k, expected):
     assert pass_at_k(n, c, k) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("n, c, k", [(3, 1, 5), (3, 0, 5), (4, 4, 5), (1, 1, 2)])
+def test_fewer_samples_than_k_is_not_reported(n, c, k):
+    # no k-subset of n < k samples exists: neither the official 1.0 nor 0.0
+    assert np.isnan(pass_at_k(n, c, k))
 
 
 def test_matches_the_binomial_form():
@@ -38,6 +43,7 @@ def test_means_over_problems():
     assert mean_pass_at_k(n, c, 2) == pytest.approx((1 - comb(9, 2) / comb(10, 2) + 0 + 5 / 6) / 3)
     assert pass_at_5(np.array([10]), np.array([2])) == pytest.approx(7 / 9)
     assert np.isnan(pass_at_1(np.array([]), np.array([])))
+    assert np.isnan(pass_at_5(np.array([10, 4]), np.array([2, 4])))  # one problem with 4 < 5 samples
 
 
 def test_bad_counts_raise():

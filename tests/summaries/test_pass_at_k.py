@@ -1,6 +1,8 @@
 """The pass@k summary: official skip rule, several samples per doc, rounds carried forward."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from evalsuite.records import Generation, Request, Sample
@@ -43,6 +45,26 @@ def test_pass_at_5_from_ten_samples():
     assert rows[("pass@1", 0)].value == pytest.approx((0.2 + 0) / 2)
     assert rows[("pass@5", 0)].value == pytest.approx((7 / 9 + 0) / 2)
     assert ("exec_skipped", 0) not in rows  # HumanEval-style samples carry no skip flag
+
+
+def test_pass_at_5_below_five_counted_samples_is_not_reported():
+    # doc a: 5 samples, 2 skipped, 1 pass -> n=3 < 5 after the skip rule; doc b: 5 samples, nothing passes -> n=5
+    a = [_s("a", i, i == 2, skipped=i < 2) for i in range(5)]
+    b = [_s("b", i, False, skipped=False) for i in range(5)]
+    assert doc_counts(a) == (3, 1) and doc_counts(b) == (5, 0)
+    rows, extras = _rows(a + b)
+    five = rows[("pass@5", 0)]
+    assert math.isnan(five.value) and math.isnan(five.ci_low) and math.isnan(five.ci_high)
+    assert five.note == "not reported: n < k (1 of 2 docs have fewer than 5 counted samples)"
+    assert rows[("pass@1", 0)].value == pytest.approx((1 / 3 + 0) / 2)
+    assert math.isnan(extras["per_round"][0]["pass@5"])
+
+
+def test_unequal_sample_counts_leave_pass_at_5_unreported():
+    samples = [_s("a", i, True) for i in range(5)] + [_s("b", i, True) for i in range(2)]
+    rows, _ = _rows(samples)
+    assert math.isnan(rows[("pass@5", 0)].value) and "n < k" in rows[("pass@5", 0)].note
+    assert rows[("pass@1", 0)].value == pytest.approx(1.0)
 
 
 def test_chains_that_stopped_keep_their_last_answer():
