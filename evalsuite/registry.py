@@ -5,13 +5,38 @@ them and results can record which one produced a number.
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Callable, TypeVar
 
 from evalsuite.errors import UsageError
 
 T = TypeVar("T")
 
-BACKENDS: dict[str, type] = {}
+
+class LazyTable(dict):
+    """A registry whose entries may be declared as "module:attr" strings, imported the first time they are read.
+
+    Backends are declared this way, so listing them or checking a model spec never imports torch or vLLM."""
+
+    def __getitem__(self, name: str):
+        entry = super().__getitem__(name)
+        if isinstance(entry, str):
+            import importlib
+
+            module, _, attr = entry.partition(":")
+            importlib.import_module(module)
+            entry = super().__getitem__(name)
+            if isinstance(entry, str):
+                entry = getattr(importlib.import_module(module), attr)
+                super().__setitem__(name, entry)
+        return entry
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default
+
+
+BACKENDS: LazyTable = LazyTable()
 PROTOCOLS: dict[str, type] = {}
 SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
@@ -19,13 +44,20 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 RUN_OPTIONS: dict[str, dict] = {}
 
 PLUGIN_PACKAGES = ("backends", "protocols", "scoring", "metrics", "summaries", "commands")
-"""Every module in these subpackages is imported once, so dropping a file in registers what it decorates.
-Modules must import heavy optional libraries (vllm, openai clients) lazily, inside functions."""
+"""Every module in these subpackages is read once, so dropping a file in registers what it declares. A module is
+imported when it declares a registration (a decorator below, `run_option` or `command`); `@backend` classes are only
+noted by name and imported when that backend is used, and modules that declare nothing are not imported at all,
+so `evalsuite --help` and `evalsuite tasks` never load torch. Import heavy libraries inside functions."""
+
+_DECLARATION = re.compile(r"^[ \t]*@?(backend|protocol|scorer|metric|summarizer|command|run_option)\(", re.M)
+_BACKEND_CLASS = re.compile(r"^@backend\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
 
 
 def _register(table: dict, kind: str, name: str) -> Callable[[T], T]:
     def deco(obj: T) -> T:
-        if name in table and table[name] is not obj:
+        known = dict.get(table, name)
+        declared = f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
+        if known is not None and known is not obj and known != declared:
             raise ValueError(f"{kind} {name!r} registered twice")
         table[name] = obj
         setattr(obj, "registry_name", name)
@@ -91,5 +123,26 @@ def load_plugins() -> None:
     for sub in PLUGIN_PACKAGES:
         pkg = importlib.import_module(f"evalsuite.{sub}")
         for info in pkgutil.iter_modules(pkg.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"evalsuite.{sub}.{info.name}")
+            if info.name.startswith("_"):
+                continue
+            module = f"evalsuite.{sub}.{info.name}"
+            base = Path(info.module_finder.path) / info.name
+            kinds = plugin_declarations(base / "__init__.py" if info.ispkg else base.with_suffix(".py"), module)
+            if kinds - {"backend"}:
+                importlib.import_module(module)
+
+
+def plugin_declarations(path: Path, module: str) -> set[str]:
+    """The kinds of registration a plugin module's source declares; its `@backend` classes are noted lazily."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        return {"unreadable"}
+    kinds = set(_DECLARATION.findall(source))
+    noted = list(_BACKEND_CLASS.finditer(source))
+    for m in noted:
+        if m["name"] not in BACKENDS:
+            dict.__setitem__(BACKENDS, m["name"], f"{module}:{m['cls']}")
+    if "backend" in kinds and len(noted) < source.count("@backend("):
+        kinds.add("backend_unparsed")  # a declaration this scan cannot read: import the module instead
+    return kinds
