@@ -2,7 +2,8 @@
 
 Reads lm-eval's `--log_samples` output, scores every raw reply with the evalsuite task's scorer (and the
 confidence the twin's protocol reads), and writes results.json, results.csv and samples.jsonl like a run,
-without a model call.
+without a model call. For lm-eval's own tasks (e.g. `gsm8k`) it records the source task and its filters and
+reports, per filter, how often lm-eval's per-sample score equals the evalsuite metric applying the same rule.
 """
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ import datetime as _dt
 import hashlib
 import importlib.metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from evalsuite.registry import command
+
+if TYPE_CHECKING:
+    from evalsuite.lmeval.samples import LoggedTask
+    from evalsuite.summaries import MetricRow
 
 NO_TOKENS = ("mean_tokens",)
 """Rows left out: lm-eval logs reply text only, so token counts (and token statistics) are not known."""
@@ -37,6 +43,51 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _task_entry(lt: LoggedTask, got: list[MetricRow], extras: dict[str, Any], primary: str) -> dict[str, Any]:
+    """The results.json entry of one rescored lm-eval task: its source, filters and per-filter agreement."""
+    return {
+        "source": "lm-eval samples", "lm_eval_task": lt.source, "lm_eval_native": lt.native,
+        "lm_eval_filters": list(lt.filters),
+        "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in lt.files},
+        "n_docs": len({s.doc_id for s in lt.samples}), "protocol": lt.protocol, "oracle": False,
+        "primary_convention": primary, "lm_eval_reported": lt.lm_eval_metrics,
+        "per_sample_agreement": {"agree": lt.primary.agree, "compared": lt.primary.compared},
+        "per_filter_agreement": {name: fa.to_dict() for name, fa in lt.filters.items()},
+        "metrics": [r.to_dict() for r in got], "extras": extras,
+    }
+
+
+def _agreement_lines(lt: LoggedTask, rows: list[MetricRow]) -> list[str]:
+    """What is printed per rescored task: evalsuite's accuracy, lm-eval's, and agreement per filter."""
+    def value(metric: str) -> float | None:
+        return next((r.value for r in rows if r.task == lt.card.name and r.protocol == lt.protocol
+                     and r.metric == metric and r.round == 0), None)
+
+    mine = value("accuracy")
+    head = f"{lt.source}: evalsuite accuracy {mine:.4f}" if mine is not None else f"{lt.source}:"
+    if lt.native:
+        head += f" (lm-eval's own task, read by evalsuite's {lt.card.name} scorer)"
+        out = [head]
+        for fa in lt.filters.values():
+            if fa.metric is None:
+                out.append(f"  filter {fa.filter}: no evalsuite metric applies its rule; not compared")
+                continue
+            reported = lt.lm_eval_metrics.get(f"{fa.lm_eval_metric},{fa.filter}")
+            ours = value(fa.metric)
+            line = f"  filter {fa.filter} {fa.lm_eval_metric} vs {fa.metric}: per-sample agreement " \
+                   f"{fa.agree}/{fa.compared}"
+            if reported is not None and ours is not None:
+                line += f" (lm-eval {reported:.4f}, evalsuite {ours:.4f})"
+            out.append(line)
+        return out
+    theirs = lt.lm_eval_metrics.get("accuracy")
+    if theirs is not None:
+        head += f", lm-eval reported {theirs:.4f}"
+    if lt.primary.compared:
+        head += f"; per-sample agreement {lt.primary.agree}/{lt.primary.compared}"
+    return [head]
+
+
 @command("rescore", "score lm-eval --log_samples output with evalsuite's scorers and metrics", _configure)
 def cmd_rescore(args: argparse.Namespace) -> int:
     from evalsuite.api import _prepare_output_dir
@@ -50,21 +101,14 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     _prepare_output_dir(out)
     samples, rows, tasks = [], [], {}
     for lt in logged:
-        card, twin = lt.twin.card, lt.twin
-        got, extras = summarize(lt.samples, seed=args.seed, primary={card.name: scorer_for(card.name).primary},
-                                subsets={card.name: card.extra.get("subset", "")}, options=dict(twin.options))
+        card, primary = lt.card, scorer_for(lt.card.name).primary
+        got, extras = summarize(lt.samples, seed=args.seed, primary={card.name: primary},
+                                subsets={card.name: card.extra.get("subset", "")}, options=lt.options)
         got = [r for r in got if r.metric not in NO_TOKENS]
         samples += lt.samples
         rows += got
-        tasks[twin.name if card.name in tasks else card.name] = {
-            "source": "lm-eval samples", "lm_eval_task": twin.name,
-            "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in lt.files},
-            "n_docs": len({s.doc_id for s in lt.samples}), "protocol": twin.protocol, "oracle": False,
-            "primary_convention": scorer_for(card.name).primary,
-            "lm_eval_reported": lt.lm_eval_metrics,
-            "per_sample_agreement": {"agree": lt.agree, "compared": lt.compared},
-            "metrics": [r.to_dict() for r in got], "extras": extras.get(card.name, {}),
-        }
+        tasks[lt.source if card.name in tasks else card.name] = _task_entry(lt, got, extras.get(card.name, {}),
+                                                                           primary)
     model = logged[0].model
     payload = {
         "model": {"spec": model, "backend": "lm-eval", "model_id": model, "revision": None},
@@ -79,13 +123,6 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     outputs.write_results_csv(out / "results.csv", rows)
     outputs.print_summary(rows)
     for lt in logged:
-        mine = next((r.value for r in rows if r.task == lt.twin.card.name and r.metric == "accuracy"), None)
-        theirs = lt.lm_eval_metrics.get("accuracy")
-        line = f"{lt.twin.name}: evalsuite accuracy {mine:.4f}"
-        if theirs is not None:
-            line += f", lm-eval reported {theirs:.4f}"
-        if lt.compared:
-            line += f"; per-sample agreement {lt.agree}/{lt.compared}"
-        print(line)
+        print("\n".join(_agreement_lines(lt, rows)))
     print(f"rescored {len(samples)} replies without a model call; outputs in {out}")
     return 0
