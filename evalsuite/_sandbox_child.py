@@ -3,9 +3,11 @@ from the harness). It forks one isolated child per program and reports how the p
 
 Run as a script only. Standard library only, and it never imports evalsuite, so a child holds nothing
 of the harness. Protocol on fds 0/1: 4-byte little-endian length + marshal (dict in, dict out).
+Process tree per program (isolated mode): server -> C (new namespaces, mirrors P's ending) -> P (pid 1 of
+the program's pid namespace: /proc, pivot_root, reaps) -> Q (the program: own uid, no capabilities,
+rlimits, seccomp).
 """
 import builtins
-import ctypes
 import linecache
 import marshal
 import os
@@ -19,175 +21,27 @@ import time
 import traceback
 import types
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
-MS_REC, MS_PRIVATE = 0x4000, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 22, 36, 38
-UID_BASE = 2_000_000_000  # sandbox uid = UID_BASE + server pid: unique per live server, no real user
-MASKED = ("/var/tmp", "/dev/shm", "/run", "/dev/mqueue")  # other world-writable places: hidden read-only
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _sandbox_ns as ns  # noqa: E402  (a sibling file, loaded by path: this script runs with -P)
+
+del sys.path[0]
+UID_BASE = 2_000_000_000  # root mode: program uid = UID_BASE + server pid, unique per live server, no real user
 EXC_CAP = 2000
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+CHANNEL_CLOSED = 125  # exit code of the bootstrap when the program closed the result channel
+_TICK = 0.05  # seconds between two CPU-time readings of a running program
+_HZ = os.sysconf("SC_CLK_TCK")
 
 
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _prctl(option: int, arg2: int, arg3: object = 0) -> None:
-    arg3 = arg3 if isinstance(arg3, ctypes._Pointer) else ctypes.c_ulong(arg3)
-    _check(_libc.prctl(option, ctypes.c_ulong(arg2), arg3, ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
-
-
-class _Filter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
-
-
-class _Prog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
-
-
-def _install_socket_filter() -> None:
-    """seccomp-bpf: socket(2) and io_uring_setup(2) fail with EACCES; foreign/x32 ABIs are refused too."""
-    arch = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}.get(os.uname().machine)
-    if arch is None:
-        raise OSError("seccomp socket filter: unsupported architecture")
-    deny, allow = 0x00050000 | 13, 0x7FFF0000
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    rules = [(ld, 0, 0, 4), (jeq, 1, 0, arch[0]), (ret, 0, 0, deny), (ld, 0, 0, 0),
-             (jge, 0, 1, 0x40000000), (ret, 0, 0, deny), (jeq, 0, 1, arch[1]), (ret, 0, 0, deny),
-             (jeq, 0, 1, 425), (ret, 0, 0, deny), (ret, 0, 0, allow)]
-    filters = (_Filter * len(rules))(*[_Filter(*r) for r in rules])
-    prog = _Prog(len(rules), ctypes.cast(filters, ctypes.POINTER(_Filter)))
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _prctl(PR_SET_SECCOMP, 2, ctypes.pointer(prog))  # SECCOMP_MODE_FILTER
-
-
-def _disable_sockets_in_python() -> None:
-    """Last resort where neither namespaces nor seccomp work: refuse socket creation at Python level."""
-    import _socket
-    import socket
-
-    def refuse(self, *args, **kwargs):
-        raise PermissionError(13, "network access is disabled in the sandbox")
-
-    socket.socket.__init__ = refuse
-    _socket.socket = socket.socket
-
-
-def _needed_paths() -> list:
-    """The interpreter's directories (prefixes, sys.path), deduplicated to the top-most ones."""
-    found = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                  sys.base_exec_prefix, *sys.path) if p and os.path.isdir(p)})
-    top = []
-    for path in found:
-        if path != "/" and not any(path.startswith(t + "/") for t in top):
-            top.append(path)
-    return top
-
-
-def _cover(path: str, data: bytes, flags: int, keep: list) -> None:
-    """Mount a fresh tmpfs over `path`, bind back the interpreter dirs under it (`keep`), then make it
-    read-only if asked (MS_RDONLY in flags)."""
-    inside = [p for p in keep if p.startswith(path + "/")]
-    fds = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in inside]
-    first = flags & ~MS_RDONLY if inside else flags
-    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", first, data), "mount tmpfs on " + path)
-    for target, fd in fds:
-        os.makedirs(target, 0o755, exist_ok=True)
-        _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
-               "bind " + target)
-        os.close(fd)
-    if inside and flags & MS_RDONLY:
-        _check(_libc.mount(None, path.encode(), None, MS_REMOUNT | flags, data), "remount " + path)
-
-
-def _hide_host_dirs(keep: list) -> None:
-    """In the current (new) mount namespace: hide world-writable dirs, and replace dirs others cannot
-    search (e.g. /root holding a pyenv interpreter) by read-only stand-ins exposing only `keep`."""
-    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
-    covers = {p for p in MASKED if os.path.isdir(p)}
-    for path in keep:
-        parts = path.split("/")
-        for i in range(2, len(parts)):
-            if not os.stat("/".join(parts[:i])).st_mode & 0o001:
-                covers.add("/".join(parts[:i]))
-                break
-    for path in sorted(covers):
-        if not any(path.startswith(c + "/") for c in covers):
-            _cover(path, b"size=64k,mode=755", ro, keep)
-
-
-def _enter_namespaces(caps: dict, net: str, disk_mb: int) -> bool:
-    """Unshare the network namespace (net == 'netns') and a mount namespace with a private tmpfs /tmp.
-    True if a pid namespace was unshared too (then the caller must fork its pid 1)."""
-    flags = (CLONE_NEWNET if net == "netns" else 0) | (CLONE_NEWNS if caps["mountns"] else 0)
-    if not flags:
-        return False
-    if caps["root"]:
-        _check(_libc.unshare(flags), "unshare")
-    else:
-        uid, gid = os.getuid(), os.getgid()
-        # Without root the program keeps our uid: a pid namespace stops it signalling our processes.
-        _check(_libc.unshare(flags | CLONE_NEWUSER | (CLONE_NEWPID if caps["pidns"] else 0)), "unshare")
-        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-            with open(f"/proc/self/{name}", "w") as fh:
-                fh.write(text)
-        if caps["mountns"]:
-            _hide_host_dirs(caps["keep"])
-    if caps["mountns"]:
-        _cover("/tmp", f"size={disk_mb}m,nr_inodes=4096,mode=1777".encode(),
-               MS_NOSUID | MS_NODEV | MS_NOEXEC, caps["keep"])
-    return not caps["root"] and caps["pidns"]
-
-
-def _probe() -> dict:
-    """Set up the server's own mount namespace (root), then find out in throwaway children which
-    isolation this kernel lets us apply."""
-    root = os.geteuid() == 0
-    caps = {"root": root, "uid": UID_BASE + os.getpid() if root else os.getuid(), "mountns": True,
-            "keep": _needed_paths()}
-    if root:
-        try:
-            _check(_libc.unshare(CLONE_NEWNS), "unshare")
-            _hide_host_dirs(caps["keep"])
-        except OSError:
-            caps["mountns"] = False
-
-    def works(fn) -> bool:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                fn()
-                code = 0
-            finally:
-                os._exit(code)
-        return os.waitpid(pid, 0)[1] == 0
-
-    caps["pidns"] = not root
-    caps["netns"] = works(lambda: _enter_namespaces(caps, "netns", 1))
-    if not caps["netns"] and not root:
-        caps["pidns"] = False
-        caps["netns"] = works(lambda: _enter_namespaces(caps, "netns", 1))
-    if not caps["netns"] and caps["mountns"]:
-        caps["mountns"] = works(lambda: _enter_namespaces(caps, "none", 1))
-    caps["seccomp"] = works(_install_socket_filter)
-    return caps
-
-
-def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseException=BaseException,
-              _SystemExit=SystemExit, _format=traceback.format_exception_only,
+def _run_user(code: str, token: bytes, chan: int, _write=os.write, _exit=os._exit, _fstat=os.fstat,
+              _BaseException=BaseException, _SystemExit=SystemExit, _format=traceback.format_exception_only,
               _print_exc=traceback.print_exception) -> None:
-    """Run the program as __main__; only if it runs to its end, write the run's token + 'P' on fd 3.
+    """Run the program as __main__; only if it runs to its end, write the run's token + 'P' on `chan`.
 
     Everything used after the program ends is bound here beforehand, so monkeypatching builtins,
     sys.exit or os._exit cannot turn a failure into a pass. Never returns.
     """
     out, err = sys.stdout, sys.stderr
+    ident = (lambda st: (st.st_dev, st.st_ino))(_fstat(chan))
     main = types.ModuleType("__main__")
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
@@ -196,8 +50,7 @@ def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseExc
     status = 1
     try:
         exec(compile(code, "<program>", "exec"), main.__dict__)
-        msg = b"P"
-        status = 0
+        msg, status = b"P", 0
     except _BaseException as exc:
         try:
             line = _format(type(exc), exc)[-1].strip()[:EXC_CAP]
@@ -217,62 +70,140 @@ def _run_user(code: str, token: bytes, _write=os.write, _exit=os._exit, _BaseExc
         except _BaseException:
             pass
     try:
-        _write(3, token + msg)
-    finally:
-        _exit(status & 0xFF)
+        st = _fstat(chan)
+        if (st.st_dev, st.st_ino) != ident:
+            _exit(CHANNEL_CLOSED)
+        _write(chan, token + msg)
+    except _BaseException:
+        _exit(CHANNEL_CLOSED)
+    _exit(status & 0xFF)
 
 
-def _init_of_pid_namespace() -> None:
-    """After unshare(CLONE_NEWPID): fork the process that will be pid 1 there; this one only waits and
-    mirrors its ending, so the server sees the same status. All of the namespace dies with pid 1."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    inner = os.fork()
-    if inner == 0:
-        return
-    for fd in range(4):
-        os.close(fd)
-    code = os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1])
+def _mirror(pid: int) -> None:
+    """Wait for `pid` (reaping any orphan on the way) and end the way it ended. Never returns."""
+    while True:
+        done, status = os.waitpid(-1, 0)
+        if done == pid:
+            break
+    code = os.waitstatus_to_exitcode(status)
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     os._exit(code & 0xFF)
 
 
-def _child(req: dict, caps: dict, fds: tuple, token: bytes, server: int, workdir: str | None) -> None:
-    """In the forked child: isolate (session, namespaces, rlimits, seccomp, uid), then run. Never returns."""
+def _limit_and_drop(req: dict, caps: dict) -> None:
+    """In the program's process: rlimits, no capabilities, its own uid (root mode), seccomp."""
+    if caps["isolated"] and not caps["root"]:  # first: NPROC then counts this program's processes only
+        ns.enter_user_namespace(ns.USER_IN_NS)
+    for name, value in req["rlimits"].items():
+        if caps["isolated"] or caps["root"] or name != "RLIMIT_NPROC":  # unsafe, non-root: per real uid
+            resource.setrlimit(getattr(resource, name), value)
+    ns.prctl(ns.PR_SET_NO_NEW_PRIVS, 1)
+    if caps["root"]:
+        os.setgroups([])
+        os.setresgid(caps["uid"], caps["uid"], caps["uid"])
+        os.setresuid(caps["uid"], caps["uid"], caps["uid"])
+    elif caps["isolated"]:
+        ns.drop_capabilities()
+    ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+    if caps["seccomp"]:
+        ns.install_seccomp(req["net"] == "seccomp")
+
+
+def _isolated_child(req: dict, caps: dict, cgroup: str | None) -> None:
+    """C: enter the program's namespaces, then fork P (pid 1 there), which forks the program Q."""
+    ns.unshare(ns.PROGRAM_NS)
+    ns.limit_ipc(req["memory_mb"])
+    tmp = ns.ROOT_MNT + "/tmp"
+    ns.mount("tmpfs", tmp, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC,
+             f"size={req['disk_mb']}m,nr_inodes=4096,mode=1777".encode())
+    os.mkdir(tmp + "/work", 0o700)
+    os.mkdir(tmp + "/.shm", 0o1777)
+    os.chmod(tmp + "/.shm", 0o1777)
+    if caps["root"]:
+        os.chown(tmp + "/work", caps["uid"], caps["uid"])
+    if cgroup:
+        with open(cgroup + "/cgroup.procs", "w") as fh:
+            fh.write(str(os.getpid()))
+    ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
+    pid = os.fork()
+    if pid:
+        for fd in (0, 1, 2, caps["channel"]):
+            os.close(fd)
+        _mirror(pid)
+    ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
+    ns.enter_program_root()
+    pid = os.fork()
+    if pid:
+        for fd in (0, 1, 2, caps["channel"]):
+            os.close(fd)
+        _mirror(pid)
+    _limit_and_drop(req, caps)
+    os.chdir("/tmp/work")
+
+
+def _unsafe_child(req: dict, caps: dict, workdir: str) -> None:
+    """Only with --unsafe-exec-in-process: rlimits, uid (root), seccomp; no namespaces."""
+    if req["net"] == "python":
+        import _socket
+        import socket
+
+        def refuse(self, *args, **kwargs):
+            raise PermissionError(13, "network access is disabled in the sandbox")
+
+        socket.socket.__init__ = refuse
+        _socket.socket = socket.socket
+    _limit_and_drop(req, caps)
+    os.chdir(workdir)
+
+
+def _child(req: dict, caps: dict, fds: tuple, token: bytes, workdir: str | None, cgroup: str | None) -> None:
+    """In the forked child: isolate, then run the program. Never returns."""
+    chan = caps["channel"]
     try:
         os.setsid()
-        for target, fd in enumerate(fds):  # /dev/null, stdout, stderr, result channel -> 0..3
+        for target, fd in zip((0, 1, 2, chan), fds):  # /dev/null, stdout, stderr, result channel
             os.dup2(fd, target)
-        os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        if _enter_namespaces(caps, req["net"], req["disk_mb"]):
-            _init_of_pid_namespace()
-        if workdir is None:
-            workdir = "/tmp/work"
-            os.mkdir(workdir, 0o700)
-            os.chown(workdir, caps["uid"], caps["uid"])
-        for name, value in req["rlimits"].items():  # NPROC is per uid: only with a uid of our own (root)
-            if caps["root"] or name != "RLIMIT_NPROC":
-                resource.setrlimit(getattr(resource, name), value)
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)
-        if req["net"] == "seccomp":
-            _install_socket_filter()
-        elif req["net"] == "python":
-            _disable_sockets_in_python()
-        if caps["root"]:
-            os.setgroups([])
-            os.setresgid(caps["uid"], caps["uid"], caps["uid"])
-            os.setresuid(caps["uid"], caps["uid"], caps["uid"])
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
-        if os.getppid() not in (server, 0):  # 0: we are pid 1 of our own pid namespace
-            os._exit(75)
-        os.chdir(workdir)
+        os.closerange(3, chan)
+        os.closerange(chan + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        if caps["isolated"]:
+            _isolated_child(req, caps, cgroup)
+        else:
+            _unsafe_child(req, caps, workdir)
     except BaseException as exc:
         try:
-            os.write(3, b"!" + repr(exc).encode("utf-8", "replace")[:EXC_CAP])
+            os.write(chan, b"!" + repr(exc).encode("utf-8", "replace")[:EXC_CAP])
         finally:
             os._exit(71)
-    _run_user(req["code"], token)
+    _run_user(req["code"], token, chan)
+
+
+def _tree(pid: int) -> tuple:
+    """(CPU seconds, pids) of `pid` and all its descendants: own time of the live ones plus the time of
+    every child they have reaped; orphans of the program are re-parented inside the tree (pid 1 or us)."""
+    ticks, pids, stack = 0, [], [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+            ticks += sum(int(v) for v in fields[11:15])
+            pids.append(p)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return ticks / _HZ, pids
+
+
+def _kill_tree(pid: int) -> None:
+    for p in _tree(pid)[1]:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _live_children() -> set:
@@ -280,32 +211,11 @@ def _live_children() -> set:
         with open(f"/proc/self/task/{os.getpid()}/children") as fh:
             return {int(p) for p in fh.read().split()}
     except OSError:
-        return {-1}  # unknown: assume there may be leftovers
+        return {-1}
 
 
-def _sweep(caps: dict) -> None:
-    """Kill every process of the sandbox uid (root: kill(-1) as that uid) or every child we adopted."""
-    if caps["root"]:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setresgid(caps["uid"], caps["uid"], caps["uid"])
-                os.setresuid(caps["uid"], caps["uid"], caps["uid"])
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-    else:
-        for pid in _live_children() - {-1}:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def _reap_all(caps: dict, deadline: float) -> bool:
-    """Reap every child (orphans are re-parented to us, the subreaper); True when none is left."""
-    last_sweep = time.monotonic()
+def _reap_all(deadline: float) -> bool:
+    """Reap every child (orphans come to us, the subreaper), killing stragglers; True when none is left."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -313,90 +223,172 @@ def _reap_all(caps: dict, deadline: float) -> bool:
             return True
         if pid:
             continue
-        now = time.monotonic()
-        if now > deadline:
+        if time.monotonic() > deadline:
             return False
-        if now - last_sweep > 0.05:
-            _sweep(caps)
-            last_sweep = now
+        for p in _live_children() - {-1}:
+            _kill_tree(p)
         time.sleep(0.001)
 
 
-def _run(req: dict, caps: dict) -> dict:
-    """Run one program in a fresh child; enforce the wall clock; collect capped output and status."""
-    token = os.urandom(16).hex().encode()
-    workdir = None
-    if not caps["mountns"]:
-        workdir = f"/tmp/evalsuite-sandbox-{token[:16].decode()}"
-        os.mkdir(workdir, 0o700)
-        os.chown(workdir, caps["uid"], caps["uid"])
+def _spawn(req: dict, caps: dict, token: bytes) -> dict:
+    """Fork the program's child with fresh pipes; the job's state for _drain and _finish."""
+    job = {"workdir": None, "cgroup": None, "start": time.monotonic()}
+    if not caps["isolated"]:
+        job["workdir"] = f"/tmp/evalsuite-sandbox-{token[:16].decode()}"
+        os.mkdir(job["workdir"], 0o700)
+        os.chown(job["workdir"], caps["uid"], caps["uid"])
+    if caps["cgroup"]:
+        job["cgroup"] = ns.cgroup_create(caps["cgroup"], f"evalsuite-{os.getpid()}-{token[:8].decode()}",
+                                         req["memory_mb"])
     pipes = [os.pipe() for _ in range(3)]
     null = os.open(os.devnull, os.O_RDWR)
-    cap = {pipes[0][0]: req["output_limit"], pipes[1][0]: req["output_limit"], pipes[2][0]: 4 * EXC_CAP}
-    bufs = {fd: bytearray() for fd in cap}
-    dropped = {fd: 0 for fd in cap}
-    server, start = os.getpid(), time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
-            _child(req, caps, (null, pipes[0][1], pipes[1][1], pipes[2][1]), token, server, workdir)
+            _child(req, caps, (null, pipes[0][1], pipes[1][1], pipes[2][1]), token, job["workdir"], job["cgroup"])
         finally:
             os._exit(70)
     for fd in (null, *(w for _, w in pipes)):
         os.close(fd)
-    pidfd = os.pidfd_open(pid)
+    job.update(pid=pid, pidfd=os.pidfd_open(pid), reads=[r for r, _ in pipes])
+    return job
+
+
+def _drain(job: dict, req: dict) -> dict:
+    """Collect output until the program ends; kill its tree when its own CPU time reaches the timeout or
+    the wall clock reaches the backstop. Output is capped (head kept; the result channel keeps its tail)."""
+    out, err, res = job["reads"]
+    cap = {out: req["output_limit"], err: req["output_limit"], res: 4 * EXC_CAP}
+    bufs, dropped = {fd: bytearray() for fd in cap}, {fd: 0 for fd in cap}
     poller = select.poll()
-    for fd in (*cap, pidfd):
+    for fd in (*cap, job["pidfd"]):
         poller.register(fd, select.POLLIN)
-    deadline, exited, timed_out, wall, open_fds = start + req["timeout"], False, False, None, set(cap)
+    start, pid, open_fds = job["start"], job["pid"], set(cap)
+    wall_end, next_tick, exited, why, wall, cpu = start + req["wall_timeout"], start + _TICK, False, "", None, 0.0
+    drain_end = float("inf")
     while not exited or open_fds:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            if exited:
-                break  # pipes still held open after the kill: stop draining
-            timed_out, deadline = True, time.monotonic() + 2.0
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            _sweep(caps)
-            continue
-        for fd, _ in poller.poll(remaining * 1000):
-            if fd == pidfd:
+        now = time.monotonic()
+        if now >= drain_end:
+            break
+        if not exited and not why and now >= next_tick:
+            cpu, next_tick = _tree(pid)[0], now + _TICK
+            if cpu >= req["timeout"]:
+                why = "cpu"
+            elif now >= wall_end:
+                why = "wall"
+            if why:
+                _kill_tree(pid)
+                drain_end = now + 2.0
+        limit = min(next_tick, drain_end) - now if not exited else drain_end - now
+        for fd, _ in poller.poll(max(limit, 0) * 1000 if limit != float("inf") else None):
+            if fd == job["pidfd"]:
                 exited, wall = True, time.monotonic() - start
-                poller.unregister(pidfd)
-                try:
-                    os.killpg(pid, signal.SIGKILL)  # the unreaped leader keeps the group id ours
-                except OSError:
-                    pass
-                if timed_out or _live_children() - {pid}:
-                    _sweep(caps)
-                deadline = time.monotonic() + 2.0
+                poller.unregister(fd)
+                _kill_tree(pid)
+                drain_end = min(drain_end, time.monotonic() + 2.0)
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
                 poller.unregister(fd)
                 open_fds.discard(fd)
-                continue
-            room = max(cap[fd] - len(bufs[fd]), 0)
-            bufs[fd] += chunk[:room]
-            dropped[fd] += len(chunk) - min(room, len(chunk))
-    _, wstatus = os.waitpid(pid, 0)
-    clean = _reap_all(caps, time.monotonic() + 5.0)
-    for fd in (pidfd, *(r for r, _ in pipes)):
+            elif fd == res:
+                bufs[fd] = (bufs[fd] + chunk)[-cap[fd]:]
+            else:
+                room = max(cap[fd] - len(bufs[fd]), 0)
+                bufs[fd] += chunk[:room]
+                dropped[fd] += len(chunk) - min(room, len(chunk))
+    return {"why": why, "cpu": cpu, "wall": wall, "out": bytes(bufs[out]), "err": bytes(bufs[err]),
+            "res": bytes(bufs[res]), "dropped": (dropped[out], dropped[err])}
+
+
+def _finish(job: dict, got: dict, token: bytes, req: dict) -> dict:
+    """Reap the child and everything it left, remove its work dir/cgroup, and build the reply."""
+    _, wstatus, usage = os.wait4(job["pid"], 0)
+    cpu = max(got["cpu"], usage.ru_utime + usage.ru_stime)
+    clean = _reap_all(time.monotonic() + 5.0)
+    for fd in (job["pidfd"], *job["reads"]):
         os.close(fd)
-    if workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    out, err, res = (bytes(bufs[r]) for r, _ in pipes)
+    if job["workdir"]:
+        shutil.rmtree(job["workdir"], ignore_errors=True)
+    oom = 0
+    if job["cgroup"]:
+        oom = ns.cgroup_oom_kills(job["cgroup"])
+        for _ in range(100):
+            try:
+                os.rmdir(job["cgroup"])
+                break
+            except OSError:
+                time.sleep(0.01)
+    res = got["res"]
     at = res.rfind(token)
     kind, message = (res[at + len(token):at + len(token) + 1], res[at + len(token) + 1:]) if at >= 0 else (
         (b"!", res[1:]) if res.startswith(b"!") else (b"", b""))
-    return {"timed_out": timed_out, "returncode": os.waitstatus_to_exitcode(wstatus), "kind": kind.decode(),
-            "message": message.decode("utf-8", "replace"), "clean": clean, "net": req["net"],
-            "wall_time": wall if wall is not None else time.monotonic() - start,
-            "stdout": out.decode("utf-8", "replace"), "stderr": err.decode("utf-8", "replace"),
-            "dropped": (dropped[pipes[0][0]], dropped[pipes[1][0]])}
+    return {"why": got["why"], "returncode": os.waitstatus_to_exitcode(wstatus), "kind": kind.decode(),
+            "message": message.decode("utf-8", "replace"), "clean": clean, "net": req["net"], "oom": oom,
+            "cpu_time": cpu, "foreign": at < 0 and bool(res) and kind != b"!",
+            "wall_time": got["wall"] if got["wall"] is not None else time.monotonic() - job["start"],
+            "stdout": got["out"].decode("utf-8", "replace"), "stderr": got["err"].decode("utf-8", "replace"),
+            "dropped": got["dropped"]}
+
+
+def _run(req: dict, caps: dict) -> dict:
+    """Run one program in a fresh child and report how it ended."""
+    token = os.urandom(16).hex().encode()
+    job = _spawn(req, caps, token)
+    return _finish(job, _drain(job, req), token, req)
+
+
+def _works(fn) -> str:
+    """Run fn in a throwaway child: "" if it worked, else the error's text."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            fn()
+            os._exit(0)
+        except BaseException as exc:
+            os.write(w, str(exc).encode()[:500])
+            os._exit(1)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        why = fh.read().decode("utf-8", "replace")
+    return "" if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 else why or "failed"
+
+
+def _probe_program_namespaces() -> None:
+    ns.unshare(ns.PROGRAM_NS)
+    ns.limit_ipc(64)
+    why = _works(ns.enter_program_root)
+    if why:
+        raise OSError(why)
+
+
+def _probe_namespaces() -> None:
+    ns.enter_server_namespaces()
+    why = _works(_probe_program_namespaces)
+    if why:
+        raise OSError(why)
+
+
+def _probe() -> dict:
+    """Find out which isolation this kernel allows, in throwaway children, then set up our own namespaces."""
+    root = os.geteuid() == 0
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    caps = {"root": root, "uid": UID_BASE + os.getpid() if root else ns.USER_IN_NS, "cgroup": None,
+            "channel": min(4000, hard - 1) if hard != resource.RLIM_INFINITY else 4000, "isolated": False}
+
+    caps["why"] = _works(_probe_namespaces)
+    caps["seccomp"] = not _works(lambda: ns.install_seccomp(True))
+    if not caps["why"]:
+        ns.enter_server_namespaces()
+        caps["isolated"] = True
+        parent = ns.memory_cgroup_parent()
+        if parent and not _works(lambda: os.rmdir(ns.cgroup_create(parent, f"evalsuite-probe-{os.getpid()}", 64))):
+            caps["cgroup"] = parent
+    else:
+        caps["uid"] = UID_BASE + os.getpid() if root else os.getuid()
+    return caps
 
 
 def _recv(fd: int) -> dict | None:
@@ -426,8 +418,7 @@ def main() -> None:
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
-    sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    ns.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
     caps = _probe()
     _send(rep_fd, {"caps": caps})
     while (req := _recv(req_fd)) is not None:

@@ -30,17 +30,44 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
-__all__ = ["ExecResult", "Sandbox", "SandboxError", "run_program", "run_many"]
+from evalsuite.errors import UsageError
+
+__all__ = ["ExecResult", "Sandbox", "SandboxError", "SandboxUnavailable", "allow_unsafe_exec", "run_program",
+           "run_many"]
 
 Status = Literal["passed", "failed", "timeout", "crashed"]
 Network = Literal["auto", "netns", "socket-disabled"]
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox_child.py")
 _START_TIMEOUT = 30.0
-_GRACE = 10.0  # beyond the program's timeout: draining, killing and reaping in the server
+_GRACE = 10.0  # beyond the program's wall backstop: draining, killing and reaping in the server
+CHANNEL_CLOSED = 125  # the bootstrap's exit code when the program closed the result channel
 
 
 class SandboxError(RuntimeError):
     """The sandbox itself could not run (server failed to start, or a requested isolation is unavailable)."""
+
+
+class SandboxUnavailable(SandboxError, UsageError):
+    """The kernel refuses the namespaces the sandbox needs; the message says how to enable them."""
+
+
+_unsafe_allowed = False
+
+
+def allow_unsafe_exec(allowed: bool = True) -> None:
+    """--unsafe-exec-in-process: where namespaces are refused, run programs with rlimits, seccomp and (as
+    root) their own uid only, instead of stopping. Process-wide; the run header and results.json say so."""
+    global _unsafe_allowed
+    _unsafe_allowed = bool(allowed)
+
+
+def _refusal(caps: dict) -> str:
+    who = "as root" if caps["root"] else "as an ordinary user"
+    return (f"code execution needs Linux namespaces for its sandbox and this system refuses them {who} "
+            f"({caps['why'].strip()}); enable unprivileged user namespaces (sysctl -w "
+            "kernel.unprivileged_userns_clone=1 and user.max_user_namespaces=10000, or "
+            "kernel.apparmor_restrict_unprivileged_userns=0), or run in a container that allows them, or pass "
+            "--unsafe-exec-in-process to run model-written code without that isolation")
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,7 @@ class ExecResult:
     network: str
     limits: dict = field(default_factory=dict)
     detail: str = ""
+    cpu_time: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -121,56 +149,92 @@ class _Server:
 
 
 def _pick_network(wanted: str, caps: dict) -> str:
-    """netns where the kernel allows it; else a seccomp filter; else (last resort) a Python-level patch."""
-    if wanted != "socket-disabled" and caps["netns"]:
+    """netns when isolated; seccomp on socket(2) when asked (or unsafe); a Python-level patch as last resort."""
+    if wanted != "socket-disabled" and caps["isolated"]:
         return "netns"
     if wanted == "netns":
         raise SandboxError("a network namespace is not available here")
     return "seccomp" if caps["seccomp"] else "python"
 
 
+def _ending(reply: dict, req: dict) -> tuple:
+    """(status, exception, notes) from how the child ended."""
+    code, kind, why = reply["returncode"], reply["kind"], reply["why"]
+    if why == "cpu":
+        return "timeout", None, [f"CPU-time limit of {req['timeout']:g} s reached (the program's whole process "
+                                 "tree); processes killed"]
+    if why == "wall":
+        return "timeout", None, [f"wall-clock backstop of {req['wall_timeout']:g} s reached; processes killed"]
+    if code == -signal.SIGXCPU:
+        return "timeout", None, ["CPU-time limit reached (SIGXCPU)"]
+    if reply.get("oom"):
+        return "crashed", None, [f"memory limit of {req['memory_mb']} MiB reached (memory cgroup); killed"]
+    if code < 0:
+        try:
+            return "crashed", None, [f"killed by {signal.Signals(-code).name}"]
+        except ValueError:
+            return "crashed", None, [f"killed by signal {-code}"]
+    if kind == "!":
+        return "crashed", None, ["sandbox setup failed: " + reply["message"]]
+    if kind == "P" and code == 0:
+        return "passed", None, []
+    if kind == "E":
+        return "failed", reply["message"] or None, []
+    if code == CHANNEL_CLOSED:
+        return "failed", None, ["the program closed the harness's result channel, so its ending is unknown"]
+    return "failed", None, [f"exited with code {code} before the program finished"]
+
+
+def _limits(reply: dict, req: dict, caps: dict) -> dict:
+    """What was applied to this program, in words and numbers."""
+    root, iso, rl = caps["root"], caps["isolated"], req["rlimits"]
+    return {"timeout_s": req["timeout"], "wall_s": req["wall_timeout"], "cpu_s": rl["RLIMIT_CPU"][0],
+            "address_space_mb": rl["RLIMIT_AS"][0] >> 20, "memory_cgroup_mb": req["memory_mb"] if caps["cgroup"]
+            else None, "file_size_mb": rl["RLIMIT_FSIZE"][0] >> 20, "open_files": rl["RLIMIT_NOFILE"][0],
+            "processes": rl["RLIMIT_NPROC"][0] if root or iso else None, "uid": caps["uid"],
+            "no_new_privs": True, "output_bytes": req["output_limit"],
+            "isolation": ("namespaces (mount, pid, ipc, net, uts" + (")" if root else ", user)")) if iso
+            else "none (--unsafe-exec-in-process)",
+            "tmp": f"private tmpfs of {req['disk_mb']} MiB" if iso else "own dir in the shared /tmp",
+            "network": {"netns": "network namespace", "seccomp": "seccomp filter on socket(2)",
+                        "python": "socket.socket patched (Python level only)"}[reply["net"]]}
+
+
 def _verdict(reply: dict, req: dict, caps: dict) -> ExecResult:
     """passed = the bootstrap wrote this run's token + 'P' and exited 0; every other ending is not."""
-    code, kind, notes, exception = reply["returncode"], reply["kind"], [], None
-    if reply["timed_out"]:
-        status, notes = "timeout", [f"wall-clock limit of {req['timeout']:g} s reached; processes killed"]
-    elif code == -signal.SIGXCPU:
-        status, notes = "timeout", ["CPU-time limit reached (SIGXCPU)"]
-    elif code < 0:
-        try:
-            status, notes = "crashed", [f"killed by {signal.Signals(-code).name}"]
-        except ValueError:
-            status, notes = "crashed", [f"killed by signal {-code}"]
-    elif kind == "!":
-        status, notes = "crashed", ["sandbox setup failed: " + reply["message"]]
-    elif kind == "P" and code == 0:
-        status = "passed"
-    elif kind == "E":
-        status, exception = "failed", reply["message"] or None
-    else:
-        status, notes = "failed", [f"exited with code {code} before the program finished"]
+    status, exception, notes = _ending(reply, req)
+    if reply["foreign"]:
+        notes.append("the program wrote to the harness's result channel (ignored)")
     for name, dropped in zip(("stdout", "stderr"), reply["dropped"]):
         if dropped:
             notes.append(f"{name} truncated ({dropped} bytes dropped)")
     if not reply["clean"]:
         notes.append("some sandbox processes could not be reaped")
-    root, net, rl = caps["root"], reply["net"], req["rlimits"]
-    limits = {"wall_s": req["timeout"], "cpu_s": rl["RLIMIT_CPU"][0], "address_space_mb": rl["RLIMIT_AS"][0] >> 20,
-              "file_size_mb": rl["RLIMIT_FSIZE"][0] >> 20, "open_files": rl["RLIMIT_NOFILE"][0],
-              "processes": rl["RLIMIT_NPROC"][0] if root else None, "uid": caps["uid"] if root else None,
-              "no_new_privs": True, "output_bytes": req["output_limit"],
-              "tmp": f"private tmpfs of {req['disk_mb']} MiB" if caps["mountns"] else "own dir in the shared /tmp",
-              "network": {"netns": "network namespace", "seccomp": "seccomp filter on socket(2)",
-                          "python": "socket.socket patched (Python level only)"}[net]}
-    return ExecResult(status, exception, reply["wall_time"], reply["stdout"], reply["stderr"], code,
-                      "netns" if net == "netns" else "socket-disabled", limits, "; ".join(notes))
+    net = reply["net"]
+    return ExecResult(status, exception, reply["wall_time"], reply["stdout"], reply["stderr"],
+                      reply["returncode"], "netns" if net == "netns" else "socket-disabled",
+                      _limits(reply, req, caps), "; ".join(notes), reply["cpu_time"])
+
+
+def _request(code: str, timeout: float, memory_mb: int, output_limit: int, file_mb: int, disk_mb: int,
+             max_files: int, max_procs: int, wall_timeout: float | None) -> dict:
+    """The fork server's request: the program, its limits and its rlimits."""
+    cpu, mib = int(timeout) + 1, 1 << 20
+    wall = float(wall_timeout) if wall_timeout is not None else max(5.0 * timeout, timeout + 10.0)
+    return {"code": code, "timeout": float(timeout), "wall_timeout": wall, "output_limit": int(output_limit),
+            "disk_mb": int(disk_mb), "memory_mb": int(memory_mb),
+            "rlimits": {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_CORE": (0, 0),
+                        "RLIMIT_AS": (int(memory_mb) * mib,) * 2, "RLIMIT_FSIZE": (int(file_mb) * mib,) * 2,
+                        "RLIMIT_NOFILE": (int(max_files),) * 2, "RLIMIT_NPROC": (int(max_procs),) * 2,
+                        "RLIMIT_MSGQUEUE": (256 << 10,) * 2}}
 
 
 class Sandbox:
     """A thread-safe pool of fork servers (started lazily, reused). Use `run` or `run_many`."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, unsafe: bool | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.unsafe = unsafe  # None: follow allow_unsafe_exec()
         self._idle: list[_Server] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -192,26 +256,25 @@ class Sandbox:
 
     def run(self, code: str, *, timeout: float = 3.0, memory_mb: int = 1024, output_limit: int = 65536,
             file_mb: int = 16, disk_mb: int = 64, max_files: int = 64, max_procs: int = 32,
-            network: Network = "auto") -> ExecResult:
+            network: Network = "auto", wall_timeout: float | None = None) -> ExecResult:
         """Run one program; the options are those of `run_program`."""
         if network not in ("auto", "netns", "socket-disabled"):
             raise ValueError(f"network must be 'auto', 'netns' or 'socket-disabled', not {network!r}")
-        cpu, mib = int(timeout) + 1, 1 << 20
-        req = {"code": code, "timeout": float(timeout), "output_limit": int(output_limit), "disk_mb": int(disk_mb),
-               "rlimits": {"RLIMIT_CPU": (cpu, cpu + 1), "RLIMIT_CORE": (0, 0),
-                           "RLIMIT_AS": (int(memory_mb) * mib,) * 2, "RLIMIT_FSIZE": (int(file_mb) * mib,) * 2,
-                           "RLIMIT_NOFILE": (int(max_files),) * 2, "RLIMIT_NPROC": (int(max_procs),) * 2}}
+        req = _request(code, timeout, memory_mb, output_limit, file_mb, disk_mb, max_files, max_procs,
+                       wall_timeout)
         server = self._acquire()
         try:
+            if not server.caps["isolated"] and not (self.unsafe if self.unsafe is not None else _unsafe_allowed):
+                raise SandboxUnavailable(_refusal(server.caps))
             req["net"] = _pick_network(network, server.caps)
         except SandboxError:
             self._release(server)
             raise
-        reply = server.request(req, timeout + _GRACE)
+        reply = server.request(req, req["wall_timeout"] + _GRACE)
         if reply is None:  # the server died or hung (never seen from a program): retry once on a fresh one
             server.close()
             server = self._acquire()
-            reply = server.request(req, timeout + _GRACE)
+            reply = server.request(req, req["wall_timeout"] + _GRACE)
             if reply is None:
                 server.close()
                 return ExecResult("crashed", None, 0.0, "", "", None, "unknown", {},
@@ -257,7 +320,7 @@ def _default_sandbox() -> Sandbox:
 
 def run_program(code: str, *, timeout: float = 3.0, memory_mb: int = 1024, output_limit: int = 65536,
                 file_mb: int = 16, disk_mb: int = 64, max_files: int = 64, max_procs: int = 32,
-                network: Network = "auto") -> ExecResult:
+                network: Network = "auto", wall_timeout: float | None = None) -> ExecResult:
     """Run one untrusted program in the shared sandbox pool.
 
     timeout: wall clock (s; CPU limit is int(timeout) + 1); memory_mb: address space; output_limit: bytes
@@ -267,7 +330,7 @@ def run_program(code: str, *, timeout: float = 3.0, memory_mb: int = 1024, outpu
     """
     return _default_sandbox().run(code, timeout=timeout, memory_mb=memory_mb, output_limit=output_limit,
                                   file_mb=file_mb, disk_mb=disk_mb, max_files=max_files, max_procs=max_procs,
-                                  network=network)
+                                  network=network, wall_timeout=wall_timeout)
 
 
 def run_many(programs: Sequence[str], *, workers: int | None = None, timeout: float = 3.0,
