@@ -1,0 +1,307 @@
+"""The Ray executor: one Ray Core actor per replica, each with a warm backend; the driver keeps rounds and store.
+
+Each round is cut into chunks (see `placement`), at most `max_in_flight` per replica at a time, collected with
+`ray.wait` and reported to the engine as each arrives, so the driver stores a chunk the moment it lands. A replica
+that dies is restarted by Ray (`max_restarts`) while its unfinished chunks go to the others; when its restarts run
+out the run stops with one line and everything stored so far stays stored, so the same command resumes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from evalsuite.backends.base import Backend, OnResult
+from evalsuite.errors import UsageError
+from evalsuite.executors.base import Executor, Identity, WorkItem
+from evalsuite.executors.placement import Chunk, Placement, spread, steal
+from evalsuite.executors.ray_replica import default_replicas, resources, spawn
+
+INSTALL = 'the ray executor needs Ray: pip install -e ".[ray]" (or pip install "ray>=2.40")'
+LOCAL_OBJECT_STORE = 256 * 1024 * 1024
+
+
+class ReplicaLost(UsageError):
+    """A replica died for good (restarts used up) or none came back: the run stops; the store keeps its work."""
+
+
+def import_ray():
+    """Ray, or the one-line install hint as a UsageError."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(INSTALL) from None
+    return ray
+
+
+def connect(address: str | None) -> bool:
+    """Join `address` (or $RAY_ADDRESS), or start a local Ray; True when this call started Ray (close stops it)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    quiet = {"logging_level": logging.WARNING, "configure_logging": True}
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False,
+                     **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise UsageError(f"could not start or join {where} ({first}); check `ray status`, or drop --ray-address "
+                         "to start a local Ray") from None
+    return True
+
+
+@dataclass
+class _Slot:
+    """The driver's view of one replica: its actor, where it runs, what it did."""
+
+    actor: Any
+    pg: Any = None
+    where: dict[str, Any] = field(default_factory=dict)
+    up: bool = False
+    deaths: int = 0
+    ping: Any = None
+    down_since: float = 0.0
+    requests: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+class RayExecutor(Executor):
+    """Runs rounds on `replicas` Ray actors, each holding the backend `spec` names (built where the actor runs)."""
+
+    name = "ray"
+
+    def __init__(self, backend: Backend, spec: str | None, model_args: Any = None, replicas: int | None = None,
+                 address: str | None = None, max_in_flight: int = 2, max_restarts: int = 3,
+                 chunk_size: int | None = None, restart_wait: float = 300.0, log=print):
+        if replicas is not None and replicas < 1:
+            raise UsageError(f"--replicas must be at least 1, got {replicas}")
+        if not isinstance(spec, (str, type(None))):
+            raise UsageError("the ray executor needs the model as a spec string (e.g. hf:PATH), not a Backend object")
+        import_ray()
+        self.backend, self.spec, self.model_args = backend, spec, model_args
+        self.wanted, self.address = replicas, address
+        self.max_in_flight, self.max_restarts, self.restart_wait = max(1, max_in_flight), max_restarts, restart_wait
+        invariant = getattr(backend, "batch_invariant", False)
+        self.mode = "batch" if backend.batch_size and not invariant else "chain"
+        self.size = backend.batch_size if self.mode == "batch" else (chunk_size or backend.batch_size or 256)
+        self.placement = Placement()
+        self.slots: list[_Slot] = []
+        self.rounds: list[dict[str, float]] = []
+        self.stolen = 0
+        self.resent = 0
+        self.log = log
+        self._started_ray = False
+        self._last_end: float | None = None
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.backend.name, self.backend.model_id, self.backend.revision)
+
+    def start(self) -> None:
+        """Connect to Ray and start the replicas (once; a run whose replies are all stored never starts them)."""
+        if self.slots:
+            return
+        self._started_ray = connect(self.address)
+        ray = import_ray()
+        cluster = ray.cluster_resources()
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        n = self.wanted or default_replicas(self.backend, cluster, nodes)
+        res = resources(self.backend, n, cluster)
+        for i in range(n):
+            actor, pg = spawn(i, self.spec, self.model_args, self.backend, res, self.max_restarts)
+            self.slots.append(_Slot(actor, pg))
+        try:
+            infos = ray.get([s.actor.ready.remote() for s in self.slots], timeout=self.restart_wait)
+        except ray.exceptions.GetTimeoutError:
+            raise UsageError(f"{n} replica(s) did not start within {self.restart_wait:.0f} s: the cluster has "
+                             f"{_fmt(cluster)}, each replica needs {_fmt_res(res)}; lower --replicas") from None
+        except ray.exceptions.RayTaskError as e:
+            raise _cause(e) from None
+        for slot, info in zip(self.slots, infos):
+            slot.where, slot.up = info, True
+        self.log(f"ray: {n} replica(s) ready on {len({s.where['node_id'] for s in self.slots})} node(s), "
+                 f"{self.mode} chunks of {self.size}")
+
+    def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
+        self.start()
+        ray = import_ray()
+        t0 = time.perf_counter()
+        busy = [0.0] * len(self.slots)
+        while not self._up():
+            self._wait_for_a_replica({s.ping: i for i, s in enumerate(self.slots) if s.ping is not None})
+        queues = self.placement.plan(items, self._up(), self.mode, self.size)
+        flying: dict[Any, tuple[int, Chunk]] = {}
+        while True:
+            self._fill(queues, flying, items)
+            pings = {s.ping: i for i, s in enumerate(self.slots) if s.ping is not None}
+            if not flying and not any(queues.values()):
+                break
+            if not flying:
+                self._wait_for_a_replica(pings)
+                continue
+            ready, _ = ray.wait(list(flying) + list(pings), num_returns=1, timeout=self.restart_wait)
+            for ref in ready:
+                if ref in pings:
+                    self._revived(pings[ref], ref)
+                    continue
+                r, chunk = flying.pop(ref)
+                try:
+                    gens, seconds = ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    self._lost(r, chunk, queues, flying)
+                    continue
+                except ray.exceptions.RayTaskError as e:
+                    raise _cause(e) from None
+                self._account(r, chunk, gens, seconds, busy)
+                for i, g in zip(chunk.index, gens):
+                    on_result(i, g)
+        end = time.perf_counter()
+        gap = t0 - self._last_end if self._last_end is not None else 0.0
+        self.rounds.append({"seconds": end - t0, "busiest_replica_seconds": max(busy, default=0.0),
+                            "driver_seconds_before": gap})
+        self._last_end = end
+
+    def _up(self) -> list[int]:
+        return [i for i, s in enumerate(self.slots) if s.up]
+
+    def _fill(self, queues: dict[int, deque[Chunk]], flying: dict, items: Sequence[WorkItem]) -> None:
+        """Top every live replica up to `max_in_flight` chunks: its own queue first, then stolen work."""
+        for r in self._up():
+            while sum(1 for rr, _ in flying.values() if rr == r) < self.max_in_flight:
+                q = queues.setdefault(r, deque())
+                if q:
+                    chunk = q.popleft()
+                else:
+                    chunk = steal(queues, r)
+                    if chunk is None:
+                        break
+                    self.stolen += 1
+                ref = self.slots[r].actor.run.remote([items[i].request for i in chunk.index])
+                flying[ref] = (r, chunk)
+
+    def _account(self, r: int, chunk: Chunk, gens: list, seconds: float, busy: list[float]) -> None:
+        slot = self.slots[r]
+        slot.requests += len(gens)
+        slot.tokens += sum(len(g.token_ids) or len(g.token_logprobs) for g in gens)
+        slot.seconds += seconds
+        busy[r] += seconds
+        self.placement.ran(chunk, r)
+
+    def _lost(self, r: int, chunk: Chunk, queues: dict[int, deque[Chunk]], flying: dict) -> None:
+        """Replica r died: resend its chunks to the live replicas and ping it until Ray has restarted it."""
+        slot = self.slots[r]
+        orphans = [chunk]
+        if slot.up:
+            slot.up, slot.deaths, slot.down_since = False, slot.deaths + 1, time.monotonic()
+            self.log(f"ray: replica {r} on {_node(slot)} died ({slot.deaths} of {self.max_restarts} restarts); "
+                     "resending its chunks")
+            self._check_restarts(r)
+            slot.ping = slot.actor.ready.remote()
+            self.placement.forget(r)
+            orphans += list(queues.pop(r, deque()))
+        self.resent += len(orphans)
+        if self._up():
+            spread(queues, orphans, self._up())
+        else:
+            queues.setdefault(r, deque()).extendleft(reversed(orphans))
+
+    def _check_restarts(self, r: int) -> None:
+        slot = self.slots[r]
+        if slot.deaths > self.max_restarts:
+            raise ReplicaLost(f"replica {r} on {_node(slot)} died and its {self.max_restarts} restarts are used up; "
+                              "everything finished is in the sample store: run the same command again to resume")
+
+    def _revived(self, r: int, ref: Any) -> None:
+        ray = import_ray()
+        slot = self.slots[r]
+        slot.ping = None
+        try:
+            slot.where = ray.get(ref)
+        except ray.exceptions.RayActorError:
+            slot.deaths += 1
+            self._check_restarts(r)
+            slot.ping = slot.actor.ready.remote()
+            return
+        slot.up = True
+        self.log(f"ray: replica {r} is back on {_node(slot)}")
+
+    def _wait_for_a_replica(self, pings: dict) -> None:
+        """Every replica is down: wait for Ray to restart one, or stop with one line after `restart_wait`."""
+        ray = import_ray()
+        ready, _ = ray.wait(list(pings), num_returns=1, timeout=self.restart_wait)
+        if ready:
+            self._revived(pings[ready[0]], ready[0])
+            return
+        down = ", ".join(f"replica {i} on {_node(s)}" for i, s in enumerate(self.slots))
+        raise ReplicaLost(f"no replica came back within {self.restart_wait:.0f} s ({down}); everything finished is in "
+                          "the sample store: run the same command again (on a healthy cluster) to resume")
+
+    def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
+        """Ask a live replica (it has the tokenizer; the driver never loads the model)."""
+        self.start()
+        ray = import_ray()
+        r = (self._up() or [0])[0]
+        return ray.get(self.slots[r].actor.token_offsets.remote(list(token_ids)))
+
+    def describe(self) -> dict[str, Any]:
+        info = []
+        for i, s in enumerate(self.slots):
+            info.append({"replica": i, "node": _node(s), "host": s.where.get("host"), "device": s.where.get("device"),
+                         "requests": s.requests, "tokens": s.tokens, "seconds": round(s.seconds, 3),
+                         "tokens_per_s": round(s.tokens / s.seconds, 2) if s.seconds else 0.0,
+                         "restarts": s.deaths})
+        return {"executor": self.name, "replicas": len(self.slots) or (self.wanted or 0),
+                "ray_address": self.address or os.environ.get("RAY_ADDRESS") or "local",
+                "chunking": self.mode, "chunk_size": self.size, "max_in_flight": self.max_in_flight,
+                "replica_info": info, "chains_moved": self.placement.moved(), "chunks_stolen": self.stolen,
+                "chunks_resent": self.resent, "rounds": [{k: round(v, 4) for k, v in r.items()} for r in self.rounds]}
+
+    def close(self) -> None:
+        """Stop the replicas (and the local Ray this executor started); the driver's store is untouched."""
+        if not self.slots and not self._started_ray:
+            return
+        ray = import_ray()
+        from ray.util.placement_group import remove_placement_group
+
+        for s in self.slots:
+            try:
+                ray.kill(s.actor, no_restart=True)
+                if s.pg is not None:
+                    remove_placement_group(s.pg)
+            except Exception:  # a replica already gone needs no stopping
+                pass
+        self.slots = []
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+
+
+def _node(slot: _Slot) -> str:
+    w = slot.where
+    if not w:
+        return "an unknown node"
+    return f"node {w.get('node_ip')} ({w.get('host')}, id {str(w.get('node_id'))[:8]})"
+
+
+def _cause(e: Exception) -> Exception:
+    """The backend's own exception inside a RayTaskError (a UsageError stays one line)."""
+    cause = getattr(e, "cause", None)
+    return cause if isinstance(cause, Exception) else e
+
+
+def _fmt(cluster: dict[str, float]) -> str:
+    return ", ".join(f"{cluster.get(k, 0):g} {k}" for k in ("CPU", "GPU"))
+
+
+def _fmt_res(res: Any) -> str:
+    gpus = res.bundle_gpus or res.gpus
+    return f"{res.cpus:g} CPU" + (f" and {gpus} GPU(s)" if gpus else "")

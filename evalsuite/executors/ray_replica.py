@@ -1,0 +1,122 @@
+"""The Ray actor behind each replica: one warm evalsuite backend for the whole run, and how to place it.
+
+The actor only turns requests into `Generation` records and sends them back; it never opens the sample store or
+writes to the driver's filesystem. Ray is imported inside functions so this module imports without it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from evalsuite.backends.base import load_backend
+from evalsuite.executors.local import call_backend
+from evalsuite.records import Generation, Request
+
+
+class Replica:
+    """Holds one backend, built once per actor process (a Ray restart builds it again, in the new process)."""
+
+    def __init__(self, index: int, spec: str | None, model_args: Any, gpus_per_engine: int = 1):
+        self.index = index
+        self.backend = load_backend(spec, model_args)
+        if gpus_per_engine > 1 and self.backend.name == "vllm":
+            _route_vllm_workers_through_ray(self.backend)
+        self.built_at = time.time()
+
+    def ready(self) -> dict[str, Any]:
+        """Load the model now (not during the first chunk) and say where this replica runs."""
+        load = getattr(self.backend, "load", None)
+        if callable(load):
+            load()
+        return self.where()
+
+    def where(self) -> dict[str, Any]:
+        """Node, host, process and device of this replica (results.json records them)."""
+        import ray
+
+        ctx = ray.get_runtime_context()
+        return {"replica": self.index, "node_id": ctx.get_node_id(), "node_ip": ray.util.get_node_ip_address(),
+                "host": socket.gethostname(), "pid": os.getpid(), "built_at": self.built_at,
+                "device": self.backend.device_label()}
+
+    def run(self, requests: Sequence[Request]) -> tuple[list[Generation], float]:
+        """Generate (or teacher-force) one chunk; return its generations and the seconds it took here."""
+        t0 = time.perf_counter()
+        gens = call_backend(self.backend, list(requests))
+        return gens, time.perf_counter() - t0
+
+    def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
+        return self.backend.token_offsets(token_ids)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def _route_vllm_workers_through_ray(backend: Any) -> None:
+    """Tensor/pipeline parallel vLLM inside a replica: its GPU workers become Ray tasks in the replica's placement
+    group (which captures child tasks), the pattern Ray's own batch-inference code uses."""
+    engine_kwargs = backend.engine_kwargs
+
+    def with_ray(on_gpu: bool) -> dict[str, Any]:
+        return {**engine_kwargs(on_gpu), "distributed_executor_backend": "ray"}
+
+    backend.engine_kwargs = with_ray
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one replica reserves: CPUs, GPUs for itself, or a placement group of `bundle_gpus` one-GPU bundles."""
+
+    cpus: float
+    gpus: int = 0
+    bundle_gpus: int = 0
+
+
+def resources(backend: Any, replicas: int, cluster: dict[str, float]) -> Resources:
+    """A replica on a GPU cluster takes tensor x pipeline parallel GPUs (a placement group when more than one);
+    on CPUs (or for the openai backend, whose model runs on servers) it takes one CPU, or its share when fewer."""
+    cpus = min(1.0, float(cluster.get("CPU", 1.0)) / max(replicas, 1))
+    per = int(getattr(backend, "gpus_per_engine", 1) or 1)
+    if not uses_gpus(backend, cluster):
+        return Resources(cpus=cpus)
+    if per > 1:
+        return Resources(cpus=cpus, bundle_gpus=per)
+    return Resources(cpus=cpus, gpus=1)
+
+
+def uses_gpus(backend: Any, cluster: dict[str, float]) -> bool:
+    """Whether replicas of this backend run on the cluster's GPUs."""
+    if backend.name == "openai" or cluster.get("GPU", 0) < 1:
+        return False
+    return str(getattr(backend, "opts", {}).get("device", "auto")) != "cpu"
+
+
+def default_replicas(backend: Any, cluster: dict[str, float], nodes: int) -> int:
+    """As many as fit: GPUs / (tensor x pipeline parallel size); on CPUs, one per node."""
+    if uses_gpus(backend, cluster):
+        per = int(getattr(backend, "gpus_per_engine", 1) or 1)
+        return max(1, int(cluster["GPU"] // per))
+    return max(1, nodes)
+
+
+def spawn(index: int, spec: str | None, model_args: Any, backend: Any, res: Resources, max_restarts: int):
+    """Start replica `index` as a restartable actor; returns (actor handle, placement group or None)."""
+    import ray
+    from ray.util.placement_group import placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    opts: dict[str, Any] = {"max_restarts": max_restarts, "max_task_retries": 0, "num_cpus": res.cpus,
+                            "num_gpus": res.gpus}
+    pg = None
+    if res.bundle_gpus:
+        pg = placement_group([{"GPU": 1, "CPU": 1}] * res.bundle_gpus, strategy="PACK")
+        opts.update(num_gpus=0, num_cpus=0, scheduling_strategy=PlacementGroupSchedulingStrategy(
+            placement_group=pg, placement_group_capture_child_tasks=True))
+    else:
+        opts["scheduling_strategy"] = "SPREAD"
+    per = int(getattr(backend, "gpus_per_engine", 1) or 1)
+    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per)
+    return actor, pg
