@@ -79,15 +79,25 @@ def _run_user(code: str, token: bytes, chan: int, _write=os.write, _exit=os._exi
     _exit(status & 0xFF)
 
 
-def _mirror(pid: int) -> None:
-    """Wait for `pid` (reaping any orphan on the way) and end the way it ended. Never returns."""
+def _mirror(pid: int, report: int | None = None, told: int | None = None) -> None:
+    """Wait for `pid` (reaping any orphan on the way) and end the way it ended, or the way `told` (a pipe
+    from pid) says its own child ended. A pid 1 cannot kill itself: it writes the status to `report`."""
     while True:
         done, status = os.waitpid(-1, 0)
         if done == pid:
             break
+    if told is not None:
+        data = os.read(told, 4)
+        status = struct.unpack("<i", data)[0] if len(data) == 4 else status
+    if report is not None:
+        os.write(report, struct.pack("<i", status))
+        os._exit(0)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+        try:
+            signal.signal(-code, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
         os.kill(os.getpid(), -code)
     os._exit(code & 0xFF)
 
@@ -127,18 +137,21 @@ def _isolated_child(req: dict, caps: dict, cgroup: str | None) -> None:
         with open(cgroup + "/cgroup.procs", "w") as fh:
             fh.write(str(os.getpid()))
     ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
+    told, report = os.pipe()
     pid = os.fork()
     if pid:
-        for fd in (0, 1, 2, caps["channel"]):
+        for fd in (0, 1, 2, caps["channel"], report):
             os.close(fd)
-        _mirror(pid)
+        _mirror(pid, told=told)
+    os.close(told)
     ns.prctl(ns.PR_SET_PDEATHSIG, signal.SIGKILL)
     ns.enter_program_root()
     pid = os.fork()
     if pid:
         for fd in (0, 1, 2, caps["channel"]):
             os.close(fd)
-        _mirror(pid)
+        _mirror(pid, report=report)
+    os.close(report)
     _limit_and_drop(req, caps)
     os.chdir("/tmp/work")
 

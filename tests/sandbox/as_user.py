@@ -36,9 +36,21 @@ def expose_interpreter() -> None:
             os.close(fd)
 
 
+def refuse_namespaces() -> None:
+    """Stand in for a kernel without (unprivileged) namespaces: the sandbox's own seccomp filter, which
+    refuses unshare, mount and clone with namespace flags, on this process and all it starts."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "evalsuite"))
+    import _sandbox_ns
+
+    _sandbox_ns.install_seccomp(deny_sockets=False)
+
+
 def main() -> None:
+    """as_user.py UID HOME [--no-namespaces] -- CMD..."""
     uid, home, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[sys.argv.index("--") + 1:]
     expose_interpreter()
+    if "--no-namespaces" in sys.argv[:sys.argv.index("--")]:
+        refuse_namespaces()
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)

@@ -1,6 +1,6 @@
 """The hostile programs of issue 15, run through evalsuite.sandbox in whatever mode this process is in
-(root, or an ordinary user: see as_user.py). `python attacks.py BASE [--slow]` prints one JSON object:
-attack name -> how the program ended. BASE holds the targets made by `make_targets` (a home directory
+(root, or an ordinary user: see as_user.py). `python attacks.py BASE` prints one JSON object: attack
+name -> how the program ended (`--busy`: the CPU-fairness pair; `--refusal`: with namespaces refused). BASE holds the targets made by `make_targets` (a home directory
 with .bashrc, ~/.ssh/id_rsa, a user site-packages, an HF cache, and a run dir with samples.sqlite).
 """
 import json
@@ -107,7 +107,7 @@ def _busy_vs_sibling(sandbox: Sandbox) -> dict:
     return out
 
 
-def run(base: str, slow: bool) -> dict:
+def run(base: str) -> dict:
     t = targets(base)
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(t["sock"])
@@ -117,14 +117,39 @@ def run(base: str, slow: bool) -> dict:
     with Sandbox(workers=2) as sandbox:
         for name, (code, options) in progs.items():
             results[name] = sandbox.run(code, **options)
-        if slow:
-            results.update(_busy_vs_sibling(sandbox))
     listener.close()
     os.unlink(t["sock"])
+    return results
+
+
+def refusal() -> dict:
+    """Where namespaces are refused: the one-line refusal, then a program under --unsafe-exec-in-process."""
+    from evalsuite.sandbox import SandboxUnavailable, allow_unsafe_exec
+
+    out = {}
+    with Sandbox(workers=1) as sandbox:
+        try:
+            sandbox.run("pass")
+        except SandboxUnavailable as exc:
+            out["refused"] = str(exc)
+        allow_unsafe_exec(True)
+        r = sandbox.run("import os\nprint(os.getuid())")
+        allow_unsafe_exec(False)
+    out["unsafe"] = {"status": r.status, "stdout": r.stdout, "isolation": r.limits["isolation"]}
+    return out
+
+
+def _as_json(results: dict) -> dict:
     return {name: {"status": r.status, "exception": r.exception, "detail": r.detail, "stdout": r.stdout,
-                   "stderr": r.stderr[-400:], "limits": r.limits, "cpu_time": r.cpu_time, "wall_time": r.wall_time}
+                   "stderr": r.stderr[-400:], "cpu_time": r.cpu_time, "wall_time": r.wall_time}
             for name, r in results.items()}
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(sys.argv[1], "--slow" in sys.argv)))
+    if "--refusal" in sys.argv:
+        print(json.dumps(refusal()))
+    elif "--busy" in sys.argv:
+        with Sandbox(workers=2) as box:
+            print(json.dumps(_as_json(_busy_vs_sibling(box))))
+    else:
+        print(json.dumps(_as_json(run(sys.argv[1]))))
