@@ -106,3 +106,21 @@ def test_builtin_lm_eval_disagreement_is_listed(_rescore, tmp_path):
     assert strict["disagreements"] == [{"doc_id": "0", "lm_eval": 1.0, "evalsuite": False,
                                         "lm_eval_filtered": ["18."], "evalsuite_extracted": "18",
                                         "official_extracted": "18."}]
+
+
+def test_real_lm_eval_gsm8k_samples_file(_rescore, tmp_path):
+    """Lines of a real `lm_eval --tasks gsm8k --log_samples` run (tests/fixtures/lmeval_gsm8k/README.md): gold
+    18, 64, 260, 20; replies `#### 54`, `#### 16`, empty, and a cut-off text whose last number is 20."""
+    import json
+    from pathlib import Path
+
+    f = next((Path(__file__).parents[1] / "fixtures" / "lmeval_gsm8k").glob("samples_gsm8k_*.jsonl"))
+    proc = _rescore("--lm-eval-samples", str(f), "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    assert [(r["doc_id"], r["extracted"], r["info"]["official_extracted"], r["correct"]) for r in rows] == [
+        ("0", "54", "54", False), ("5", "16", "16", False), ("6", None, None, False), ("44", "20", None, True)]
+    entry = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"]["gsm8k"]
+    agreement = {k: (v["metric"], v["agree"], v["compared"]) for k, v in entry["per_filter_agreement"].items()}
+    assert agreement == {"strict-match": ("accuracy[official]", 4, 4), "flexible-extract": ("accuracy", 4, 4)}
+    assert "gsm8k: evalsuite accuracy 0.2500 (lm-eval's own task" in proc.stdout
