@@ -13,6 +13,7 @@ from typing import Any, Callable
 from evalsuite import engine
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
+from evalsuite.scoring.code_exec import apply_exec_options
 from evalsuite.protocols.base import Settings
 from evalsuite.records import STATS, Sample
 from evalsuite.registry import PROTOCOLS, SCORERS, lookup
@@ -126,6 +127,7 @@ def evaluate(
         lookup(PROTOCOLS, "protocol", protocol)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     backend = load_backend(model, model_args)
+    apply_exec_options(options or {}, log)
     _prepare_output_dir(output_dir)
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
                         want=STATS[:3] if token_stats else (), options=dict(options or {}))

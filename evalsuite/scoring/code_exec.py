@@ -6,15 +6,30 @@ exception line, the program line that failed, and a ready-to-show `message`.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from evalsuite.sandbox import ExecResult, run_many
+from evalsuite.registry import run_option
+from evalsuite.sandbox import ExecResult, allow_unsafe_exec, run_many
+
+run_option("--unsafe-exec-in-process", group="code execution", action="store_true",
+           help="where the kernel refuses the namespaces of the sandbox, run model-written code with rlimits, "
+                "seccomp and (as root) its own uid only, instead of stopping; printed in the run header and "
+                "recorded in results.json")
 
 TIMEOUT_S = 3.0
 """Both official evaluators (CRUXEval `check_correctness(..., 3)`, HumanEval `timeout=3.0`) allow 3 s."""
 
 MESSAGE_CHARS = 600
 _FRAME_RE = re.compile(r'^  File "<program>", line (\d+)(?:, in ([^\n]+))?\n(?:    ([^\n]*)\n)?', re.MULTILINE)
+
+
+def apply_exec_options(options: dict, log: Callable[[str], None]) -> None:
+    """Pass --unsafe-exec-in-process to the sandbox (process-wide) and say so in the run header."""
+    unsafe = bool(options.get("unsafe_exec_in_process"))
+    allow_unsafe_exec(unsafe)
+    if unsafe:
+        log("WARNING: --unsafe-exec-in-process: where the kernel refuses namespaces, model-written code runs "
+            "without the sandbox's isolation (rlimits, seccomp and, as root, its own uid only)")
 
 
 def run_programs(programs: Sequence[str], timeout: float = TIMEOUT_S) -> list[ExecResult]:
