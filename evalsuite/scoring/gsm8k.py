@@ -26,7 +26,7 @@ _OP = r"(?:[-+*/x\u00d7\u00f7]|\\times|\\cdot|\\div)"
 _TERM = r"\(?\s*" + _NUM + r"\s*\)?"
 _EXPR = _TERM + r"(?:\s*" + _OP + r"\s*" + _TERM + ")*"
 _CHAIN_RE = re.compile(_EXPR + r"(?:\s*=\s*" + _EXPR + ")+")
-_LAST_EQ_RE = re.compile(r"=\s*\(?\s*(" + _NUM + ")")
+_RESULT_RE = re.compile(r"\s*\(?\s*(" + _NUM + r")\s*\)?\s*")
 _STATEMENT_END_RE = re.compile(r"\n|[.!?](?=\s|$)")
 
 
@@ -60,12 +60,13 @@ def extract_official(output: str) -> str | None:
 
 
 def statement_value(statement: str) -> str | None:
-    """The number after the last `=` when `statement` opens with an arithmetic chain (`a op b = c [= d]`), else
-    None (the caller keeps the plain number it found)."""
+    """The number after the last `=` when `statement` opens with an arithmetic chain (`a op b = c [= d]`) that
+    ends in a single number, else None (the caller keeps the plain number: "18 = 2 * 9" states 18)."""
     chain = _CHAIN_RE.match(statement.lstrip())
     if chain is None:
         return None
-    return _LAST_EQ_RE.findall(chain.group(0))[-1]
+    result = _RESULT_RE.fullmatch(chain.group(0).rsplit("=", 1)[1])
+    return result.group(1) if result else None
 
 
 def _statement(text: str, start: int) -> str:

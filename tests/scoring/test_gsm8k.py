@@ -107,6 +107,8 @@ def test_extract_flexible(output, number, rule):
         ("Total: $\\boxed{(4 + 2) \\times 3 = 18}$ after 7 days", "18", "boxed"),
         # marker + number + units/currency/separators: the number, as before
         ("The answer is 5 apples. 5 = 2 + 3", "5", "answer_is"),
+        ("The answer is 18 = 2 * 9 eggs", "18", "answer_is"),
+        ("#### 20 = 4 * 5 = 2 * 10", "20", "hash"),
         ("The answer is $1,500 per week, 4 weeks", "1500", "answer_is"),
         ("#### 18 dollars = 2 weeks of 9", "18", "hash"),
         ("#### 18. Then 9 * 2 = 18 checks out, 3", "18", "hash"),
