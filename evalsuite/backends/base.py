@@ -23,6 +23,9 @@ class Backend(ABC):
     model_id: str = ""
     revision: str = ""
     batch_size: int | None = None
+    batch_invariant: bool = False
+    """True when a reply does not depend on which requests share its batch (each row computed alone, e.g. one HTTP
+    request per row): executors may then regroup requests freely; otherwise they keep the in-process batches."""
 
     @abstractmethod
     def generate(

@@ -1,14 +1,21 @@
 """OpenAI-compatible backend (`openai:MODEL@http://host:port/v1`): vLLM serve, llama.cpp, hosted APIs.
 
 Chat requests go to /chat/completions and raw prompts to /completions, concurrently from a bounded pool with
-retries. The server gives top-k log-probs at best, so statistics that need the whole vocabulary are absent unless
+retries. `openai:MODEL@URL1,URL2,...` spreads requests over several servers serving the same model; a
+conversation always goes to the same server (its prefix cache is there), and neither the store keys nor the
+results depend on which server answered. The server gives top-k log-probs at best, so statistics that need the whole vocabulary are absent unless
 `approx_stats=true` asks for their top-k truncations, which are then listed in `Generation.approximate`.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from evalsuite.backends.base import Backend, OnResult, parse_model_args
@@ -23,19 +30,42 @@ TOP_ENTROPY = "entropy_top"
 
 
 def split_spec(rest: str) -> tuple[str, str]:
-    """`MODEL@http://host:port/v1` -> (MODEL, URL); without `@URL` the base URL comes from the environment."""
+    """`MODEL@http://host:port/v1` -> (MODEL, URL); `MODEL@URL1,URL2` -> (MODEL, "URL1,URL2"); without `@URL` the
+    base URL(s) come from the environment."""
     model, sep, url = rest.rpartition("@")
     if not sep or not url.startswith(("http://", "https://")):
         model, url = rest, next((os.environ[e] for e in URL_ENVS if os.environ.get(e)), "")
     if not model or not url:
         raise UsageError(f"openai model {rest!r} needs a model and a server: write openai:MODEL@http://HOST:PORT/v1 "
                          f"(or set {URL_ENVS[0]})")
-    return model, url.rstrip("/")
+    urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+    if bad or not urls:
+        raise UsageError(f"openai server list {url!r} has an entry that is not an http(s) URL ({bad[0] if bad else url!r}); "
+                         "write openai:MODEL@http://HOST1:PORT/v1,http://HOST2:PORT/v1")
+    if len(set(urls)) < len(urls):
+        raise UsageError(f"openai server list {url!r} names a server twice; list each server once")
+    return model, ",".join(urls)
+
+
+def affinity(req: Request) -> str:
+    """What ties a request to its conversation: the messages up to the first user turn (the doc's question, which
+    every later round repeats), or a raw prompt whole. Samples of one doc share it, so they share a server too."""
+    if req.messages is not None:
+        head = []
+        for role, content in req.messages:
+            head.append([role, content])
+            if role == "user":
+                break
+        return json.dumps(head, ensure_ascii=False)
+    return req.prompt or ""
 
 
 @backend("openai")
 class OpenAIBackend(Backend):
     """Any OpenAI-compatible server; the API key comes from an environment variable, never from flags."""
+
+    batch_invariant = True
 
     OPTIONS = {
         "endpoint": "auto",
@@ -58,20 +88,57 @@ class OpenAIBackend(Backend):
             raise UsageError(f"--model-args endpoint={self.opts['endpoint']!r} must be auto, chat or completions")
         if not 0 <= self.opts["top_logprobs"] <= 100:
             raise UsageError(f"--model-args top_logprobs must be within 0..100, got {self.opts['top_logprobs']}")
-        self.model_id, self.base_url = split_spec(rest)
-        self.revision = self.opts["revision"] or self.base_url
+        self.model_id, urls = split_spec(rest)
+        self.base_urls = urls.split(",")
+        self.base_url = self.base_urls[0]
+        self.revision = self.opts["revision"]
         self.batch_size = max(1, self.opts["batch_size"])
         envs = (self.opts["api_key_env"],) if self.opts["api_key_env"] else KEY_ENVS
-        self.client = Client(self.base_url, next((os.environ[e] for e in envs if os.environ.get(e)), None),
-                             self.opts["concurrency"], self.opts["timeout"], self.opts["max_retries"],
-                             self.opts["backoff"])
-        self._echo_ok: bool | None = None
+        key = next((os.environ[e] for e in envs if os.environ.get(e)), None)
+        self.clients = [Client(u, key, self.opts["concurrency"], self.opts["timeout"], self.opts["max_retries"],
+                               self.opts["backoff"]) for u in self.base_urls]
+        self.client = self.clients[0]
+        self.served: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._echo_ok: dict[str, bool] = {}
 
     def device_label(self) -> str:
-        return self.base_url
+        return ",".join(self.base_urls)
+
+    def route(self, req: Request) -> Client:
+        """The server for this request: a stable hash of its conversation's start, so every round of a chain (and
+        every sample of a doc) goes where its prefix is cached; the result never depends on the choice."""
+        i = 0
+        if len(self.clients) > 1:
+            digest = hashlib.sha256(affinity(req).encode()).digest()
+            i = int.from_bytes(digest[:8], "little") % len(self.clients)
+        with self._lock:
+            self.served[self.base_urls[i]] += 1
+        return self.clients[i]
+
+    def _map(self, fn, requests: Sequence[Request]) -> list[Generation]:
+        """Run `fn(request, client)` over the requests, each server's share on its own bounded pool, in order."""
+        routed = [(req, self.route(req)) for req in requests]
+        groups: dict[int, list[int]] = {}
+        for i, (_, client) in enumerate(routed):
+            groups.setdefault(id(client), []).append(i)
+        out: list[Generation | None] = [None] * len(routed)
+
+        def one_server(idx: list[int]) -> None:
+            client = routed[idx[0]][1]
+            for i, g in zip(idx, client.map(lambda r: fn(r, client), [routed[i][0] for i in idx])):
+                out[i] = g
+
+        if len(groups) == 1:
+            one_server(next(iter(groups.values())))
+        else:
+            with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+                for f in [pool.submit(one_server, idx) for idx in groups.values()]:
+                    f.result()
+        return out  # type: ignore[return-value]
 
     def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
-        return self.client.map(self._one, list(requests))
+        return self._map(self._one, list(requests))
 
     def _endpoint(self, req: Request) -> str:
         ep = self.opts["endpoint"]
@@ -91,7 +158,7 @@ class OpenAIBackend(Backend):
                 need.append(k)
         return min(k, max(need)) if need else 0
 
-    def _one(self, req: Request) -> Generation:
+    def _one(self, req: Request, client: Client) -> Generation:
         t0 = time.perf_counter()
         ep = self._endpoint(req)
         g = req.gen
@@ -111,12 +178,12 @@ class OpenAIBackend(Backend):
             body["prompt"] = req.prompt or ""
             if self.opts["logprobs"]:
                 body["logprobs"] = max(k, 1)
-        reply = self.client.post("chat/completions" if ep == "chat" else "completions", body)
+        reply = client.post("chat/completions" if ep == "chat" else "completions", body)
         try:
             choice = reply["choices"][0]
             text = choice["message"]["content"] if ep == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError):
-            raise UsageError(f"server {self.base_url} sent a reply without choices[0] text; "
+            raise UsageError(f"server {client.base_url} sent a reply without choices[0] text; "
                              "is it OpenAI-compatible?") from None
         tokens, lps, tops = _parse_logprobs(choice.get("logprobs"), ep == "chat")
         stats, approx = self._stats(req, lps, tops, k)
@@ -157,20 +224,20 @@ class OpenAIBackend(Backend):
         return stats, approx
 
     def score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0) -> dict[str, list[float]]:
-        return self._score(prompt, continuation, tuple(want), offset)[1]
+        return self._score(prompt, continuation, tuple(want), offset, self.route(prompt))[1]
 
     def score_requests(self, requests: Sequence[Request]) -> list[Generation]:
-        def one(req: Request) -> Generation:
+        def one(req: Request, client: Client) -> Generation:
             t0 = time.perf_counter()
             want = tuple(sorted(set(req.want) | {"logprob"}))
-            approx, stats = self._score(req, req.continuation or "", want, getattr(req, "score_offset", 0))
+            approx, stats = self._score(req, req.continuation or "", want, getattr(req, "score_offset", 0), client)
             return Generation(text=req.continuation or "", token_ids=[], stats=stats, finish_reason="scored",
                               backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0,
                               approximate=approx)
 
-        return self.client.map(one, list(requests))
+        return self._map(one, list(requests))
 
-    def _score(self, req: Request, cont: str, want: tuple[str, ...], offset: int):
+    def _score(self, req: Request, cont: str, want: tuple[str, ...], offset: int, client: Client):
         """Teacher-forced log-probs via /completions with echo=True: raw prompts only, offset 0 only, and only
         on servers whose echoed log-probs agree with their own generation (checked once)."""
         if req.messages is not None:
@@ -178,10 +245,10 @@ class OpenAIBackend(Backend):
                              "template); score raw-text prompts, or use the hf or vllm backend")
         if offset:
             raise UsageError("the openai backend cannot score with offset=1; use the hf or vllm backend")
-        self._check_echo()
+        self._check_echo(client)
         prompt = req.prompt or ""
         k = self._top_k(req)
-        reply = self.client.post("completions", {"model": self.model_id, "prompt": prompt + cont, "echo": True,
+        reply = client.post("completions", {"model": self.model_id, "prompt": prompt + cont, "echo": True,
                                                  "max_tokens": 1, "temperature": 0.0, "logprobs": max(k, 1)})
         lp = (reply.get("choices") or [{}])[0].get("logprobs") or {}
         offsets, tokens = lp.get("text_offset") or [], lp.get("tokens") or []
@@ -189,30 +256,31 @@ class OpenAIBackend(Backend):
         end = len(prompt) + len(cont)
         keep = [i for i, o in enumerate(offsets[: len(tokens)]) if len(prompt) <= o < end]
         if any(lps[i] is None for i in keep):
-            raise UsageError(f"server {self.base_url} gave no log-prob for a continuation token; it cannot score")
+            raise UsageError(f"server {client.base_url} gave no log-prob for a continuation token; it cannot score")
         sub = Request(prompt=prompt, want=want)
         stats, approx = self._stats(sub, [lps[i] for i in keep],
                                     [[(t, float(v)) for t, v in (tops[i] or {}).items()] for i in keep], k)
         return tuple(approx), {w: stats[w] for w in want if w in stats}
 
-    def _check_echo(self) -> None:
+    def _check_echo(self, client: Client) -> None:
         """Ask for one greedy token, then echo prompt + that token: the echoed log-prob must match the generated
         one, or the server's prompt log-probs are misaligned (llama-cpp-python 0.3 shifts them by one)."""
-        if self._echo_ok is None:
+        if client.base_url not in self._echo_ok:
             probe = "The capital of France is"
-            gen = self.client.post("completions", {"model": self.model_id, "prompt": probe, "max_tokens": 1,
+            gen = client.post("completions", {"model": self.model_id, "prompt": probe, "max_tokens": 1,
                                                    "temperature": 0.0, "logprobs": 1})
             c = gen["choices"][0]
             g_lp = ((c.get("logprobs") or {}).get("token_logprobs") or [None])[0]
-            echo = self.client.post("completions", {"model": self.model_id, "prompt": probe + c["text"],
+            echo = client.post("completions", {"model": self.model_id, "prompt": probe + c["text"],
                                                     "echo": True, "max_tokens": 1, "temperature": 0.0,
                                                     "logprobs": 1})
             lp = echo["choices"][0].get("logprobs") or {}
             offs, e_lps = lp.get("text_offset") or [], lp.get("token_logprobs") or []
             at = [e_lps[i] for i, o in enumerate(offs[: len(e_lps)]) if o == len(probe)]
-            self._echo_ok = bool(g_lp is not None and at and at[0] is not None and abs(at[0] - g_lp) < 1e-2)
-        if not self._echo_ok:
-            raise UsageError(f"server {self.base_url} does not return aligned prompt log-probs with echo=True, so "
+            self._echo_ok[client.base_url] = bool(g_lp is not None and at and at[0] is not None
+                                                  and abs(at[0] - g_lp) < 1e-2)
+        if not self._echo_ok[client.base_url]:
+            raise UsageError(f"server {client.base_url} does not return aligned prompt log-probs with echo=True, so "
                              "the openai backend cannot score continuations there; use the hf or vllm backend")
 
 

@@ -72,6 +72,7 @@ class _Slot:
     requests: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    engines: set[str] = field(default_factory=set)
 
 
 class RayExecutor(Executor):
@@ -155,13 +156,14 @@ class RayExecutor(Executor):
                     continue
                 r, chunk = flying.pop(ref)
                 try:
-                    gens, seconds = ray.get(ref)
+                    gens, seconds, engine = ray.get(ref)
                 except ray.exceptions.RayActorError:
                     self._lost(r, chunk, queues, flying)
                     continue
                 except ray.exceptions.RayTaskError as e:
                     raise _cause(e) from None
                 self._account(r, chunk, gens, seconds, busy)
+                self.slots[r].engines.add(engine)
                 for i, g in zip(chunk.index, gens):
                     on_result(i, g)
         end = time.perf_counter()
@@ -258,7 +260,7 @@ class RayExecutor(Executor):
             info.append({"replica": i, "node": _node(s), "host": s.where.get("host"), "device": s.where.get("device"),
                          "requests": s.requests, "tokens": s.tokens, "seconds": round(s.seconds, 3),
                          "tokens_per_s": round(s.tokens / s.seconds, 2) if s.seconds else 0.0,
-                         "restarts": s.deaths})
+                         "restarts": s.deaths, "engines_built": len(s.engines)})
         return {"executor": self.name, "replicas": len(self.slots) or (self.wanted or 0),
                 "ray_address": self.address or os.environ.get("RAY_ADDRESS") or "local",
                 "chunking": self.mode, "chunk_size": self.size, "max_in_flight": self.max_in_flight,

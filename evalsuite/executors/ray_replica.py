@@ -42,11 +42,13 @@ class Replica:
                 "host": socket.gethostname(), "pid": os.getpid(), "built_at": self.built_at,
                 "device": self.backend.device_label()}
 
-    def run(self, requests: Sequence[Request]) -> tuple[list[Generation], float]:
-        """Generate (or teacher-force) one chunk; return its generations and the seconds it took here."""
+    def run(self, requests: Sequence[Request]) -> tuple[list[Generation], float, str]:
+        """Generate (or teacher-force) one chunk; return its generations, the seconds it took here, and which
+        engine made them (process and model object: one per replica per run unless Ray restarted it)."""
         t0 = time.perf_counter()
         gens = call_backend(self.backend, list(requests))
-        return gens, time.perf_counter() - t0
+        engine = getattr(self.backend, "model", None) or getattr(self.backend, "llm", None) or self.backend
+        return gens, time.perf_counter() - t0, f"{os.getpid()}:{id(engine)}"
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
         return self.backend.token_offsets(token_ids)
