@@ -22,14 +22,14 @@ import traceback
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _sandbox_ns as ns  # noqa: E402  (a sibling file, loaded by path: this script runs with -P)
+import _sandbox_ns as ns  # noqa: E402  (sibling files, loaded by path: this script runs with -P)
+import _sandbox_tree as tree  # noqa: E402
 
 del sys.path[0]
 UID_BASE = 2_000_000_000  # root mode: program uid = UID_BASE + server pid, unique per live server, no real user
 EXC_CAP = 2000
 CHANNEL_CLOSED = 125  # exit code of the bootstrap when the program closed the result channel
 _TICK = 0.05  # seconds between two CPU-time readings of a running program
-_HZ = os.sysconf("SC_CLK_TCK")
 
 
 def _run_user(code: str, token: bytes, chan: int, _write=os.write, _exit=os._exit, _fstat=os.fstat,
@@ -192,57 +192,6 @@ def _child(req: dict, caps: dict, fds: tuple, token: bytes, workdir: str | None,
     _run_user(req["code"], token, chan)
 
 
-def _tree(pid: int) -> tuple:
-    """(CPU seconds, pids) of `pid` and all its descendants: own time of the live ones plus the time of
-    every child they have reaped; orphans of the program are re-parented inside the tree (pid 1 or us)."""
-    ticks, pids, stack = 0, [], [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/stat") as fh:
-                fields = fh.read().rpartition(")")[2].split()
-            ticks += sum(int(v) for v in fields[11:15])
-            pids.append(p)
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except (OSError, ValueError):
-            continue
-    return ticks / _HZ, pids
-
-
-def _kill_tree(pid: int) -> None:
-    for p in _tree(pid)[1]:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def _live_children() -> set:
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children") as fh:
-            return {int(p) for p in fh.read().split()}
-    except OSError:
-        return {-1}
-
-
-def _reap_all(deadline: float) -> bool:
-    """Reap every child (orphans come to us, the subreaper), killing stragglers; True when none is left."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if pid:
-            continue
-        if time.monotonic() > deadline:
-            return False
-        for p in _live_children() - {-1}:
-            _kill_tree(p)
-        time.sleep(0.001)
-
-
 def _spawn(req: dict, caps: dict, token: bytes) -> dict:
     """Fork the program's child with fresh pipes; the job's state for _drain and _finish."""
     job = {"workdir": None, "cgroup": None, "start": time.monotonic()}
@@ -284,20 +233,20 @@ def _drain(job: dict, req: dict) -> dict:
         if now >= drain_end:
             break
         if not exited and not why and now >= next_tick:
-            cpu, next_tick = _tree(pid)[0], now + _TICK
+            cpu, next_tick = tree.cpu_and_pids(pid)[0], now + _TICK
             if cpu >= req["timeout"]:
                 why = "cpu"
             elif now >= wall_end:
                 why = "wall"
             if why:
-                _kill_tree(pid)
+                tree.kill_tree(pid)
                 drain_end = now + 2.0
         limit = min(next_tick, drain_end) - now if not exited else drain_end - now
         for fd, _ in poller.poll(max(limit, 0) * 1000 if limit != float("inf") else None):
             if fd == job["pidfd"]:
                 exited, wall = True, time.monotonic() - start
                 poller.unregister(fd)
-                _kill_tree(pid)
+                tree.kill_tree(pid)
                 drain_end = min(drain_end, time.monotonic() + 2.0)
                 continue
             chunk = os.read(fd, 65536)
@@ -318,7 +267,7 @@ def _finish(job: dict, got: dict, token: bytes, req: dict) -> dict:
     """Reap the child and everything it left, remove its work dir/cgroup, and build the reply."""
     _, wstatus, usage = os.wait4(job["pid"], 0)
     cpu = max(got["cpu"], usage.ru_utime + usage.ru_stime)
-    clean = _reap_all(time.monotonic() + 5.0)
+    clean = tree.reap_all(time.monotonic() + 5.0)
     for fd in (job["pidfd"], *job["reads"]):
         os.close(fd)
     if job["workdir"]:
@@ -351,35 +300,17 @@ def _run(req: dict, caps: dict) -> dict:
     return _finish(job, _drain(job, req), token, req)
 
 
-def _works(fn) -> str:
-    """Run fn in a throwaway child: "" if it worked, else the error's text."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            fn()
-            os._exit(0)
-        except BaseException as exc:
-            os.write(w, str(exc).encode()[:500])
-            os._exit(1)
-    os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        why = fh.read().decode("utf-8", "replace")
-    return "" if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 else why or "failed"
-
-
 def _probe_program_namespaces() -> None:
     ns.unshare(ns.PROGRAM_NS)
     ns.limit_ipc(64)
-    why = _works(ns.enter_program_root)
+    why = tree.works(ns.enter_program_root)
     if why:
         raise OSError(why)
 
 
 def _probe_namespaces() -> None:
     ns.enter_server_namespaces()
-    why = _works(_probe_program_namespaces)
+    why = tree.works(_probe_program_namespaces)
     if why:
         raise OSError(why)
 
@@ -391,13 +322,14 @@ def _probe() -> dict:
     caps = {"root": root, "uid": UID_BASE + os.getpid() if root else ns.USER_IN_NS, "cgroup": None,
             "channel": min(4000, hard - 1) if hard != resource.RLIM_INFINITY else 4000, "isolated": False}
 
-    caps["why"] = _works(_probe_namespaces)
-    caps["seccomp"] = not _works(lambda: ns.install_seccomp(True))
+    caps["why"] = tree.works(_probe_namespaces)
+    caps["seccomp"] = not tree.works(lambda: ns.install_seccomp(True))
     if not caps["why"]:
         ns.enter_server_namespaces()
         caps["isolated"] = True
         parent = ns.memory_cgroup_parent()
-        if parent and not _works(lambda: os.rmdir(ns.cgroup_create(parent, f"evalsuite-probe-{os.getpid()}", 64))):
+        probe = f"evalsuite-probe-{os.getpid()}"
+        if parent and not tree.works(lambda: os.rmdir(ns.cgroup_create(parent, probe, 64))):
             caps["cgroup"] = parent
     else:
         caps["uid"] = UID_BASE + os.getpid() if root else os.getuid()
