@@ -3,8 +3,9 @@
 Chat requests go to /chat/completions and raw prompts to /completions, concurrently from a bounded pool with
 retries. `openai:MODEL@URL1,URL2,...` spreads requests over several servers serving the same model; a
 conversation always goes to the same server (its prefix cache is there), and neither the store keys nor the
-results depend on which server answered. The server gives top-k log-probs at best, so statistics that need the whole vocabulary are absent unless
-`approx_stats=true` asks for their top-k truncations, which are then listed in `Generation.approximate`.
+results depend on which server answered. The server gives top-k log-probs at best, so statistics that need the
+whole vocabulary are absent unless `approx_stats=true` asks for their top-k truncations, which are then listed
+in `Generation.approximate`.
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def split_spec(rest: str) -> tuple[str, str]:
     urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
     bad = [u for u in urls if not u.startswith(("http://", "https://"))]
     if bad or not urls:
-        raise UsageError(f"openai server list {url!r} has an entry that is not an http(s) URL ({bad[0] if bad else url!r}); "
+        first = bad[0] if bad else url
+        raise UsageError(f"openai server list {url!r} has an entry that is not an http(s) URL ({first!r}); "
                          "write openai:MODEL@http://HOST1:PORT/v1,http://HOST2:PORT/v1")
     if len(set(urls)) < len(urls):
         raise UsageError(f"openai server list {url!r} names a server twice; list each server once")

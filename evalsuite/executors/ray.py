@@ -176,19 +176,24 @@ class RayExecutor(Executor):
         return [i for i, s in enumerate(self.slots) if s.up]
 
     def _fill(self, queues: dict[int, deque[Chunk]], flying: dict, items: Sequence[WorkItem]) -> None:
-        """Top every live replica up to `max_in_flight` chunks: its own queue first, then stolen work."""
+        """Top every live replica up to `max_in_flight` chunks from its own queue; one with nothing in flight and
+        nothing queued takes the last chunk of the longest queue."""
+        def send(r: int, chunk: Chunk) -> None:
+            flying[self.slots[r].actor.run.remote([items[i].request for i in chunk.index])] = (r, chunk)
+
+        def load(r: int) -> int:
+            return sum(1 for rr, _ in flying.values() if rr == r)
+
         for r in self._up():
-            while sum(1 for rr, _ in flying.values() if rr == r) < self.max_in_flight:
-                q = queues.setdefault(r, deque())
-                if q:
-                    chunk = q.popleft()
-                else:
-                    chunk = steal(queues, r)
-                    if chunk is None:
-                        break
+            q = queues.setdefault(r, deque())
+            while q and load(r) < self.max_in_flight:
+                send(r, q.popleft())
+        for r in self._up():
+            if not load(r) and not queues[r]:
+                chunk = steal(queues, r)
+                if chunk is not None:
                     self.stolen += 1
-                ref = self.slots[r].actor.run.remote([items[i].request for i in chunk.index])
-                flying[ref] = (r, chunk)
+                    send(r, chunk)
 
     def _account(self, r: int, chunk: Chunk, gens: list, seconds: float, busy: list[float]) -> None:
         slot = self.slots[r]

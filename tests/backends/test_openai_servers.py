@@ -52,6 +52,6 @@ def test_two_servers_give_the_one_servers_samples_and_resume_in_any_order(llama_
     chains: dict[tuple, set] = {}
     for s in res.samples:
         chains.setdefault((s.doc_id, s.sample_idx), set()).add(both.route(s.request).base_url)
-    assert len({s.round for s in res.samples}) == 4 and all(len(v) == 1 for v in chains.values())
+    assert len({s.round for s in res.samples}) == 5 and all(len(v) == 1 for v in chains.values())
     again = evaluate(model=f"openai:smol@{b.url},{a.url}", output_dir=tmp_path / "one", **TASK)
     assert again.stats.generated == 0 and again.stats.from_store == res.stats.generated

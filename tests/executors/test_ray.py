@@ -25,10 +25,10 @@ def test_two_replicas_equal_the_in_process_run(local_ray, in_process, same_outpu
     res = evaluate(model=f"hf:{tiny_model_dir}", model_args="batch_size=3", output_dir=tmp_path, executor="ray",
                    replicas=2, **TASK)
     same_outputs(in_process, tmp_path)
-    assert len({s.round for s in res.samples}) == 4  # answer, critique, answer, critique: the engine ran 4 rounds
+    assert len({s.round for s in res.samples}) == 5  # answer, then (critique, improved answer) twice
     ex = json.loads((tmp_path / "results.json").read_text())["execution"]
     assert ex["executor"] == "ray" and ex["replicas"] == 2 and ex["chunking"] == "batch"
-    assert len(ex["rounds"]) == 4
+    assert len(ex["rounds"]) == 5
     for rep in ex["replica_info"]:
         assert rep["requests"] > 0 and rep["tokens"] > 0 and rep["device"] == "cpu"
         assert rep["engines_built"] == 1 and rep["restarts"] == 0  # one warm engine for every round
@@ -47,7 +47,8 @@ def test_one_request_chunks_keep_every_chain_on_its_replica(local_ray, same_outp
     assert [r["requests"] for r in ex["replica_info"]] == [local.stats.generated // 2] * 2
 
 
-def test_resume_with_another_replica_count_makes_no_model_call(local_ray, in_process, same_outputs, tiny_model_dir, tmp_path):
+def test_resume_with_another_replica_count_makes_no_model_call(local_ray, in_process, same_outputs, tiny_model_dir,
+                                                               tmp_path):
     import shutil
 
     from evalsuite import evaluate
