@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -22,6 +23,8 @@ from evalsuite.executors.ray_replica import default_replicas, resources, spawn
 
 INSTALL = 'the ray executor needs Ray: pip install -e ".[ray]" (or pip install "ray>=2.40")'
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024
+MAX_RESTARTS = 3
+"""How often Ray may restart one replica (a crash, a lost node) before the run stops."""
 
 
 class ReplicaLost(UsageError):
@@ -81,8 +84,9 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, backend: Backend, spec: str | None, model_args: Any = None, replicas: int | None = None,
-                 address: str | None = None, max_in_flight: int = 2, max_restarts: int = 3,
-                 chunk_size: int | None = None, restart_wait: float = 300.0, log=print):
+                 address: str | None = None, max_in_flight: int = 2, max_restarts: int | None = None,
+                 chunk_size: int | None = None, restart_wait: float = 300.0, start_wait: float = 3600.0,
+                 log=print):
         if replicas is not None and replicas < 1:
             raise UsageError(f"--replicas must be at least 1, got {replicas}")
         if not isinstance(spec, (str, type(None))):
@@ -90,7 +94,9 @@ class RayExecutor(Executor):
         import_ray()
         self.backend, self.spec, self.model_args = backend, spec, model_args
         self.wanted, self.address = replicas, address
-        self.max_in_flight, self.max_restarts, self.restart_wait = max(1, max_in_flight), max_restarts, restart_wait
+        self.max_in_flight = max(1, max_in_flight)
+        self.max_restarts = MAX_RESTARTS if max_restarts is None else max_restarts
+        self.restart_wait, self.start_wait = restart_wait, start_wait
         invariant = getattr(backend, "batch_invariant", False)
         self.mode = "batch" if backend.batch_size and not invariant else "chain"
         self.size = backend.batch_size if self.mode == "batch" else (chunk_size or backend.batch_size or 256)
@@ -117,14 +123,22 @@ class RayExecutor(Executor):
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         n = self.wanted or default_replicas(self.backend, cluster, nodes)
         res = resources(self.backend, n, cluster)
+        if n * (res.gpus + res.bundle_gpus) > cluster.get("GPU", 0):
+            raise UsageError(f"{n} replica(s) of {_fmt_res(res)} each do not fit the cluster ({_fmt(cluster)}); "
+                             "lower --replicas or the parallel sizes in --model-args")
+        run = uuid.uuid4().hex[:8]
         for i in range(n):
-            actor, pg = spawn(i, self.spec, self.model_args, self.backend, res, self.max_restarts)
+            actor, pg = spawn(i, f"evalsuite-{run}-replica-{i}", self.spec, self.model_args, self.backend, res,
+                              self.max_restarts)
             self.slots.append(_Slot(actor, pg))
         try:
-            infos = ray.get([s.actor.ready.remote() for s in self.slots], timeout=self.restart_wait)
+            infos = ray.get([s.actor.ready.remote() for s in self.slots], timeout=self.start_wait)
         except ray.exceptions.GetTimeoutError:
-            raise UsageError(f"{n} replica(s) did not start within {self.restart_wait:.0f} s: the cluster has "
-                             f"{_fmt(cluster)}, each replica needs {_fmt_res(res)}; lower --replicas") from None
+            raise UsageError(f"{n} replica(s) did not load the model within {self.start_wait:.0f} s (the cluster has "
+                             f"{_fmt(cluster)}, each replica needs {_fmt_res(res)}); check `ray status`") from None
+        except ray.exceptions.RayActorError as e:
+            first = (str(e).strip().splitlines() or ["died"])[0]
+            raise UsageError(f"a replica died while loading the model ({first[:200]}); see the Ray logs") from None
         except ray.exceptions.RayTaskError as e:
             raise _cause(e) from None
         for slot, info in zip(self.slots, infos):
@@ -157,7 +171,7 @@ class RayExecutor(Executor):
                 r, chunk = flying.pop(ref)
                 try:
                     gens, seconds, engine = ray.get(ref)
-                except ray.exceptions.RayActorError:
+                except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError):
                     self._lost(r, chunk, queues, flying)
                     continue
                 except ray.exceptions.RayTaskError as e:

@@ -104,14 +104,15 @@ def default_replicas(backend: Any, cluster: dict[str, float], nodes: int) -> int
     return max(1, nodes)
 
 
-def spawn(index: int, spec: str | None, model_args: Any, backend: Any, res: Resources, max_restarts: int):
-    """Start replica `index` as a restartable actor; returns (actor handle, placement group or None)."""
+def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any, res: Resources, max_restarts: int):
+    """Start replica `index` as a restartable actor named `name` (as `ray list actors` shows it); returns (actor
+    handle, placement group or None)."""
     import ray
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    opts: dict[str, Any] = {"max_restarts": max_restarts, "max_task_retries": 0, "num_cpus": res.cpus,
-                            "num_gpus": res.gpus}
+    opts: dict[str, Any] = {"name": name, "max_restarts": max_restarts, "max_task_retries": 0,
+                            "num_cpus": res.cpus, "num_gpus": res.gpus}
     pg = None
     if res.bundle_gpus:
         pg = placement_group([{"GPU": 1, "CPU": 1}] * res.bundle_gpus, strategy="PACK")
