@@ -100,11 +100,15 @@ def evaluate(
     options: dict[str, Any] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    executor: str | None = None,
+    replicas: int | None = None,
+    ray_address: str | None = None,
 ) -> Results:
     """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv.
 
     `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power) to the
-    protocols (`Settings.options`) and summarizers (`Group.options`).
+    protocols (`Settings.options`) and summarizers (`Group.options`). `executor` is "local" (this process) or
+    "ray" (`replicas` Ray actors, on the cluster at `ray_address` / $RAY_ADDRESS or a local Ray).
     """
     t_start = time.perf_counter()
     if limit is not None and limit <= 0:
@@ -155,19 +159,19 @@ def evaluate(
                                 "primary_convention": plans[-1].scorer.primary}
     if not plans:
         raise UsageError("none of the requested tasks is available here; see `evalsuite tasks`")
-    if (settings.options.get("data_parallel") or 1) > 1:
-        from evalsuite.backends.data_parallel import run_shards
+    from evalsuite.executors.factory import make_executor
 
-        run_shards(settings.options["data_parallel"], model, model_args, backend, plans,
-                   output_dir / "samples.sqlite", samples, log)
+    execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log)
     store = SampleStore(output_dir / "samples.sqlite")
     try:
-        all_samples, stats = engine.run(plans, backend, store, samples=samples, progress=progress, log=log)
+        all_samples, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log)
         if settings.options.get("observer_model"):
             from evalsuite.protocols.self_predict import run_observer
 
             all_samples += run_observer(plans, settings, store, samples, progress, log)
     finally:
+        execution_info = execution.describe()
+        execution.close()
         store.close()
     rows, extras = summarize(all_samples, seed=seed, primary={p.card.name: p.scorer.primary for p in plans},
                              subsets={p.card.name: p.card.extra.get("subset", "") for p in plans},
@@ -192,6 +196,7 @@ def evaluate(
         "git_hash": _git_hash(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "run": {**asdict(stats), "tokens_per_s": stats.tokens_per_s, "wall_seconds": wall},
+        "execution": execution_info,
     }
     payload = {**info, "config": config, "tasks": {
         name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name], "extras": extras.get(name, {})}

@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", default=None, help="folder with the task data files (default: shipped data)")
     run.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--executor", choices=["local", "ray"], default=None,
+                     help="local: this process; ray: replicas on a Ray cluster or a local Ray "
+                          "(pip install -e \".[ray]\"; default: ray when --replicas > 1)")
+    run.add_argument("--replicas", type=_int, default=None, metavar="N",
+                     help="Ray replicas, each a warm copy of the model (default: GPUs / (tensor x pipeline parallel "
+                          "size), or one per node on CPUs)")
+    run.add_argument("--ray-address", default=None, metavar="ADDR",
+                     help="Ray cluster to join (default: $RAY_ADDRESS, else start a local Ray)")
+    run.add_argument("--data-parallel", type=_int, default=None, metavar="N",
+                     help="shorthand for --executor ray --replicas N")
     from evalsuite.registry import COMMANDS, RUN_OPTIONS, load_plugins
 
     load_plugins()
@@ -91,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         temperature=args.temperature, top_p=args.top_p, seed=args.seed, samples=args.samples,
         rounds=args.rounds, data_source=args.data_source, data_dir=args.data_dir,
         token_stats=not args.no_token_stats, progress=not args.no_progress,
+        executor=args.executor or ("ray" if args.data_parallel else None),
+        replicas=args.replicas or args.data_parallel, ray_address=args.ray_address,
         options={k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None},
         log=lambda m: print(m, file=sys.stderr),
     )
