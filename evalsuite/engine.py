@@ -161,21 +161,16 @@ def _chain_key(c: _Chain) -> str:
 
 
 def _answer_text(c: _Chain, gen: Generation) -> str:
-    """The text the scorer reads; a protocol with `answer_text(text)` may drop what is not the answer."""
-    fn = getattr(c.plan.protocol, "answer_text", None)
-    return fn(gen.text) if fn else gen.text
+    """The text the scorer reads (the protocol may drop what is not the answer)."""
+    return c.plan.protocol.answer_text(gen.text)
 
 
 def _attach_confidence(chains: list[_Chain], out: list[Sample], executor: Executor) -> None:
-    """A protocol with `confidence(doc, history, token_offsets) -> {round: {name: value}}` puts those values on
-    its finished chains' answer samples (`token_offsets` is the backend's detokenizer, for answer spans)."""
+    """Put each finished chain's confidences (the protocol's `confidence` hook) on its answer samples."""
     where = {(s.task, s.doc_id, s.protocol, s.sample_idx, s.round): i
              for i, s in enumerate(out) if s.kind == "answer"}
     for c in chains:
-        fn = getattr(c.plan.protocol, "confidence", None)
-        if fn is None:
-            continue
-        for rnd, conf in fn(c.doc, c.history, executor.token_offsets).items():
+        for rnd, conf in c.plan.protocol.confidence(c.doc, c.history, executor.token_offsets).items():
             i = where.get((c.doc.task, c.doc.doc_id, c.plan.protocol.registry_name, c.sample_idx, rnd))
             if i is not None and conf:
                 out[i] = dataclasses.replace(out[i], confidence={**out[i].confidence, **conf})

@@ -152,7 +152,7 @@ class OpenAIBackend(Backend):
     def _top_k(self, req: Request) -> int:
         """How many top log-probs to ask for: only what a wanted statistic or the choices need."""
         k = self.opts["top_logprobs"]
-        need = [k] if getattr(req, "choices", None) else []
+        need = [k] if req.choices else []
         for w in req.want:
             if w.startswith(TOP_ENTROPY) and w[len(TOP_ENTROPY):].isdigit():
                 need.append(int(w[len(TOP_ENTROPY):]))
@@ -190,7 +190,7 @@ class OpenAIBackend(Backend):
         tokens, lps, tops = _parse_logprobs(choice.get("logprobs"), ep == "chat")
         stats, approx = self._stats(req, lps, tops, k)
         extra: dict[str, Any] = {}
-        if getattr(req, "choices", None):
+        if req.choices:
             extra["choice_logprobs"], exact = _choice_logprobs(req.choices, dict(tops[0][::-1]) if tops else {})
             if not exact:
                 approx.append("choice_logprobs")
@@ -232,7 +232,7 @@ class OpenAIBackend(Backend):
         def one(req: Request, client: Client) -> Generation:
             t0 = time.perf_counter()
             want = tuple(sorted(set(req.want) | {"logprob"}))
-            approx, stats = self._score(req, req.continuation or "", want, getattr(req, "score_offset", 0), client)
+            approx, stats = self._score(req, req.continuation or "", want, req.score_offset, client)
             return Generation(text=req.continuation or "", token_ids=[], stats=stats, finish_reason="scored",
                               backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0,
                               approximate=approx)

@@ -129,7 +129,7 @@ class VLLMBackend(Backend):
         """Per choice, the first-token ids a reply can start it with (as the hf backend: `c` and `" " + c`)."""
         from evalsuite.backends.hf_decode import choice_token_ids
 
-        choices = getattr(req, "choices", None) or ()
+        choices = req.choices or ()
         ids = [choice_token_ids(self.tokenizer, c) for c in choices]
         flat = [t for v in ids for t in v]
         if len(flat) != len(set(flat)):
@@ -186,7 +186,7 @@ class VLLMBackend(Backend):
         for name in plan.want:
             stats[name] = series(record, name, range(n), plan.tag)
         extra: dict[str, Any] = {}
-        if getattr(req, "choices", None):
+        if req.choices:
             extra["choice_logprobs"] = _group_logsumexp(req.choices, group, (record or {}).get("choices"), plan)
         return Generation(text=o.text, token_ids=ids, stats=stats,
                           finish_reason="stop" if o.finish_reason == "stop" else "length", backend=self.name,
@@ -203,7 +203,7 @@ class VLLMBackend(Backend):
 
     def score_requests(self, requests: Sequence[Request]) -> list[Generation]:
         t0 = time.perf_counter()
-        items = [(r, r.continuation or "", tuple(sorted(set(r.want) | {"logprob"})), getattr(r, "score_offset", 0))
+        items = [(r, r.continuation or "", tuple(sorted(set(r.want) | {"logprob"})), r.score_offset)
                  for r in requests]
         scored = self._score(items)
         seconds = (time.perf_counter() - t0) / max(1, len(requests))

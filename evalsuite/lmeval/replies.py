@@ -31,13 +31,9 @@ def score_reply(twin: Twin, doc: Doc, request: Request, generation: Generation) 
     """The evalsuite score of `generation`, the reply to `request` for `doc`, under the twin's protocol."""
     proto = protocol_of(twin)
     text = generation.text
-    answer_text = getattr(proto, "answer_text", None)
-    score = scorer_for(twin.card.name).score(answer_text(text) if answer_text else text, doc.target, doc.fields)
-    conf: dict[str, float] = {}
-    confidence = getattr(proto, "confidence", None)
-    if confidence is not None:
-        history = [[Turn(request, generation, score.extracted, score.correct, dict(score.info))]]
-        conf = dict(confidence(doc, history, no_token_offsets).get(0, {}))
+    score = scorer_for(twin.card.name).score(proto.answer_text(text), doc.target, doc.fields)
+    history = [[Turn(request, generation, score.extracted, score.correct, dict(score.info))]]
+    conf = dict(proto.confidence(doc, history, no_token_offsets).get(0, {}))
     return ScoredReply(score, conf)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import jinja2
 
@@ -87,3 +87,14 @@ class Protocol(ABC):
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         """The requests of the next round given every earlier round, or None when the chain is done."""
         return None
+
+    def answer_text(self, text: str) -> str:
+        """The part of a reply the scorer reads; a protocol that asks for more than the answer drops the rest."""
+        return text
+
+    def confidence(
+        self, doc: Doc, history: list[list[Turn]], token_offsets: Callable[[Sequence[int]], list[int] | None]
+    ) -> dict[int, dict[str, float]]:
+        """Confidences of a finished chain's answers, {answer round: {method: value}}; called once, when the chain
+        ends. `token_offsets` maps a reply's token ids to text offsets (None when the backend cannot)."""
+        return {}

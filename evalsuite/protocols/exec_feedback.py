@@ -26,8 +26,8 @@ class ExecFeedback(MultiRound):
     """answer -> (stop if its program passed) error report -> corrected answer -> ..."""
 
     def __init__(self, card: TaskCard, settings: Settings):
-        if not getattr(lookup(SCORERS, "scorer", card.scorer), "executes", False):
-            code = sorted(n for n, s in SCORERS.items() if getattr(s, "executes", False))
+        if not lookup(SCORERS, "scorer", card.scorer).executes:
+            code = sorted(n for n, s in SCORERS.items() if s.executes)
             raise UsageError(f"--protocol exec_feedback needs a task scored by running code (scorers "
                              f"{', '.join(code)}); task {card.name} is scored by {card.scorer}")
         super().__init__(card, settings)

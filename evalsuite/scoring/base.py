@@ -29,6 +29,8 @@ class Scorer(ABC):
 
     primary: str = "correct"
     conventions: tuple[str, ...] = ()
+    executes: bool = False
+    """True when scoring runs the answer as a program (in the sandbox); execution feedback needs such a scorer."""
 
     @abstractmethod
     def gold(self, fields: dict[str, Any]) -> str:
