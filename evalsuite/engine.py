@@ -5,7 +5,6 @@ It is the one module that knows the order of stages: protocol -> store/backend -
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -13,6 +12,7 @@ from typing import Callable
 from evalsuite.backends.base import Backend
 from evalsuite.executors.base import Executor, WorkItem
 from evalsuite.executors.local import LocalExecutor
+from evalsuite.progress import RoundBar, token_listener
 from evalsuite.protocols.base import Protocol, Turn
 from evalsuite.records import Doc, Generation, Request, Sample
 from evalsuite.scoring.base import Score, Scorer
@@ -61,10 +61,8 @@ def _seeded(req: Request, sample_idx: int) -> Request:
     return dataclasses.replace(req, gen=dataclasses.replace(req.gen, seed=seed))
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="req", disable=not enabled or total == 0, file=sys.stderr, leave=False)
+def _progress(total: int, desc: str, enabled: bool) -> RoundBar:
+    return RoundBar(total, desc, enabled)
 
 
 OnRound = Callable[[list[Sample], RunStats, int], None]
@@ -141,12 +139,12 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
         stats.generated += 1
         stats.gen_tokens += len(gen.token_ids) or len(gen.token_logprobs)
         stats.gen_seconds = before + time.perf_counter() - t_round
-        bar.update(1)
-        bar.set_postfix(tok_s=f"{stats.tokens_per_s:.0f}")
+        bar.finished(len(gen.token_ids) or len(gen.token_logprobs))
 
     before = stats.gen_seconds
     try:
-        executor.run_round(work, arrived)
+        with token_listener(bar.tokens):
+            executor.run_round(work, arrived)
     finally:
         bar.close()
     missing = [items[i][2] for i in todo if items[i][2] not in got]

@@ -110,12 +110,14 @@ class HFBackend(Backend):
         return str(self.device) if self.model is not None else str(self.opts["device"])
 
     def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
+        """Decode in batches of `batch_size`; each row goes to `on_result` at the step it finishes."""
         from evalsuite.backends.hf_decode import decode_batch
 
         self.load()
         out: list[Generation] = []
         for i in range(0, len(requests), self.batch_size):
-            out.extend(decode_batch(self, list(requests[i : i + self.batch_size])))
+            report = None if on_result is None else (lambda j, g, base=i: on_result(base + j, g))
+            out.extend(decode_batch(self, list(requests[i : i + self.batch_size]), report))
         return out
 
     def score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0) -> dict[str, list[float]]:
