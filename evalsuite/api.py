@@ -81,6 +81,20 @@ def _prepare_output_dir(path: Path) -> None:
         raise UsageError(f"output dir {path} cannot be written ({e.strerror or e}); choose another --output-dir") from e
 
 
+def _use_threads(backend: Backend, threads: int | None, log: Callable[[str], None]) -> None:
+    """Apply `--threads` to a backend that runs torch on this CPU, and say in the run header how many it uses."""
+    if threads is not None:
+        if threads <= 0:
+            raise UsageError(f"--threads must be a positive number of CPU threads, got {threads}")
+        if not hasattr(backend, "set_threads"):
+            raise UsageError(f"--threads sets the torch CPU threads of the hf backend; the {backend.name} backend "
+                             "does not use them: drop --threads")
+        backend.set_threads(threads, "--threads")
+    if hasattr(backend, "threads"):
+        log(f"{backend.name} backend, {backend.model_id}: torch CPU threads {backend.threads} "
+            f"({backend.threads_from}; --threads N sets them)")
+
+
 def evaluate(
     tasks: list[str] | str,
     model: "str | Backend | None" = None,
@@ -100,6 +114,7 @@ def evaluate(
     options: dict[str, Any] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    threads: int | None = None,
     executor: str | None = None,
     replicas: int | None = None,
     ray_address: str | None = None,
@@ -131,6 +146,7 @@ def evaluate(
         lookup(PROTOCOLS, "protocol", protocol)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     backend = load_backend(model, model_args)
+    _use_threads(backend, threads, log)
     apply_exec_options(options or {}, log)
     _prepare_output_dir(output_dir)
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
@@ -187,7 +203,7 @@ def evaluate(
     config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                   protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                   samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
-                  options=dict(options or {}))
+                  options=dict(options or {}), threads=getattr(backend, "threads", None))
     wall = time.perf_counter() - t_start
     info = {
         "model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,

@@ -23,45 +23,82 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows `(default: X)` where a flag has a real default (not None, not an off switch, not already in the help)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        off = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if off or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _configure_run(run: argparse.ArgumentParser) -> None:
+    """`evalsuite run`'s flags in groups: tasks and data, model, generation, protocol, output, execution, then the
+    options each protocol declares with `run_option()` (grouped by its `group`)."""
+    from evalsuite.registry import RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
+
+    g = {name: run.add_argument_group(name) for name in
+         ("tasks and data", "model", "generation", "protocol", "output", "execution")}
+    g["tasks and data"].add_argument("--tasks", required=True, metavar="LIST",
+                                     help="comma-separated task or group names (see `evalsuite tasks`)")
+    g["tasks and data"].add_argument("--limit", type=_int, default=None, metavar="N", help="first N docs of each task")
+    g["tasks and data"].add_argument("--data-source", choices=["local", "hub"], default="local",
+                                     help="shipped files, or the hub copy")
+    g["tasks and data"].add_argument("--data-dir", default=None, metavar="DIR",
+                                     help="folder with the task data files (default: shipped data; also "
+                                          "$EVALSUITE_DATA_DIR)")
+    g["model"].add_argument("--model", default=None, metavar="SPEC",
+                            help="hf:PATH_OR_ID, vllm:PATH_OR_ID or openai:MODEL@URL (default: the embedded "
+                                 "SmolLM2-135M-Instruct)")
+    g["model"].add_argument("--model-args", default=None, metavar="K=V,...",
+                            help="backend options, key=value,... (e.g. dtype=bfloat16,batch_size=16)")
+    gen = g["generation"]
+    gen.add_argument("--max-tokens", type=_int, default=512, metavar="N", help="token budget of each reply")
+    gen.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy")
+    gen.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass")
+    gen.add_argument("--seed", type=int, default=0, metavar="N", help="base seed; each sample derives its own")
+    gen.add_argument("--samples", type=_int, default=1, metavar="N", help="samples per doc")
+    gen.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
+    g["protocol"].add_argument("--protocol", default=None, metavar="NAME",
+                               help="direct, cot, self_refine, ... (default: the task card's; see `evalsuite tasks`)")
+    g["protocol"].add_argument("--rounds", type=_int, default=1, metavar="K",
+                               help="correction rounds for multi-round protocols")
+    g["output"].add_argument("--output-dir", default=None, metavar="DIR",
+                             help="run directory; re-running into it resumes (default: runs/run-DATE-TIME)")
+    g["output"].add_argument("--no-progress", action="store_true", help="no progress bar")
+    g["execution"].add_argument("--threads", type=_int, default=None, metavar="N",
+                                help="torch CPU threads of the hf backend (default: $OMP_NUM_THREADS if set, else "
+                                     "the cores this process may use); on a shared machine try 1")
+    g["execution"].add_argument("--executor", choices=["local", "ray"], default=None,
+                                help="local: this process; ray: replicas on a Ray cluster or a local Ray "
+                                     "(pip install -e \".[ray]\"; default: ray when --replicas > 1)")
+    g["execution"].add_argument("--replicas", type=_int, default=None, metavar="N",
+                                help="Ray replicas, each a warm copy of the model (default: GPUs / (tensor x "
+                                     "pipeline parallel size), or one per node on CPUs)")
+    g["execution"].add_argument("--ray-address", default=None, metavar="ADDR",
+                                help="Ray cluster to join (default: $RAY_ADDRESS, else start a local Ray)")
+    g["execution"].add_argument("--data-parallel", type=_int, default=None, metavar="N",
+                                help="shorthand for --executor ray --replicas N")
+    load_plugins()
+    for flag, kw in sorted(RUN_OPTIONS.items(), key=lambda item: (RUN_OPTION_GROUPS.get(item[0], ""), item[0])):
+        name = RUN_OPTION_GROUPS.get(flag) or "protocol options"
+        group = g.get(name) or g.setdefault(name, run.add_argument_group(name))
+        group.add_argument(flag, dest="opt_" + flag.lstrip("-").replace("-", "_"), **{"default": None, **kw})
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="evalsuite", description=__doc__)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run tasks with a model and write results")
-    run.add_argument("--tasks", required=True, help="comma-separated task or group names (see `evalsuite tasks`)")
-    run.add_argument("--model", default=None, help="hf:PATH_OR_ID, vllm:PATH_OR_ID or openai:MODEL@URL "
-                     "(default: the embedded SmolLM2-135M-Instruct)")
-    run.add_argument("--model-args", default=None, help="backend options, key=value,... (e.g. dtype=bfloat16,batch_size=16)")
-    run.add_argument("--protocol", default=None, help="direct, cot, ... (default: the task card's)")
-    run.add_argument("--limit", type=_int, default=None, help="first N docs of each task")
-    run.add_argument("--output-dir", default=None, help="run directory (re-running into it resumes)")
-    run.add_argument("--max-tokens", type=_int, default=512)
-    run.add_argument("--temperature", type=float, default=0.0)
-    run.add_argument("--top-p", type=float, default=1.0)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--samples", type=_int, default=1, help="samples per doc")
-    run.add_argument("--rounds", type=_int, default=1, help="correction rounds for multi-round protocols")
-    run.add_argument("--data-source", choices=["local", "hub"], default="local")
-    run.add_argument("--data-dir", default=None, help="folder with the task data files (default: shipped data)")
-    run.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
-    run.add_argument("--no-progress", action="store_true")
-    run.add_argument("--executor", choices=["local", "ray"], default=None,
-                     help="local: this process; ray: replicas on a Ray cluster or a local Ray "
-                          "(pip install -e \".[ray]\"; default: ray when --replicas > 1)")
-    run.add_argument("--replicas", type=_int, default=None, metavar="N",
-                     help="Ray replicas, each a warm copy of the model (default: GPUs / (tensor x pipeline parallel "
-                          "size), or one per node on CPUs)")
-    run.add_argument("--ray-address", default=None, metavar="ADDR",
-                     help="Ray cluster to join (default: $RAY_ADDRESS, else start a local Ray)")
-    run.add_argument("--data-parallel", type=_int, default=None, metavar="N",
-                     help="shorthand for --executor ray --replicas N")
-    from evalsuite.registry import COMMANDS, RUN_OPTIONS, load_plugins
-
-    load_plugins()
-    for flag, kw in sorted(RUN_OPTIONS.items()):
-        run.add_argument(flag, dest="opt_" + flag.lstrip("-").replace("-", "_"), **{"default": None, **kw})
-    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    run = sub.add_parser("run", help="run tasks with a model and write results", formatter_class=_DefaultsFormatter,
+                         description="Run tasks with a model; write results.json, results.csv, samples.jsonl and "
+                                     "report.html into --output-dir (re-running into it resumes).")
+    _configure_run(run)
+    from evalsuite.registry import COMMANDS
 
     tasks = sub.add_parser("tasks", help="list registered tasks with their size and answer type")
     tasks.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -100,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         output_dir=args.output_dir, protocol=args.protocol, max_tokens=args.max_tokens,
         temperature=args.temperature, top_p=args.top_p, seed=args.seed, samples=args.samples,
         rounds=args.rounds, data_source=args.data_source, data_dir=args.data_dir,
-        token_stats=not args.no_token_stats, progress=not args.no_progress,
+        token_stats=not args.no_token_stats, progress=not args.no_progress, threads=args.threads,
         executor=args.executor or ("ray" if args.data_parallel else None),
         replicas=args.replicas or args.data_parallel, ray_address=args.ray_address,
         options={k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None},

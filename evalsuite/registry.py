@@ -42,6 +42,7 @@ SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 RUN_OPTIONS: dict[str, dict] = {}
+RUN_OPTION_GROUPS: dict[str, str] = {}
 
 PLUGIN_PACKAGES = ("backends", "protocols", "scoring", "metrics", "summaries", "commands")
 """Every module in these subpackages is read once, so dropping a file in registers what it declares. A module is
@@ -91,11 +92,17 @@ def command(name: str, help: str, configure: Callable) -> Callable[[T], T]:
     return deco
 
 
-def run_option(flag: str, **argparse_kwargs) -> None:
+def run_option(flag: str, group: str | None = None, **argparse_kwargs) -> None:
     """Declare an `evalsuite run` flag whose value lands in `options[name]` (protocols and summarizers read it).
 
-    The option name is the flag without dashes, with `-` as `_` (`--borda-p` -> `borda_p`)."""
+    The option name is the flag without dashes, with `-` as `_` (`--borda-p` -> `borda_p`). `group` is its heading
+    in `evalsuite run --help`; by default "<module> protocol options" after the declaring module."""
     RUN_OPTIONS[flag] = argparse_kwargs
+    if group is None:
+        import sys
+
+        group = f"{sys._getframe(1).f_globals.get('__name__', '').rpartition('.')[2]} protocol options"
+    RUN_OPTION_GROUPS[flag] = group
 
 
 def lookup(table: dict, kind: str, name: str):

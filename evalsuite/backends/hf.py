@@ -27,6 +27,7 @@ class HFBackend(Backend):
         "revision": "main",
         "trust_remote_code": False,
         "gguf_file": "",
+        "threads": 0,
     }
 
     def __init__(self, path: str, model_args: str | dict | None = None, embedded: bool = False):
@@ -35,6 +36,11 @@ class HFBackend(Backend):
         self.batch_size = max(1, int(self.opts["batch_size"]))
         if self.opts["dtype"] not in ("auto", *DTYPES):
             raise UsageError(f"--model-args dtype={self.opts['dtype']!r} is not one of {', '.join(DTYPES)} or auto")
+        self.threads, self.threads_from = int(self.opts["threads"]), "--model-args threads"
+        if self.threads < 0:
+            raise UsageError(f"--model-args threads={self.threads} must be a positive number of CPU threads (0: auto)")
+        if not self.threads:
+            self.threads, self.threads_from = default_threads()
         self.embedded = embedded
         self.looks_local = embedded or path.startswith((".", "/", "~")) or Path(path).exists()
         self.path = str(Path(path).expanduser()) if self.looks_local else path
@@ -57,6 +63,7 @@ class HFBackend(Backend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        torch.set_num_threads(self.threads)
         opts = self.opts
         device = opts["device"]
         if device == "auto":
@@ -96,6 +103,14 @@ class HFBackend(Backend):
         self.eos_ids = {int(e) for e in eos if e is not None} | {int(self.tokenizer.eos_token_id)}
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.model = model
+
+    def set_threads(self, threads: int, source: str) -> None:
+        """Use `threads` torch CPU threads (process-wide; applied now if the model is loaded, else when it loads)."""
+        self.threads, self.threads_from = threads, source
+        if self.model is not None:
+            import torch
+
+            torch.set_num_threads(threads)
 
     def render(self, req: Request) -> tuple[str, bool]:
         """The prompt text and whether the tokenizer should add its special tokens."""
@@ -169,6 +184,15 @@ class HFBackend(Backend):
             rows = torch.cat([rows, logits[-1:].expand(n - rows.shape[0], -1)])
         stats = logits_stats(rows, chosen[: rows.shape[0]], want)
         return c_ids, {k: v.tolist() for k, v in stats.items()}
+
+
+def default_threads() -> tuple[int, str]:
+    """Torch CPU threads when none are asked for: $OMP_NUM_THREADS if set, else the cores this process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env), "OMP_NUM_THREADS"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores), "cores available"
 
 
 def _dir_fingerprint(path: Path) -> str:
