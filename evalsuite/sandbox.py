@@ -1,18 +1,25 @@
-"""Run untrusted, model-written Python programs in isolated child processes.
+"""Run untrusted, model-written Python programs in isolated child processes (details: docs/sandbox.md).
 
-Each program runs in its own child forked by a small fork server (`evalsuite/_sandbox_child.py`) that is
-itself a fresh interpreter, never a fork of the harness. The child gets, where the kernel allows:
-its own session/process group, a network namespace with no interfaces up (else a seccomp filter that
-refuses socket(2)), a mount namespace with a private, size-capped tmpfs on /tmp (the work dir, gone with
-the child) and the other world-writable places hidden, rlimits on CPU time, address space, file size,
-open files and processes, no_new_privs, and (when the harness is root) a uid of its own that can read no
-file that is not world-readable and whose processes are all killed after the run. A wall-clock timeout
-kills the whole group; stdout/stderr are captured and capped.
+Each program runs in a child forked by a fork server (`evalsuite/_sandbox_child.py`, a fresh interpreter,
+never a fork of the harness). Whether the harness runs as root or as an ordinary user, every program gets
+its own mount, pid, IPC, network and UTS namespaces (as an ordinary user also its own user namespace, where
+its id is 1000 and it has no capabilities; as root a uid of its own instead). Its "/" is a read-only tmpfs
+holding only the standard library, the system library dirs, ld.so.cache, /dev/{null,zero,full,random,
+urandom} and a fresh /proc: home, run and output dirs, caches, credentials, /run and every socket file are
+simply not there. It writes only to a private tmpfs /tmp (disk_mb; /dev/shm points into it). A seccomp
+filter refuses memfd_create, keyrings, mount/unshare/setns and namespace flags, io_uring, bpf, ptrace.
+SysV shared memory is capped at memory_mb per program and dies with its IPC namespace; where a memory
+cgroup can be made (root here) the whole program is capped at memory_mb. Timeouts count the CPU time of
+the program's whole process tree (a busy sibling cannot spend it), with a wall-clock backstop.
+
+If the kernel refuses these namespaces, `run` raises SandboxUnavailable (one line naming the fix) unless
+`allow_unsafe_exec()` (--unsafe-exec-in-process) was called: then only rlimits, seccomp and (as root) a uid.
 
 A program "passed" only if the bootstrap saw it run to its end and wrote a per-run random token on a
-private pipe; an early sys.exit/os._exit, closing stdout or monkeypatching builtins cannot fake that.
-What isolation cannot stop: a program that deliberately reads the token out of its own interpreter
-(frame introspection, /proc/self/mem) can still claim a pass; it stays contained while doing so.
+private pipe (a high fd, not 3); an early exit, closing stdout or monkeypatching builtins cannot fake
+that, and a program that closes the channel is told apart. Not isolated: a program that reads the token
+out of its own interpreter (frame introspection, /proc/self/mem) can still claim a pass; a return value
+whose == is always true passes HumanEval, as in the official harness.
 """
 from __future__ import annotations
 
@@ -323,10 +330,12 @@ def run_program(code: str, *, timeout: float = 3.0, memory_mb: int = 1024, outpu
                 network: Network = "auto", wall_timeout: float | None = None) -> ExecResult:
     """Run one untrusted program in the shared sandbox pool.
 
-    timeout: wall clock (s; CPU limit is int(timeout) + 1); memory_mb: address space; output_limit: bytes
-    kept of stdout and of stderr; file_mb: largest file; disk_mb: size of the private /tmp; max_files:
-    open files; max_procs: processes of the program's uid (root only); network: "auto" (netns, else
-    socket-disabled), "netns" (SandboxError if unavailable) or "socket-disabled".
+    timeout: CPU seconds of the program's whole process tree (each process also has RLIMIT_CPU
+    int(timeout) + 1); wall_timeout: wall-clock backstop (default max(5 x timeout, timeout + 10));
+    memory_mb: address space per process, SysV shm in all, and the memory cgroup where there is one;
+    output_limit: bytes kept of stdout and of stderr; file_mb: largest file; disk_mb: size of the private
+    /tmp; max_files: open files; max_procs: processes of the program; network: "auto" (netns),
+    "netns" (SandboxError if unavailable) or "socket-disabled" (seccomp refuses socket(2) as well).
     """
     return _default_sandbox().run(code, timeout=timeout, memory_mb=memory_mb, output_limit=output_limit,
                                   file_mb=file_mb, disk_mb=disk_mb, max_files=max_files, max_procs=max_procs,
