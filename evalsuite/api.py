@@ -6,7 +6,7 @@ import importlib.metadata
 import platform
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,9 +17,9 @@ from evalsuite.scoring.code_exec import apply_exec_options
 from evalsuite.protocols.base import Settings
 from evalsuite.records import STATS, Sample
 from evalsuite.registry import PROTOCOLS, SCORERS, lookup
-from evalsuite.reporting import outputs
 from evalsuite.store import SampleStore
-from evalsuite.summaries import MetricRow, summarize
+from evalsuite.run_outputs import RunOutputs
+from evalsuite.summaries import MetricRow
 from evalsuite.tasks.cards import resolve_tasks
 from evalsuite.tasks.loader import data_files, file_hashes, load_docs
 
@@ -178,9 +178,20 @@ def evaluate(
     from evalsuite.executors.factory import make_executor
 
     execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log)
+    spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
+    config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
+                  protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                  samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
+                  options=dict(options or {}), threads=getattr(backend, "threads", None))
+    header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
+                        "revision": backend.revision},
+              "versions": _versions(), "git_hash": _git_hash()}
+    out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start, log)
+    out.live([], engine.RunStats(), -1)
     store = SampleStore(output_dir / "samples.sqlite")
     try:
-        all_samples, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log)
+        all_samples, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
+                                        on_round=out.live)
         if settings.options.get("observer_model"):
             from evalsuite.protocols.self_predict import run_observer
 
@@ -189,44 +200,5 @@ def evaluate(
         execution_info = execution.describe()
         execution.close()
         store.close()
-    rows, extras = summarize(all_samples, seed=seed, primary={p.card.name: p.scorer.primary for p in plans},
-                             subsets={p.card.name: p.card.extra.get("subset", "") for p in plans},
-                             options={**settings.options, "rounds": rounds})
-    from evalsuite.summaries.groups import summarize_groups
-
-    group_rows, group_extras = summarize_groups(tasks, all_samples, seed=seed, rounds=rounds)
-    from evalsuite.summaries.critique_groups import add_critique_groups
-
-    group_rows, group_extras = add_critique_groups(tasks, all_samples, seed, group_rows, group_extras)
-    rows = rows + group_rows
-    spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
-    config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
-                  protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                  samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
-                  options=dict(options or {}), threads=getattr(backend, "threads", None))
-    wall = time.perf_counter() - t_start
-    info = {
-        "model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
-                  "revision": backend.revision},
-        "versions": _versions(),
-        "git_hash": _git_hash(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "run": {**asdict(stats), "tokens_per_s": stats.tokens_per_s, "wall_seconds": wall},
-        "execution": execution_info,
-    }
-    payload = {**info, "config": config, "tasks": {
-        name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name], "extras": extras.get(name, {})}
-        for name, d in data_info.items()}}
-    payload["groups"] = {name: {"metrics": [r.to_dict() for r in group_rows if r.task == name], "extras": ex}
-                         for name, ex in group_extras.items()}
-    outputs.write_results_json(output_dir / "results.json", payload)
-    outputs.write_samples(output_dir / "samples.jsonl", all_samples)
-    outputs.write_results_csv(output_dir / "results.csv", rows)
-    try:
-        from evalsuite.reporting.html import write_report
-
-        write_report(output_dir)
-    except Exception as e:  # the results above are written; a report failure must not lose them
-        why = " ".join(str(e).split())[:300]
-        log(f"warning: report.html not written ({type(e).__name__}: {why}); retry with `evalsuite report {output_dir}`")
+    rows, info = out.write(all_samples, stats, partial=False, execution=execution_info)
     return Results(rows, all_samples, stats, config, output_dir, info)

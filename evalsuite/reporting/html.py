@@ -134,6 +134,21 @@ def _hms(seconds: Any) -> str:
     return f"{h}h {m:02d}m {s:04.1f}s" if h else (f"{m}m {s:04.1f}s" if m else f"{s:.1f}s")
 
 
+def stored_generations(run_dir: Path) -> int | None:
+    """How many generations the run's sample store holds now (read-only; None when there is no readable store),
+    so the report of a run still going, or killed, says how far generation got beyond its last finished round."""
+    import sqlite3
+
+    path = run_dir / "samples.sqlite"
+    if not path.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+    except sqlite3.Error:
+        return None
+
+
 def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
     """Everything the report template shows, computed from the run dir alone."""
     from evalsuite.registry import load_plugins
@@ -165,6 +180,8 @@ def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
         "wall": _hms(run_info.get("wall_seconds")), "gen_time": _hms(run_info.get("gen_seconds")),
         "tokens_per_s": f"{tps:.1f}" if isinstance(tps, (int, float)) else "n/a",
         "tasks": tasks, "max_chains": max_chains, "script": SCRIPT, "csp": content_security_policy(),
+        "partial": res.get("partial") is True, "rounds_done": res.get("rounds_done"),
+        "stored": stored_generations(run.path) if res.get("partial") is True else None,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -1,9 +1,11 @@
-"""`evalsuite leaderboard`: merge run dirs into one table per model (leaderboard.csv, .md, .html).
+"""`evalsuite leaderboard`: merge run dirs into one table, a row per (model, protocol, settings) (leaderboard.csv,
+.md, .html).
 
 Columns come from a spec (see leaderboard_spec.py). A cell is missing when the run lacks the metric, when it is
 undefined (NaN), or when several rows match it (e.g. two protocols and the spec names none); missing cells are never
 0 and an entrant missing a weighted column gets no overall score. When runs used different configs for the same
-task (protocol, docs, data files, generation settings), every column of that task is flagged.
+task (protocol, docs, data files, generation settings), every column of that task is flagged. Runs of one model under
+different protocols or settings are different rows, labelled by what differs, so they are never one row with holes.
 """
 from __future__ import annotations
 
@@ -36,10 +38,13 @@ class Cell:
 
 @dataclass
 class Entry:
-    """One leaderboard row: a model (split by run only when two of its runs cover the same task)."""
+    """One leaderboard row: a model under one protocol set and one set of settings (runs that cover the same task
+    are never mixed in one row)."""
 
     key: tuple[str, str, str]
     model: dict[str, Any]
+    protocol: str = ""
+    settings: tuple[tuple[str, str], ...] = ()
     runs: list[RunDir] = field(default_factory=list)
     cells: dict[str, Cell] = field(default_factory=dict)
     ranks: dict[str, int] = field(default_factory=dict)
@@ -89,34 +94,56 @@ def _model_key(run: RunDir) -> tuple[str, str, str]:
     return (str(m.get("backend", "")), str(m.get("model_id") or m.get("spec", "")), str(m.get("revision", "")))
 
 
+def _protocols(run: RunDir) -> str:
+    """The protocols a run used, as a row shows them (`cot`, `review+self_refine`)."""
+    return "+".join(sorted({p for _, p in _task_protocols(run)} - {""})) or "-"
+
+
+def _settings(run: RunDir) -> tuple[tuple[str, str], ...]:
+    """The run config that changes numbers (CONFIG_KEYS), as comparable strings."""
+    cfg = run.results.get("config", {})
+    return tuple((k, _short(cfg.get(k))) for k in CONFIG_KEYS)
+
+
 def _assign(runs: list[RunDir]) -> tuple[list[Entry], list[str]]:
-    """Group runs by model; a run that repeats a (task, protocol) of an earlier run of the same model starts its
-    own row, so the two are never mixed."""
+    """Group runs into rows of one model, protocol set and settings; a run that covers a task an earlier run of
+    that row covers starts its own row, so the two are never mixed."""
     entries: list[Entry] = []
     notes = []
     for run in runs:
-        key = _model_key(run)
-        tps = _task_protocols(run)
-        same = [e for e in entries if e.key == key]
-        home = next((e for e in same if not (e.task_protocols & tps)), None)
+        key, proto, sets, tasks = _model_key(run), _protocols(run), _settings(run), set(_sections(run))
+        same = [e for e in entries if (e.key, e.protocol, e.settings) == (key, proto, sets)]
+        home = next((e for e in same if not (e.tasks & tasks)), None)
         if home is None:
             if same:
                 notes.append(f"{key[1]}: runs {', '.join(r.name for e in same for r in e.runs)} and {run.name} "
-                             f"cover the same task and protocol; kept as separate rows, not mixed")
-            home = Entry(key, run.results["model"])
+                             f"cover the same task with the same protocol and settings; kept as separate rows")
+            home = Entry(key, run.results["model"], proto, sets)
             entries.append(home)
         home.runs.append(run)
+    _label(entries)
+    return entries, notes
+
+
+def _label(entries: list[Entry]) -> None:
+    """Each row's label: the model, then (only where rows differ in them) backend and revision, protocol, the
+    settings that differ between the model's rows, and as a last resort the run names."""
+    show_protocol = len({e.protocol for e in entries}) > 1
     by_name: dict[str, list[Entry]] = {}
     for e in entries:
         by_name.setdefault(e.key[1], []).append(e)
     for name, es in by_name.items():
         for e in es:
-            e.label = name
-            if len({x.key for x in es}) > 1:
-                e.label += f" ({e.key[0]}, {e.key[2]})"
-            if len(es) > 1 and len({x.key for x in es}) < len(es):
-                e.label += " [" + ", ".join(r.name for r in e.runs) + "]"
-    return entries, notes
+            parts = [name + (f" ({e.key[0]}, {e.key[2]})" if len({x.key for x in es}) > 1 else "")]
+            if show_protocol:
+                parts.append(e.protocol)
+            peers = [dict(x.settings) for x in es if (x.key, x.protocol) == (e.key, e.protocol)]
+            mine = dict(e.settings)
+            parts += [f"{k}={v}" for k, v in mine.items() if any(p.get(k) != v for p in peers)]
+            e.label = " · ".join(parts)
+        twins = [e for e in es if sum(x.label == e.label for x in es) > 1]
+        for e in twins:
+            e.label += " [" + ", ".join(r.name for r in e.runs) + "]"
 
 
 def _cell(run: RunDir, col: Column) -> Cell:
@@ -160,14 +187,15 @@ def _short(v: Any) -> str:
     return json.dumps(v, sort_keys=True, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v)
 
 
-def _config_flags(entries: list[Entry], tasks: list[str]) -> dict[str, str]:
+def _config_flags(entries: list[Entry], tasks: list[str], shown: tuple[str, ...] = ()) -> dict[str, str]:
+    """Per task, the settings that differ between the rows that ran it (`shown`: keys the row labels already say)."""
     flags = {}
     for task in tasks:
         sigs = [(e.label, task_config(r, task)) for e in entries for r in e.runs if task in _sections(r)]
         if len(sigs) < 2:
             continue
         diffs = []
-        for k in sigs[0][1]:
+        for k in (k for k in sigs[0][1] if k not in shown):
             vals = [s.get(k) for _, s in sigs]
             if any(v != vals[0] for v in vals):
                 diffs.append(f"{k} (" + "; ".join(f"{lab}: {_short(s.get(k))}" for lab, s in sigs) + ")")
@@ -191,13 +219,16 @@ def build_leaderboard(runs: list[RunDir], spec: Spec | None = None) -> Board:
     """Merge runs into a board: cells, per-column ranks, overall score and rank, and comparability flags."""
     if not runs:
         raise UsageError("leaderboard needs at least one RUN_DIR written by `evalsuite run`")
+    entries, notes = _assign(runs)
+    by_protocol = len({e.protocol for e in entries}) > 1
     if spec is None:
         rows: dict[str, list[dict[str, Any]]] = {}
         for run in runs:
             for task, t in _sections(run).items():
-                rows.setdefault(task, []).extend(t.get("metrics", []))
+                # Rows split by protocol name it in their label; the columns then need not.
+                rows.setdefault(task, []).extend({**r, "protocol": ""} if by_protocol else r
+                                                 for r in t.get("metrics", []))
         spec = default_spec(rows)
-    entries, notes = _assign(runs)
     columns = []
     for col in spec.columns:
         for e in entries:
@@ -233,7 +264,7 @@ def build_leaderboard(runs: list[RunDir], spec: Spec | None = None) -> Board:
             e.overall = sum(c.weight * c.score(e.cells[c.id].value) for c in weighted) / sum(c.weight for c in weighted)
     for i, rank in _rank({i: e.overall for i, e in enumerate(entries) if e.overall is not None}, "higher").items():
         entries[i].rank = rank
-    task_flags = _config_flags(entries, sorted({c.task for c in columns}))
+    task_flags = _config_flags(entries, sorted({c.task for c in columns}), ("protocol",) if by_protocol else ())
     for e in entries:
         e.notes = [f"{c.id}: {e.cells[c.id].missing}" for c in columns
                    if e.cells[c.id].value is None and e.cells[c.id].missing.startswith(("ambiguous", "undefined"))]

@@ -86,8 +86,31 @@ def test_runs_of_one_model_merge_unless_they_overlap(rd, tmp_path):
     merged = build_leaderboard([load_run(g), load_run(m)])
     assert len(merged.entries) == 1 and merged.entries[0].cells["math500/accuracy@direct/r0"].value == 0.2
     apart = build_leaderboard([load_run(g), load_run(g2)])
-    assert sorted(e.label for e in apart.entries) == ["m [g2]", "m [g]"]
-    assert any("kept as separate rows" in n for n in apart.notes)
+    assert sorted(e.label for e in apart.entries) == ["m · max_tokens=64", "m · max_tokens=8"]
+    assert not apart.notes
+    g3 = rd.write_run(tmp_path / "g3", [r("gsm8k", "accuracy", 0.6)], model_id="m")
+    twice = build_leaderboard([load_run(g), load_run(g3)])
+    assert sorted(e.label for e in twice.entries) == ["m [g3]", "m [g]"]
+    assert any("kept as separate rows" in n for n in twice.notes)
+
+
+def test_one_model_under_two_protocols_is_two_full_rows(rd, tmp_path):
+    r = rd.row
+    cot = rd.write_run(tmp_path / "cot", [r("gsm8k", "accuracy", 0.5, protocol="cot")], model_id="m")
+    ref = rd.write_run(tmp_path / "ref", [r("gsm8k", "accuracy", 0.4, 0, protocol="self_refine"),
+                                          r("gsm8k", "accuracy", 0.6, 1, protocol="self_refine"),
+                                          r("gsm8k", "cl", 0.25, 1, protocol="self_refine")], model_id="m")
+    other = rd.write_run(tmp_path / "o", [r("gsm8k", "accuracy", 0.3, protocol="cot")], model_id="o")
+    board = build_leaderboard([load_run(p) for p in (cot, ref, other)])
+    by = {e.label: e for e in board.entries}
+    assert sorted(by) == ["m · cot", "m · self_refine", "o · cot"]
+    assert [c.id for c in board.columns] == ["gsm8k/accuracy/r0", "gsm8k/accuracy/r1", "gsm8k/cl/r1"]
+    assert [by[k].cells["gsm8k/accuracy/r0"].value for k in sorted(by)] == [0.5, 0.4, 0.3]
+    assert by["m · self_refine"].cells["gsm8k/cl/r1"].value == 0.25
+    assert by["m · cot"].cells["gsm8k/cl/r1"].missing == "metric not in run"
+    assert board.task_flags == {} and not board.all_notes()
+    header, rows = csv_rows(board)
+    assert sorted(row["model"] for row in rows) == sorted(by)
 
 
 def test_round_last_and_ambiguous_cells(rd, tmp_path):

@@ -1,0 +1,94 @@
+"""A run's outputs (results.json, samples.jsonl, results.csv, report.html), written from the samples so far: once
+when the run starts and after each round while it goes on (`"partial": true`, so a long run can be watched and a
+killed one still has a report), and once at the end (`"partial": false`)."""
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from evalsuite.records import Sample
+from evalsuite.reporting import outputs
+from evalsuite.summaries import MetricRow, summarize
+
+
+@dataclass
+class RunOutputs:
+    """Everything the writes need besides the samples and counts: where, which tasks and plans, config, model."""
+
+    output_dir: Path
+    tasks: list[str] | str
+    plans: list[Any]
+    data_info: dict[str, dict[str, Any]]
+    config: dict[str, Any]
+    header: dict[str, Any]
+    """model, versions and git hash: fixed for the run."""
+    options: dict[str, Any]
+    seed: int
+    rounds: int
+    t_start: float
+    log: Callable[[str], None] = print
+    live_failed: bool = field(default=False, init=False)
+
+    def summarize(self, samples: list[Sample]) -> tuple[list[MetricRow], dict, list[MetricRow], dict]:
+        """Task rows and extras, then group rows and extras (groups pool or average their subsets)."""
+        from evalsuite.summaries.critique_groups import add_critique_groups
+        from evalsuite.summaries.groups import summarize_groups
+
+        rows, extras = summarize(samples, seed=self.seed, primary={p.card.name: p.scorer.primary for p in self.plans},
+                                 subsets={p.card.name: p.card.extra.get("subset", "") for p in self.plans},
+                                 options={**self.options, "rounds": self.rounds})
+        group_rows, group_extras = summarize_groups(self.tasks, samples, seed=self.seed, rounds=self.rounds)
+        group_rows, group_extras = add_critique_groups(self.tasks, samples, self.seed, group_rows, group_extras)
+        return rows, extras, group_rows, group_extras
+
+    def write(self, samples: list[Sample], stats: Any, partial: bool, rounds_done: int | None = None,
+              execution: dict[str, Any] | None = None) -> tuple[list[MetricRow], dict[str, Any]]:
+        """Summarize `samples` and write every output; return (all metric rows, the run info of results.json)."""
+        rows, extras, group_rows, group_extras = self.summarize(samples) if samples else ([], {}, [], {})
+        info = {**self.header,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "run": {**asdict(stats), "tokens_per_s": stats.tokens_per_s,
+                        "wall_seconds": time.perf_counter() - self.t_start}}
+        if execution is not None:
+            info["execution"] = execution
+        payload = {**info, "partial": partial, "config": self.config, "tasks": {
+            name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name], "extras": extras.get(name, {})}
+            for name, d in self.data_info.items()}}
+        if partial:
+            payload["rounds_done"] = rounds_done
+        payload["groups"] = {name: {"metrics": [r.to_dict() for r in group_rows if r.task == name], "extras": ex}
+                             for name, ex in group_extras.items()}
+        rows = rows + group_rows
+        outputs.write_results_json(self.output_dir / "results.json", payload)
+        outputs.write_samples(self.output_dir / "samples.jsonl", samples)
+        outputs.write_results_csv(self.output_dir / "results.csv", rows)
+        self._report(partial)
+        return rows, info
+
+    def _report(self, partial: bool) -> None:
+        try:
+            from evalsuite.reporting.html import write_report
+
+            write_report(self.output_dir)
+        except Exception as e:  # the results above are written; a report failure must not lose them
+            if partial:
+                raise
+            why = " ".join(str(e).split())[:300]
+            self.log(f"warning: report.html not written ({type(e).__name__}: {why}); retry with "
+                     f"`evalsuite report {self.output_dir}`")
+
+    def live(self, samples: list[Sample], stats: Any, rnd: int) -> None:
+        """The engine's per-round callback: rewrite the outputs as partial; a failure here is reported once and
+        never stops the run (the final write still happens)."""
+        if self.live_failed:
+            return
+        try:
+            self.write(samples, stats, partial=True, rounds_done=rnd + 1)
+        except Exception as e:
+            self.live_failed = True
+            why = " ".join(str(e).split())[:300]
+            self.log(f"warning: live report after round {rnd} not written ({type(e).__name__}: {why}); the run "
+                     "goes on and writes its outputs at the end")

@@ -1,0 +1,72 @@
+"""The live report: after each round of a real run, results.json (partial) and an openable report.html exist; the
+final write marks the run finished; `evalsuite report` works on a run stopped after its first round."""
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+
+from evalsuite import evaluate
+from evalsuite.cli import main
+from evalsuite.run_outputs import RunOutputs
+
+
+class _Page(HTMLParser):
+    """Collects the text and checks every opened element of the kinds the report nests is closed in order."""
+
+    NESTED = {"html", "body", "main", "section", "table", "thead", "tbody", "tr", "td", "th", "p", "div", "h1", "h2"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.NESTED:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.NESTED:
+            assert self.stack and self.stack.pop() == tag, f"</{tag}> closes {self.stack[-1:]}"
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _page(path) -> str:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    assert not page.stack, page.stack
+    return " ".join(" ".join(page.text).split())
+
+
+def test_report_and_partial_results_after_each_round(tiny_model_dir, tmp_path, monkeypatch):
+    out, stopped = tmp_path / "run", tmp_path / "stopped"
+    seen = []
+    live = RunOutputs.live
+
+    def observe(self, samples, stats, rnd):
+        live(self, samples, stats, rnd)
+        res = json.loads((out / "results.json").read_text())
+        seen.append((rnd, res["partial"], res["rounds_done"], len(samples)))
+        if rnd == 0:
+            text = _page(out / "report.html")
+            assert "Partial results" in text and "after 1 finished model round" in text
+            acc = [m for m in res["tasks"]["gsm8k"]["metrics"] if m["metric"] == "accuracy"]
+            assert [(m["round"], m["n"]) for m in acc] == [(0, 2)]
+            shutil.copytree(out, stopped, ignore=shutil.ignore_patterns("samples.sqlite*", "report.html"))
+
+    monkeypatch.setattr(RunOutputs, "live", observe)
+    evaluate(tasks="gsm8k", model=f"hf:{tiny_model_dir}", limit=2, max_tokens=6, protocol="repeat", rounds=1,
+             output_dir=out, progress=False, log=lambda m: None)
+    # Before round 0 (nothing finished), then after each of the 2 rounds (answer, repeated answer).
+    assert seen == [(-1, True, 0, 0), (0, True, 1, 2), (1, True, 2, 4)]
+    final = json.loads((out / "results.json").read_text())
+    assert final["partial"] is False and "rounds_done" not in final
+    assert "Partial results" not in _page(out / "report.html")
+    assert {m["round"] for m in final["tasks"]["gsm8k"]["metrics"] if m["metric"] == "accuracy"} == {0, 1}
+
+    assert main(["report", str(stopped)]) == 0
+    text = _page(stopped / "report.html")
+    assert "Partial results" in text and "gsm8k" in text
