@@ -52,7 +52,7 @@ def test_report_and_partial_results_after_each_round(tiny_model_dir, tmp_path, m
         seen.append((rnd, res["partial"], res["rounds_done"], len(samples)))
         if rnd == 0:
             text = _page(out / "report.html")
-            assert "Partial results" in text and "after 1 finished model round" in text
+            assert "Partial results" in text and "after 1 finished turn" in text
             acc = [m for m in res["tasks"]["gsm8k"]["metrics"] if m["metric"] == "accuracy"]
             assert [(m["round"], m["n"]) for m in acc] == [(0, 2)]
             shutil.copytree(out, stopped, ignore=shutil.ignore_patterns("samples.sqlite*", "report.html"))

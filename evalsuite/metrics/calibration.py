@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalsuite.metrics.base import metric
+from evalsuite.metrics.base import metric, term
 
 N_BINS = 10
+
+term("verbal", "Verbalised confidence", "The model states its confidence in words (\"Confidence: 80%\") with its answer.",
+     "Tian et al. 2023, Just Ask for Calibration (arXiv 2305.14975)")
+term("ptrue", "P(True)", "Shown its own answer in a fresh conversation, the probability the model puts on \"True\" "
+     "(renormalised over True/False).", "Kadavath et al. 2022, Language Models (Mostly) Know What They Know")
+term("tokenprob", "Answer token probability", "exp(mean log-probability) of the tokens that write the extracted answer.",
+     "Kadavath et al. 2022, Language Models (Mostly) Know What They Know")
+term("self_predict", "Self-prediction confidence", "The model's own prediction, asked separately, that its answer is "
+     "right.", "Binder et al. 2024, Looking Inward (arXiv 2410.13787)")
 
 
 def _arrays(conf, correct) -> tuple[np.ndarray, np.ndarray]:
@@ -72,26 +81,36 @@ def _ece(conf, correct, n_bins: int, binning: str) -> float:
                      for r in reliability(conf, correct, n_bins, binning)) / c.size)
 
 
-@metric("ece", higher_is_better=False, label="ECE (10 equal-width bins)", plot="reliability")
+@metric("ece", higher_is_better=False, label="ECE (10 equal-width bins)", plot="reliability",
+        definition=("Expected calibration error: Σ over 10 equal-width confidence bins of (bin share) × |bin accuracy −"
+                    " bin mean confidence|."),
+        source="Naeini et al. 2015; Guo et al. 2017, On Calibration of Modern Neural Networks")
 def ece(conf, correct, n_bins: int = N_BINS) -> float:
     """Expected calibration error, Σ_b |B|/N · |acc(B) − conf(B)|, with equal-width bins."""
     return _ece(conf, correct, n_bins, "width")
 
 
-@metric("ece_mass", higher_is_better=False, label="ECE (10 equal-mass bins)", plot="reliability")
+@metric("ece_mass", higher_is_better=False, label="ECE (10 equal-mass bins)", plot="reliability",
+        definition="ECE over 10 equal-mass bins (each holds about N/10 answers; adaptive ECE).",
+        source="Nixon et al. 2019, Measuring Calibration in Deep Learning")
 def ece_mass(conf, correct, n_bins: int = N_BINS) -> float:
     """Expected calibration error with equal-mass (adaptive) bins."""
     return _ece(conf, correct, n_bins, "mass")
 
 
-@metric("brier", higher_is_better=False, label="Brier score")
+@metric("brier", higher_is_better=False, label="Brier score",
+        definition="Mean of (confidence − correct)², correct being 1 or 0; lower is better calibrated and sharper.",
+        source="Brier 1950, Verification of forecasts expressed in terms of probability")
 def brier(conf, correct) -> float:
     """Mean squared difference between confidence and correctness (binary form)."""
     c, y = _arrays(conf, correct)
     return float(np.mean((c - y) ** 2)) if c.size else float("nan")
 
 
-@metric("conf_auroc", higher_is_better=True, label="AUROC (right vs wrong)", plot="roc")
+@metric("conf_auroc", higher_is_better=True, label="AUROC (right vs wrong)", plot="roc",
+        definition=("Chance that a random right answer gets a higher confidence than a random wrong one (ROC area; 0.5 "
+                    "= no signal)."),
+        source="Hendrycks & Gimpel 2017, A Baseline for Detecting Misclassified Examples")
 def conf_auroc(conf, correct) -> float:
     """ROC-AUC of the confidence separating correct from wrong answers (ties count ½); NaN with one class.
 
@@ -107,7 +126,10 @@ def conf_auroc(conf, correct) -> float:
     return float((rankdata(c)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-@metric("aurc", higher_is_better=False, label="AURC (risk–coverage)")
+@metric("aurc", higher_is_better=False, label="AURC (risk–coverage)",
+        definition=("Area under the risk–coverage curve: error rate of the k most confident answers, averaged over k = "
+                    "1..N."),
+        source="Geifman & El-Yaniv 2017, Selective Classification for Deep Neural Networks")
 def aurc(conf, correct) -> float:
     """Area under the risk–coverage curve: mean over k = 1..N of the error rate of the k most confident answers.
 
@@ -129,14 +151,19 @@ def aurc(conf, correct) -> float:
     return float(risk.mean())
 
 
-@metric("confidence_missing", higher_is_better=False, label="Confidence missing")
+@metric("confidence_missing", higher_is_better=False, label="Confidence missing",
+        definition=("Share of answers whose confidence could not be read; they are left out of the calibration metrics,"
+                    " never set to 0.5."),
+        source="evalsuite")
 def confidence_missing(missing) -> float:
     """Fraction of answers whose confidence could not be read (excluded from calibration, kept in accuracy)."""
     m = np.asarray(missing, dtype=float)
     return float(m.mean()) if m.size else float("nan")
 
 
-@metric("mean_confidence", higher_is_better=None, label="Mean confidence")
+@metric("mean_confidence", higher_is_better=None, label="Mean confidence",
+        definition="Mean confidence of the answers that have one.",
+        source="evalsuite")
 def mean_confidence(conf) -> float:
     """Mean of the readable confidences."""
     c = np.asarray(conf, dtype=float)

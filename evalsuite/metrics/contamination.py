@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from evalsuite.errors import UsageError
+from evalsuite.metrics.base import term
 
 NAN = float("nan")
 MINK_RATIO = 0.2
@@ -42,6 +43,30 @@ DETECTORS: dict[str, Detector] = {
     "entropy_noise": Detector("Entropy-Noise", -1),
     "entropy_temp": Detector("Entropy-Temp", +1),
 }
+
+_TERMS = {
+    "self_critique": ("The model critiques its own greedy answer and answers again; a member's second answer stays "
+                      "close to its first (memorised), so high similarity means member.", "Tao et al. 2025 (arXiv 2510.09259)"),
+    "ppl": ("Perplexity of the greedy reply: members are more predictable (lower).",
+            "Carlini et al. 2021, Extracting Training Data from Large Language Models"),
+    "mink": ("Min-K% Prob: mean log-probability of the 20% least likely reply tokens; higher means member.",
+             "Shi et al. 2024, Detecting Pretraining Data from Large Language Models (arXiv 2310.16789)"),
+    "mink_repo": ("Min-K% with the sign the RL-MIA reference code uses (inverted against the standard orientation).",
+                  "Tao et al. 2025 (arXiv 2510.09259) (reference code)"),
+    "minkpp": ("Min-K%++: each token's log-probability standardised by the mean and spread of log p over the "
+               "vocabulary, then the mean of the lowest 20%.", "Zhang et al. 2025, Min-K%++ (arXiv 2404.02936)"),
+    "zlib": ("Log-likelihood of the reply divided by its zlib-compressed length; lower means member.",
+             "Carlini et al. 2021, Extracting Training Data from Large Language Models"),
+    "recall": ("Change in the reply's log-likelihood when a non-member prefix is put before it.",
+               "Xie et al. 2024, ReCaLL (arXiv 2406.15968)"),
+    "recall_repo": ("ReCaLL as the RL-MIA reference code runs it (a perturbed greedy reply).", "Tao et al. 2025 (arXiv 2510.09259) (reference code)"),
+    "cdd": ("Contamination detection via output distribution: how peaked sampled replies are around the greedy one "
+            "(edit-distance share within alpha).", "Dong et al. 2024, Generalization or Memorization (arXiv 2402.15938)"),
+    "entropy_noise": ("Change in mean token entropy when noise is added to the prompt.", "Tao et al. 2025 (arXiv 2510.09259)"),
+    "entropy_temp": ("Change in mean token entropy across sampling temperatures.", "Tao et al. 2025 (arXiv 2510.09259)"),
+}
+for _key, (_definition, _source) in _TERMS.items():
+    term(_key, DETECTORS[_key].label, _definition, _source)
 
 
 def entropy_key(options: dict) -> str:

@@ -45,56 +45,72 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / den if den else float("nan")
 
 
-@metric("critique_accuracy", higher_is_better=True, label="Critique accuracy")
+@metric("critique_accuracy", higher_is_better=True, label="Critique accuracy",
+        definition="Share of labelled responses whose verdict (right or wrong) matches the label.",
+        source="Luo et al. 2023, Critique Ability of Large Language Models (arXiv 2310.04815)")
 def critique_accuracy(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
     """Fraction of judgements whose verdict matches the response's label."""
     c = confusion(response_ok, judged_ok, unparsed)
     return _ratio(c["tp"] + c["tn"], sum(c.values()))
 
 
-@metric("critique_precision", higher_is_better=True, label="Critique precision (wrong = positive)")
+@metric("critique_precision", higher_is_better=True, label="Critique precision (wrong = positive)",
+        definition="Of the responses the model calls wrong, the share that are wrong.",
+        source="Lin et al. 2024, CriticBench (arXiv 2402.14809)")
 def critique_precision(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
     """Of the responses flagged wrong, the fraction that are wrong."""
     c = confusion(response_ok, judged_ok, unparsed)
     return _ratio(c["tp"], c["tp"] + c["fp"])
 
 
-@metric("critique_recall", higher_is_better=True, label="Critique recall (wrong = positive)")
+@metric("critique_recall", higher_is_better=True, label="Critique recall (wrong = positive)",
+        definition="Of the wrong responses, the share the model calls wrong.",
+        source="Lin et al. 2024, CriticBench (arXiv 2402.14809)")
 def critique_recall(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
     """Of the wrong responses, the fraction flagged wrong."""
     c = confusion(response_ok, judged_ok, unparsed)
     return _ratio(c["tp"], c["tp"] + c["fn"])
 
 
-@metric("critique_f1", higher_is_better=True, label="Critique F1 (wrong = positive; Lin's Q)")
+@metric("critique_f1", higher_is_better=True, label="Critique F1 (wrong = positive; Lin's Q)",
+        definition="Harmonic mean of critique precision and recall, wrong = positive (Lin et al.'s Q score).",
+        source="Lin et al. 2024, CriticBench (arXiv 2402.14809)")
 def critique_f1(response_ok: np.ndarray, judged_ok: np.ndarray, unparsed: str = "lin") -> float:
     """F1 of flagging wrong responses: 2tp / (2tp + fp + fn)."""
     c = confusion(response_ok, judged_ok, unparsed)
     return _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
 
 
-@metric("verdict_parse_rate", higher_is_better=True, label="Verdict parsed")
+@metric("verdict_parse_rate", higher_is_better=True, label="Verdict parsed",
+        definition="Share of critiques whose verdict could be read.",
+        source="evalsuite")
 def verdict_parse_rate(judged_ok: np.ndarray) -> float:
     """Fraction of critiques with a parseable verdict."""
     j = np.asarray(judged_ok, dtype=float)
     return float(np.mean(~np.isnan(j))) if j.size else float("nan")
 
 
-@metric("response_error_rate", higher_is_better=None, label="Responses wrong (base rate)")
+@metric("response_error_rate", higher_is_better=None, label="Responses wrong (base rate)",
+        definition="Share of the judged responses that are wrong: the base rate critique F1 is read against.",
+        source="evalsuite")
 def response_error_rate(response_ok: np.ndarray) -> float:
     """Fraction of judged responses that are wrong: the share of the positive class."""
     ok = np.asarray(response_ok, dtype=bool)
     return float(np.mean(~ok)) if ok.size else float("nan")
 
 
-@metric("generation_accuracy", higher_is_better=True, label="G: generation accuracy")
+@metric("generation_accuracy", higher_is_better=True, label="G: generation accuracy",
+        definition="G: accuracy of the model's own first answers.",
+        source="Lin et al. 2024, CriticBench (arXiv 2402.14809)")
 def generation_accuracy(correct: np.ndarray) -> float:
     """Lin's G: accuracy of the model's own first answers."""
     c = np.asarray(correct, dtype=float)
     return float(c.mean()) if c.size else float("nan")
 
 
-@metric("correction_accuracy", higher_is_better=True, label="C: correction accuracy")
+@metric("correction_accuracy", higher_is_better=True, label="C: correction accuracy",
+        definition="C: accuracy of the corrected answers over all items (a missing correction counts as wrong).",
+        source="Lin et al. 2024, CriticBench (arXiv 2402.14809)")
 def correction_accuracy(correct: np.ndarray) -> float:
     """Lin's C: accuracy of the corrected answers over all items (a missing correction counts as incorrect)."""
     c = np.nan_to_num(np.asarray(correct, dtype=float), nan=0.0)
@@ -127,14 +143,19 @@ def self_check(answers: Sequence[str | None], judged_ok: Sequence[float], thresh
     return vote(kept)[0], True
 
 
-@metric("self_consistency_accuracy", higher_is_better=True, label="Self-consistency accuracy (majority vote)")
+@metric("self_consistency_accuracy", higher_is_better=True, label="Self-consistency accuracy (majority vote)",
+        definition="Accuracy of each question's majority answer over the samples.",
+        source="Wang et al. 2023, Self-Consistency Improves Chain of Thought Reasoning")
 def self_consistency_accuracy(voted_correct: np.ndarray) -> float:
     """Accuracy of the per-question majority answers."""
     c = np.asarray(voted_correct, dtype=float)
     return float(c.mean()) if c.size else float("nan")
 
 
-@metric("self_check_accuracy", higher_is_better=True, label="Self-check accuracy (Luo et al.)")
+@metric("self_check_accuracy", higher_is_better=True, label="Self-check accuracy (Luo et al.)",
+        definition=("Accuracy after self-check: when the vote is close, answers the model judged wrong are dropped "
+                    "before voting."),
+        source="Luo et al. 2023, Critique Ability of Large Language Models (arXiv 2310.04815)")
 def self_check_accuracy(voted_correct: np.ndarray) -> float:
     """Accuracy of the per-question answers after self-check filtering."""
     c = np.asarray(voted_correct, dtype=float)

@@ -34,19 +34,27 @@ def mean_pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> float:
     return float(np.mean([pass_at_k(int(a), int(b), k) for a, b in zip(n, c)]))
 
 
-@metric("pass@1", higher_is_better=True, label="pass@1", plot="rounds")
+@metric("pass@1", higher_is_better=True, label="pass@1", plot="rounds",
+        definition=("Unbiased estimate of the chance one sample passes: 1 − C(n−c, k)/C(n, k) with k = 1 over n "
+                    "samples, c passing."),
+        source="Chen et al. 2021, Evaluating LLMs Trained on Code (HumanEval)")
 def pass_at_1(n: np.ndarray, c: np.ndarray) -> float:
     """Mean unbiased pass@1 (= mean of c/n per problem)."""
     return mean_pass_at_k(n, c, 1)
 
 
-@metric("pass@5", higher_is_better=True, label="pass@5")
+@metric("pass@5", higher_is_better=True, label="pass@5",
+        definition="Unbiased estimate of the chance at least one of 5 samples passes: 1 − C(n−c, 5)/C(n, 5).",
+        source="Chen et al. 2021, Evaluating LLMs Trained on Code (HumanEval)")
 def pass_at_5(n: np.ndarray, c: np.ndarray) -> float:
     """Mean unbiased pass@5; NaN (not reported) when any problem has fewer than 5 samples."""
     return mean_pass_at_k(n, c, 5)
 
 
-@metric("exec_skipped", higher_is_better=None, label="Skipped generations (official rule)", fmt=".0f")
+@metric("exec_skipped", higher_is_better=None, label="Skipped generations (official rule)", fmt=".0f",
+        definition=("Generations the benchmark's official rule does not execute (e.g. a CRUXEval answer that calls the "
+                    "function)."),
+        source="Gu et al. 2024, CRUXEval (arXiv 2401.03065)")
 def exec_skipped(flags: np.ndarray) -> float:
     """How many generations a benchmark's skip rule removed before pass@k (CRUXEval's anti-cheating checks)."""
     return float(np.asarray(flags, dtype=bool).sum())

@@ -41,7 +41,11 @@ def _tpr_before(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     return float(tpr[above[0] - 1] if above[0] > 0 else tpr[0])
 
 
-@metric("mia_auc", higher_is_better=True, label="ROC-AUC", plot="roc")
+@metric("mia_auc", higher_is_better=True, label="ROC-AUC", plot="roc",
+        definition=("ROC-AUC of a membership detector: chance a random training member scores as more member-like than "
+                    "a random non-member."),
+        source=("Tao et al. 2025, contamination detection in RL post-training: Self-Critique and RL-MIA (arXiv "
+                "2510.09259)"))
 def roc_auc(labels: Sequence, scores: Sequence[float]) -> float:
     """Area under the ROC curve of member-oriented scores (sklearn roc_curve + auc)."""
     from sklearn.metrics import auc
@@ -56,12 +60,16 @@ def tpr_at_fpr(labels: Sequence, scores: Sequence[float], target: float) -> floa
     return _tpr_before(fpr, tpr, target) if fpr.size else NAN
 
 
-@metric("mia_tpr_at_1fpr", higher_is_better=True, label="TPR@1%FPR")
+@metric("mia_tpr_at_1fpr", higher_is_better=True, label="TPR@1%FPR",
+        definition="Share of members detected at the threshold that flags 1% of non-members.",
+        source="Carlini et al. 2022, Membership Inference Attacks From First Principles")
 def tpr_at_1fpr(labels: Sequence, scores: Sequence[float]) -> float:
     return tpr_at_fpr(labels, scores, 0.01)
 
 
-@metric("mia_tpr_at_5fpr", higher_is_better=True, label="TPR@5%FPR")
+@metric("mia_tpr_at_5fpr", higher_is_better=True, label="TPR@5%FPR",
+        definition="Share of members detected at the threshold that flags 5% of non-members.",
+        source="Carlini et al. 2022, Membership Inference Attacks From First Principles")
 def tpr_at_5fpr(labels: Sequence, scores: Sequence[float]) -> float:
     return tpr_at_fpr(labels, scores, 0.05)
 
@@ -79,7 +87,10 @@ def best_f1_threshold(labels: Sequence, scores: Sequence[float]) -> tuple[float,
     return float(f[i]), float(th[i])
 
 
-@metric("mia_best_f1", higher_is_better=True, label="Best F1")
+@metric("mia_best_f1", higher_is_better=True, label="Best F1",
+        definition="Best F1 (member = positive) over all detector thresholds.",
+        source=("Tao et al. 2025, contamination detection in RL post-training: Self-Critique and RL-MIA (arXiv "
+                "2510.09259)"))
 def best_f1(labels: Sequence, scores: Sequence[float]) -> float:
     return best_f1_threshold(labels, scores)[0]
 

@@ -8,10 +8,23 @@ from typing import Sequence
 
 import numpy as np
 
-from evalsuite.metrics.base import metric
+from evalsuite.metrics.base import metric, term
 
 UNPARSED = -1e9
 """Score an output without an extractable answer gets when selecting by a score (as the official code does)."""
+
+term("self_certainty", "Self-certainty",
+     "Mean over the reply's tokens of KL(uniform ‖ p): how far each next-token distribution is from uniform; "
+     "higher = more confident (a selector picks the highest; as confidence, it is streamed during decoding).",
+     "Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
+term("borda", "Borda vote (power p)",
+     "Rank the N samples by self-certainty; each answer gets Σ (N − rank + 1)^p over the samples that give it, and the "
+     "answer with the most points wins (p = 0 is majority vote).", "Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
+term("majority", "Majority vote", "The answer most samples give (ties: the one seen first); self-consistency.",
+     "Wang et al. 2023, Self-Consistency Improves Chain of Thought Reasoning")
+term("mean_logprob", "Mean log-probability",
+     "Mean log-probability of the reply's chosen tokens; as a selector, the sample with the highest wins.",
+     "Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581) (baseline)")
 
 
 def self_certainty(sc_terms: Sequence[float]) -> float:
@@ -69,14 +82,19 @@ def n_values(n_max: int) -> list[int]:
     return out
 
 
-@metric("bon_accuracy", higher_is_better=True, label="Best-of-N accuracy", plot="best_of_n")
+@metric("bon_accuracy", higher_is_better=True, label="Best-of-N accuracy", plot="best_of_n",
+        definition=("Accuracy of the one answer a selector picks from N samples (majority vote, highest self-certainty,"
+                    " Borda vote, highest mean log-prob)."),
+        source="Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
 def bon_accuracy(chosen_correct) -> float:
     """Fraction of docs whose selected answer is correct (no selection counts as wrong)."""
     c = np.asarray(chosen_correct, dtype=float)
     return float(c.mean()) if c.size else float("nan")
 
 
-@metric("oracle_pass", higher_is_better=True, label="Oracle pass@N (any sample correct)", plot="best_of_n")
+@metric("oracle_pass", higher_is_better=True, label="Oracle pass@N (any sample correct)", plot="best_of_n",
+        definition="Share of problems where any of the N samples is right: the ceiling for every selector.",
+        source="Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
 def oracle_pass(any_correct) -> float:
     """Fraction of docs with at least one correct answer among the first N samples (an upper bound)."""
     c = np.asarray(any_correct, dtype=float)

@@ -96,16 +96,18 @@ def _finite(v: Any) -> bool:
 
 
 def metric_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A task's metrics pivoted to one line per metric (and protocol, subset) with a column per answer round.
+    """A task's metrics pivoted to one line per metric (and protocol, subset) with a column per attempt (the answer
+    round: 0 is the first answer, 1 the first revision, ...).
 
-    Each cell holds the value, its 95% CI and n; within a line the best round is marked (by the metric's
-    direction) when the values differ. Round -1 (not per round) is the column "all"."""
+    Each cell holds the value, its 95% CI and n; within a line the best attempt is marked (by the metric's
+    direction) when the values differ. Round -1 (not per attempt) is the column "all attempts"."""
     rounds = sorted({int(r.get("round", 0)) for r in rows}, key=lambda x: (x < 0, x))
     lines: dict[tuple, dict[str, Any]] = {}
     for r in rows:
         key = (r["metric"], r.get("protocol", ""), r.get("subset", ""))
         line = lines.setdefault(key, {
             "metric": r["metric"], "label": r.get("label", r["metric"]), "protocol": key[1], "subset": key[2],
+            "explain": explain(r["metric"]),
             "direction": r.get("direction", "none"), "arrow": ARROWS.get(r.get("direction", ""), ""),
             "cells": {}, "notes": []})
         ci = (f"[{fmt_value(r['ci_low'], r['metric'])}, {fmt_value(r['ci_high'], r['metric'])}]"
@@ -120,10 +122,35 @@ def metric_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
             best = (max if line["direction"] == "higher" else min)(vals.values())
             for k, v in vals.items():
                 line["cells"][k]["best"] = v == best
-    heads = ["all rounds" if x < 0 else f"round {x}" for x in rounds]
+    heads = ["all attempts" if x < 0 else f"attempt {x}" for x in rounds]
     return {"rounds": rounds, "heads": heads, "lines": list(lines.values()),
             "has_subset": any(k[2] for k in lines), "has_protocols": len({k[1] for k in lines}) > 1,
             "ns": sorted({r["n"] for r in rows if isinstance(r.get("n"), int)})}
+
+
+def explain(row_metric: str) -> str:
+    """The hover text of a metric row: its definition and source, then its bracketed variant's, if declared."""
+    parts = []
+    meta = spec(row_metric)
+    if meta is not None and meta.definition:
+        parts.append(f"{meta.definition} Source: {meta.source}.")
+    t = variant_term(row_metric)
+    if t is not None:
+        parts.append(f"{t.label}: {t.definition} Source: {t.source}.")
+    return " ".join(parts)
+
+
+def glossary(metric_names: set[str]) -> list[dict[str, str]]:
+    """One entry per metric and per declared variant the run's rows use, sorted by what the report shows."""
+    entries: dict[str, dict[str, str]] = {}
+    for name in metric_names:
+        meta = spec(name)
+        if meta is not None and meta.definition:
+            entries[meta.name] = {"name": meta.label, "definition": meta.definition, "source": meta.source}
+        t = variant_term(name)
+        if t is not None:
+            entries["term:" + t.key] = {"name": t.label, "definition": t.definition, "source": t.source}
+    return sorted(entries.values(), key=lambda e: e["name"].lower())
 
 
 def _hms(seconds: Any) -> str:
@@ -181,6 +208,7 @@ def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
         "tokens_per_s": f"{tps:.1f}" if isinstance(tps, (int, float)) else "n/a",
         "tasks": tasks, "max_chains": max_chains, "script": SCRIPT, "csp": content_security_policy(),
         "partial": res.get("partial") is True, "rounds_done": res.get("rounds_done"),
+        "glossary": glossary({r["metric"] for _, t, _ in sections for r in t.get("metrics", [])}),
         "stored": stored_generations(run.path) if res.get("partial") is True else None,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -13,7 +13,7 @@ from evalsuite.records import Sample
 from evalsuite.summaries import MetricRow
 
 CSV_COLUMNS = [
-    "task", "subset", "protocol", "round", "metric", "value", "ci_low", "ci_high", "n", "direction", "label", "note",
+    "task", "subset", "protocol", "attempt", "metric", "value", "ci_low", "ci_high", "n", "direction", "label", "note",
 ]
 
 
@@ -69,13 +69,18 @@ def write_results_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def write_results_csv(path: Path, rows: list[MetricRow]) -> None:
+    """One row per metric; a row's `round` (the answer round) is the column users see as `attempt`."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.to_dict().items()})
+            w.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v) for k, v in _csv_row(r).items()})
     os.replace(tmp, path)
+
+
+def _csv_row(r: MetricRow) -> dict:
+    return {("attempt" if k == "round" else k): v for k, v in r.to_dict().items()}
 
 
 def _fmt(v: float) -> str:
@@ -88,8 +93,8 @@ def print_summary(rows: list[MetricRow], console=None) -> None:
     from rich.table import Table
 
     table = Table(title="evalsuite results")
-    for col in ("task", "protocol", "round", "metric", "value", "95% CI", "n"):
-        table.add_column(col, justify="right" if col in ("value", "95% CI", "n", "round") else "left")
+    for col in ("task", "protocol", "attempt", "metric", "value", "95% CI", "n"):
+        table.add_column(col, justify="right" if col in ("value", "95% CI", "n", "attempt") else "left")
     for r in rows:
         if r.metric == "mean_tokens":
             continue

@@ -32,9 +32,9 @@ def _flip(d: dict[str, Any]) -> dict[str, Any] | None:
 
 def _flip_title(path: str, flips: list) -> str:
     if path.endswith("flips_from_first"):
-        return "Flips from round 0 to each later round"
-    return "Flips between consecutive rounds" if len(flips) > 1 else f"Flips from round {flips[0]['from_round']} to " \
-        f"round {flips[0]['to_round']}"
+        return "Flips from attempt 0 to each later attempt"
+    return "Flips between consecutive attempts" if len(flips) > 1 else f"Flips from attempt {flips[0]['from_round']} to " \
+        f"attempt {flips[0]['to_round']}"
 
 
 def _is_bins(x: Any) -> bool:
@@ -49,7 +49,7 @@ def _reliability(d: dict[str, Any], path: str) -> dict[str, Any] | None:
     parts = path.split(".")
     rnd = parts[-1] if parts and parts[-1].isdigit() else ""
     label = d.get("label") or (parts[-2] if len(parts) >= 2 else "")
-    title = f"Reliability: {label}" + (f", answer round {rnd}" if rnd else "")
+    title = f"Reliability: {label}" + (f", attempt {rnd}" if rnd else "")
     return {"plot": "reliability", "method": label, "bins": binnings, "title": title}
 
 

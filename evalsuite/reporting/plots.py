@@ -138,11 +138,11 @@ def plot_rounds(rows: list[dict[str, Any]]) -> Figure | None:
     ax.set_xlim(rounds_seen[0] - 0.5, rounds_seen[-1] + 0.5)
     if _unit_interval(series):
         ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("answer round (0 = first answer)")
+    ax.set_xlabel("attempt (0 = first answer)")
     ax.set_ylabel("value")
     _style(ax)
     ax.legend(fontsize=8, frameon=False, loc="best")
-    return Figure("rounds", "Accuracy by round", to_data_uri(fig),
+    return Figure("rounds", "Accuracy by attempt", to_data_uri(fig),
                   "Points are estimates, bars are 95% bootstrap CIs over docs.")
 
 
@@ -173,11 +173,11 @@ def _plot_single_round(series: dict[tuple[str, str, str], list[dict[str, Any]]],
     ax.set_ylim(-0.7, len(keys) - 0.3)
     if _unit_interval(series):
         ax.set_xlim(-0.03, 1.03)
-    ax.set_xlabel(f"value in round {rnd}")
+    ax.set_xlabel(f"value at attempt {rnd}")
     _style(ax)
-    return Figure("rounds", f"Accuracy, round {rnd}", to_data_uri(fig),
-                  "Points are estimates, bars are 95% bootstrap CIs over docs. One answer round only: a multi-round "
-                  "protocol draws accuracy against the round.")
+    return Figure("rounds", f"Accuracy, attempt {rnd}", to_data_uri(fig),
+                  "Points are estimates, bars are 95% bootstrap CIs over docs. One attempt only: a multi-round "
+                  "protocol draws accuracy against the attempt.")
 
 
 def _flip_counts(d: Any) -> list[list[float]]:
@@ -204,18 +204,18 @@ def plot_flip_matrix(d: dict[str, Any]) -> Figure:
                 share = f"\n{c[i][k] / total:.0%}" if total else ""
                 ax.text(k, i, f"{c[i][k]:g}{share}", ha="center", va="center", fontsize=10,
                         color="white" if c[i][k] > 0.6 * top else "#111")
-        ax.set_title(f"round {a} → {b}", fontsize=9)
+        ax.set_title(f"attempt {a} → {b}", fontsize=9)
         ax.set_xticks([0, 1], ["right", "wrong"], fontsize=8)
-        ax.set_xlabel(f"in round {b}", fontsize=8)
+        ax.set_xlabel(f"at attempt {b}", fontsize=8)
         ax.set_yticks([0, 1], ["right", "wrong"] if j == 0 else ["", ""], fontsize=8)
         if j == 0:
-            ax.set_ylabel(f"in round {a}", fontsize=8)
+            ax.set_ylabel(f"at attempt {a}", fontsize=8)
         ax.tick_params(length=0)
     total = sum(sum(row) for row in mats[0][0])
     pairs = ", ".join(f"{a}→{b}" for _, a, b in mats)
-    title = d.get("title") or ("Flips between rounds" if len(mats) > 1 else f"Flips from round {mats[0][1]} to "
-                                                                          f"round {mats[0][2]}")
-    caption = (f"{total:g} chains; round pairs {pairs}. Off-diagonal cells are flips: right→wrong (top right) "
+    title = d.get("title") or ("Flips between attempts" if len(mats) > 1 else f"Flips from attempt {mats[0][1]} to "
+                                                                          f"attempt {mats[0][2]}")
+    caption = (f"{total:g} chains; attempt pairs {pairs}. Off-diagonal cells are flips: right→wrong (top right) "
                "and wrong→right (bottom left).")
     return Figure("flip_matrix", str(title), to_data_uri(fig), caption)
 

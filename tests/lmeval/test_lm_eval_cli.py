@@ -103,7 +103,7 @@ def test_rescore_reproduces_lm_eval(lm_run):
         accuracy = next(m["value"] for m in entry["metrics"] if m["metric"] == "accuracy" and m["round"] == 0)
         assert accuracy == pytest.approx(lm_run["results"]["results"][twin]["accuracy,none"]), twin
     assert seen == set(lm_run["samples"])
-    assert (out / "results.csv").read_text().startswith("task,subset,protocol,round,metric")
+    assert (out / "results.csv").read_text().startswith("task,subset,protocol,attempt,metric")
     assert len((out / "samples.jsonl").read_text().splitlines()) == 2 * len(seen)
 
 

@@ -3,6 +3,7 @@ chains with their filter status, and results.csv readable by pandas with no opti
 from __future__ import annotations
 
 import base64
+import html as html_lib
 import re
 from html.parser import HTMLParser
 
@@ -66,10 +67,10 @@ def test_every_run_writes_a_self_contained_report(review_run):
 
 def test_results_csv_loads_in_pandas_with_no_options(review_run):
     df = pd.read_csv(review_run / "results.csv")
-    assert list(df.columns) == ["task", "subset", "protocol", "round", "metric", "value", "ci_low", "ci_high", "n",
+    assert list(df.columns) == ["task", "subset", "protocol", "attempt", "metric", "value", "ci_low", "ci_high", "n",
                                 "direction", "label", "note"]
-    assert df["round"].dtype.kind == "i" and df["n"].dtype.kind == "i" and df["value"].dtype.kind == "f"
-    acc = df[(df.metric == "accuracy") & (df["round"] == 1)]
+    assert df["attempt"].dtype.kind == "i" and df["n"].dtype.kind == "i" and df["value"].dtype.kind == "f"
+    acc = df[(df.metric == "accuracy") & (df["attempt"] == 1)]
     assert len(acc) == 1 and acc.iloc[0]["n"] == 3 and acc.iloc[0]["direction"] == "higher"
 
 
@@ -125,7 +126,7 @@ def test_plots_follow_the_data_present(rd):
     assert sorted(by_kind) == ["accuracy_vs_n", "confusion", "flip_matrix", "reliability", "roc", "rounds"]
     assert len([f for f in figs if f.kind == "flip_matrix"]) == 1, "0→1 from flips_from_first repeats flips[0]"
     flips = texts(by_kind["flip_matrix"].uri)
-    assert flips[flips.index("round 0 → 1") - 8:] == ["5", "45%", "1", "9%", "3", "27%", "2", "18%", "round 0 → 1"]
+    assert flips[flips.index("attempt 0 → 1") - 8:] == ["5", "45%", "1", "9%", "3", "27%", "2", "18%", "attempt 0 → 1"]
     conf = texts(by_kind["confusion"].uri)  # gold rows (correct, wrong) × (judged correct, judged wrong, no verdict)
     assert conf[conf.index("gold") + 1:] == ["9", "2", "4", "1", "7", "0"] and "no verdict" in conf
     assert "AUC 0.750" in svg_text(by_kind["roc"].uri)
@@ -175,3 +176,17 @@ def test_chains_carry_status_and_flips(rd, tmp_path):
 def test_visible_shows_control_characters():
     assert visible("a\x1fb\x7fc\n\td\ud800") == "a␟b␡c\n\td\ufffd"
     assert visible(None) == ""
+
+
+def test_metrics_explain_themselves_on_hover_and_in_the_glossary(rd, tmp_path):
+    rows = [rd.row("t", "accuracy", 0.5, 0, protocol="review"), rd.row("t", "accuracy", 0.6, 1, protocol="review"),
+            rd.row("t", "cl", 0.75, 1, protocol="review"), rd.row("t", "bon_accuracy[borda p=0.5 (streamed), N=4]", 0.4, -1)]
+    html = write_report(rd.write_run(tmp_path / "run", rows)).read_text()
+    cl_title = html_lib.unescape(re.search(r'<tr data-metric="cl">\s*<td title="([^"]*)"', html).group(1))
+    assert "P(right at attempt r | right at attempt 0)" in cl_title and "arXiv 2412.19513" in cl_title
+    heads = re.findall(r'<th class="num">([^<]*)</th>', html)
+    assert heads[:3] == ["attempt 0", "attempt 1", "all attempts"]
+    glossary = html_lib.unescape(html[html.index('id="glossary"'):html.index('id="run-config"')])
+    for name, source in (("Accuracy", "official scorer"), ("CL (0→r)", "Yang et al. 2025"),
+                         ("Best-of-N accuracy", "arXiv 2502.18581"), ("Borda vote (power p)", "Self-Certainty")):
+        assert name in glossary and source in glossary, name
