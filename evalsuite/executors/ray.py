@@ -171,7 +171,7 @@ class RayExecutor(Executor):
                 r, chunk = flying.pop(ref)
                 try:
                     gens, seconds, engine = ray.get(ref)
-                except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError):
+                except _lost_errors(ray):
                     self._lost(r, chunk, queues, flying)
                     continue
                 except ray.exceptions.RayTaskError as e:
@@ -247,7 +247,7 @@ class RayExecutor(Executor):
         slot.ping = None
         try:
             slot.where = ray.get(ref)
-        except ray.exceptions.RayActorError:
+        except _lost_errors(ray):
             slot.deaths += 1
             self._check_restarts(r)
             slot.ping = slot.actor.ready.remote()
@@ -304,6 +304,12 @@ class RayExecutor(Executor):
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+
+
+def _lost_errors(ray) -> tuple[type[Exception], ...]:
+    """Errors that mean the replica (or its node) went away, not that the backend failed."""
+    x = ray.exceptions
+    return (x.RayActorError, x.ObjectLostError, x.NodeDiedError, x.WorkerCrashedError)
 
 
 def _node(slot: _Slot) -> str:

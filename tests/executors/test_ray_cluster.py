@@ -64,4 +64,5 @@ def test_losing_a_node_mid_round_finishes_with_the_same_samples(cluster, same_ou
     ex = json.loads((tmp_path / "ray" / "results.json").read_text())["execution"]
     nodes = [r["node"] for r in ex["replica_info"]]
     assert len(set(nodes)) == 2  # one replica on each node
-    assert ex["replica_info"][1]["restarts"] >= 1 and ex["replica_info"][0]["restarts"] == 0
+    restarts = sorted(r["restarts"] for r in ex["replica_info"])
+    assert restarts[0] == 0 and restarts[1] >= 1  # the worker node's replica died; the head node's did not
