@@ -13,6 +13,10 @@ import numpy as np
 
 from evalsuite.metrics.base import metric
 
+YANG = ("Yang et al. 2025, Confidence v.s. Critique: A Decomposition of Self-Correction Capability for LLMs "
+        "(arXiv 2412.19513, ACL 2025)")
+SCORE = "Kumar et al. 2024, Training Language Models to Self-Correct via Reinforcement Learning (SCoRe, arXiv 2409.12917)"
+
 
 @dataclass(frozen=True)
 class Flips:
@@ -76,7 +80,7 @@ def acc_after(before, after=None):
 
 @metric("delta", higher_is_better=True, label="Δ accuracy (0→r)",
         definition="Accuracy at attempt r minus accuracy at attempt 0, over all problems (= Δ i→c − Δ c→i).",
-        source="Kumar et al. 2024, SCoRe: Training LMs to self-correct via RL (arXiv 2409.12917)")
+        source=SCORE)
 def delta(before, after=None):
     """Δ(t1, tk) = Acc(tk) − Acc(t1)."""
     f = _flips(before, after)
@@ -85,7 +89,7 @@ def delta(before, after=None):
 
 @metric("delta_i2c", higher_is_better=True, label="Δ i→c (0→r)",
         definition="Share of all problems wrong at attempt 0 and right at attempt r (incorrect → correct).",
-        source="Kumar et al. 2024, SCoRe: Training LMs to self-correct via RL (arXiv 2409.12917)")
+        source=SCORE)
 def delta_i2c(before, after=None):
     """Δ^{i→c}: wrong before and right after, as a fraction of ALL chains (SCoRe)."""
     f = _flips(before, after)
@@ -94,7 +98,7 @@ def delta_i2c(before, after=None):
 
 @metric("delta_c2i", higher_is_better=False, label="Δ c→i (0→r)",
         definition="Share of all problems right at attempt 0 and wrong at attempt r (correct → incorrect).",
-        source="Kumar et al. 2024, SCoRe: Training LMs to self-correct via RL (arXiv 2409.12917)")
+        source=SCORE)
 def delta_c2i(before, after=None):
     """Δ^{c→i}: right before and wrong after, as a fraction of ALL chains (SCoRe)."""
     f = _flips(before, after)
@@ -104,8 +108,7 @@ def delta_c2i(before, after=None):
 @metric("cl", higher_is_better=True, label="CL (0→r)",
         definition=("Confidence Level: P(right at attempt r | right at attempt 0), pooled over samples; how often a "
                     "right answer is kept."),
-        source=("Yang et al. 2025, Confidence v. Critique: a decomposition of self-correction (arXiv 2412.19513, ACL "
-                "2025)"))
+        source=YANG)
 def confidence_level(before, after=None):
     """CL = #(right→right) / #(right before), pooled; NaN when nothing was right before."""
     f = _flips(before, after)
@@ -115,8 +118,7 @@ def confidence_level(before, after=None):
 @metric("cs", higher_is_better=True, label="CS (0→r)",
         definition=("Critique Score: P(right at attempt r | wrong at attempt 0), pooled over samples; how often a wrong"
                     " answer is fixed."),
-        source=("Yang et al. 2025, Confidence v. Critique: a decomposition of self-correction (arXiv 2412.19513, ACL "
-                "2025)"))
+        source=YANG)
 def critique_score(before, after=None):
     """CS = #(wrong→right) / #(wrong before), pooled; NaN when nothing was wrong before."""
     f = _flips(before, after)
@@ -126,8 +128,7 @@ def critique_score(before, after=None):
 @metric("rss", higher_is_better=True, label="RSS (0→r)",
         definition=("Relative Self-correction Score: (Acc_r − Acc_0²) / (2·Acc_0·(1 − Acc_0)); 0 at CL = Acc_0 and CS ="
                     " 0, 1 at CL = 1 and CS = Acc_0."),
-        source=("Yang et al. 2025, Confidence v. Critique: a decomposition of self-correction (arXiv 2412.19513, ACL "
-                "2025)"))
+        source=YANG)
 def relative_self_correction(before, after=None):
     """RSS = (Acc2 − Acc1²) / (2·Acc1·(1 − Acc1)), exactly as the official code; NaN when Acc1 is 0 or 1."""
     f = _flips(before, after)
@@ -153,7 +154,7 @@ def undefined_reason(name: str, before, after=None) -> str:
 
 @metric("accuracy_carried", higher_is_better=True, label="Accuracy (last answer carried)", plot="rounds",
         definition="Accuracy at attempt r, a chain that stopped early counting with its last answer.",
-        source="evalsuite (as in Kumar et al. 2024)")
+        source="evalsuite, after " + SCORE)
 def accuracy_carried(correct: np.ndarray) -> float:
     """Accuracy at a round when chains that stopped early count with their last answer."""
     c = np.asarray(correct, dtype=float)
