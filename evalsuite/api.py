@@ -81,15 +81,20 @@ def _prepare_output_dir(path: Path) -> None:
         raise UsageError(f"output dir {path} cannot be written ({e.strerror or e}); choose another --output-dir") from e
 
 
-def _use_threads(backend: Backend, threads: int | None, log: Callable[[str], None]) -> None:
-    """Apply `--threads` to a backend that runs torch on this CPU, and say in the run header how many it uses."""
-    if threads is not None:
-        if threads <= 0:
-            raise UsageError(f"--threads must be a positive number of CPU threads, got {threads}")
-        if not hasattr(backend, "set_threads"):
-            raise UsageError(f"--threads sets the torch CPU threads of the hf backend; the {backend.name} backend "
-                             "does not use them: drop --threads")
-        backend.set_threads(threads, "--threads")
+def _use_threads(backend: Backend, threads: int | None) -> None:
+    """Apply `--threads` to a backend that runs torch on this CPU (the hf backend); others refuse it."""
+    if threads is None:
+        return
+    if threads <= 0:
+        raise UsageError(f"--threads must be a positive number of CPU threads, got {threads}")
+    if not hasattr(backend, "set_threads"):
+        raise UsageError(f"--threads sets the torch CPU threads of the hf backend; the {backend.name} backend "
+                         "does not use them: drop --threads")
+    backend.set_threads(threads, "--threads")
+
+
+def _threads_line(backend: Backend, log: Callable[[str], None]) -> None:
+    """The run header's line on torch CPU threads (written once the run has passed every input check)."""
     if hasattr(backend, "threads"):
         log(f"{backend.name} backend, {backend.model_id}: torch CPU threads {backend.threads} "
             f"({backend.threads_from}; --threads N sets them)")
@@ -146,7 +151,7 @@ def evaluate(
         lookup(PROTOCOLS, "protocol", protocol)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     backend = load_backend(model, model_args)
-    _use_threads(backend, threads, log)
+    _use_threads(backend, threads)
     apply_exec_options(options or {}, log)
     _prepare_output_dir(output_dir)
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
@@ -189,6 +194,7 @@ def evaluate(
     out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start, log)
     out.live([], engine.RunStats(), -1)
     store = SampleStore(output_dir / "samples.sqlite")
+    _threads_line(backend, log)
     try:
         all_samples, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
                                         on_round=out.live)
