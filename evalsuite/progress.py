@@ -45,13 +45,21 @@ class RoundBar:
         self.every = every
         self.t0 = self.shown_at = time.perf_counter()
         self.decoded = self.finished_tokens = 0
+        self.decode_t0: float | None = None
 
     def rate(self) -> float:
-        """Tokens per second in this round so far."""
-        return max(self.decoded, self.finished_tokens) / max(time.perf_counter() - self.t0, 1e-9)
+        """Tokens per second in this round so far: decoded tokens since the first decode step (so model loading
+        and the first prefill do not count), else finished replies' tokens since the round began."""
+        now = time.perf_counter()
+        if self.decode_t0 is not None and self.decoded:
+            return self.decoded / max(now - self.decode_t0, 1e-9)
+        return self.finished_tokens / max(now - self.t0, 1e-9)
 
     def tokens(self, n: int) -> None:
-        """`n` tokens were just decoded (a token listener)."""
+        """`n` tokens were just decoded (a token listener); the first report starts the decode clock."""
+        if self.decode_t0 is None:
+            self.decode_t0 = time.perf_counter()
+            return
         self.decoded += n
         if time.perf_counter() - self.shown_at >= self.every:
             self._show()
