@@ -201,7 +201,11 @@ def _dir_fingerprint(path: Path) -> str:
     h = hashlib.sha256()
     cfg = path / "config.json"
     if cfg.exists():
-        h.update(json.dumps(json.loads(cfg.read_text()), sort_keys=True).encode())
+        try:
+            h.update(json.dumps(json.loads(cfg.read_bytes().decode("utf-8")), sort_keys=True).encode())
+        except (OSError, ValueError) as e:
+            raise UsageError(f"model config {cfg} cannot be read as JSON ({type(e).__name__}); give a model "
+                             "directory written by save_pretrained") from None
     for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")) + sorted(path.glob("*.gguf")):
         h.update(f"{f.name}:{_file_digest(f)}".encode())
     return "local-" + h.hexdigest()[:16]

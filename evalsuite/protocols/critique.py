@@ -13,7 +13,6 @@ here); run the policy first, e.g. `evalsuite run --tasks humaneval --model POLIC
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from evalsuite.protocols.base import Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Request
 from evalsuite.registry import protocol, run_option
+from evalsuite.reporting.rundir import RunDir
 from evalsuite.tasks.cards import TaskCard
 
 run_option("--policy-run", metavar="DIR",
@@ -41,12 +41,10 @@ def load_policy_run(path: str | Path, card: TaskCard) -> dict[str, str]:
         raise UsageError(f"--policy-run {path} has no samples.jsonl; point it at the output dir of a finished run")
     names = {card.name, card.extra.get("policy_task", card.name)}
     out: dict[str, str] = {}
-    with open(f, encoding="utf-8") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            if (rec.get("task") in names and rec.get("kind") == "answer" and rec.get("attempt") == 0
-                    and rec.get("sample_idx") == 0):
-                out.setdefault(str(rec["doc_id"]), rec.get("output") or "")
+    for rec in RunDir(f.parent, {}).samples():
+        if (rec.get("task") in names and rec.get("kind") == "answer" and rec.get("attempt") == 0
+                and rec.get("sample_idx") == 0):
+            out.setdefault(str(rec["doc_id"]), rec.get("output") or "")
     if not out:
         want = " or ".join(sorted(names))
         raise UsageError(f"--policy-run {path} has no answers for task {want}; run the policy on that task first")

@@ -163,6 +163,10 @@ def load_spec(path: str | Path) -> Spec:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         raise UsageError(f"leaderboard spec {p} is not valid YAML"
                          + (f" (line {line + 1})" if line is not None else "") + "; fix the file") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"leaderboard spec {p} is not UTF-8 text (byte {e.start}); pass a YAML file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read leaderboard spec {p} ({e.strerror or e}); check its permissions") from None
     return parse_spec(data, p.stem)
 
 

@@ -28,8 +28,9 @@ def data_files(card: TaskCard, data_dir: str | Path | None = None) -> list[Path]
     root = data_root(data_dir)
     paths = [root / f for f in files]
     for p in paths:
-        if not p.exists():
-            raise UsageError(f"data file {p} for task {card.name} is missing; point --data-dir at a folder that has it")
+        if not p.is_file():
+            what = "is not a file" if p.exists() else "is missing"
+            raise UsageError(f"data file {p} for task {card.name} {what}; point --data-dir at a folder that has it")
     return paths
 
 
