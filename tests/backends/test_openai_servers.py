@@ -1,5 +1,5 @@
 """`openai:MODEL@URL1,URL2`: requests spread over two real llama.cpp servers, each conversation on one server, and
-neither the samples nor the store keys depend on the server list."""
+the store keys do not depend on the server list (a run resumes with the servers in another order)."""
 from __future__ import annotations
 
 import pytest
@@ -38,15 +38,18 @@ def test_a_conversation_keeps_its_server():
 
 
 @pytest.mark.slow
-def test_two_servers_give_the_one_servers_samples_and_resume_in_any_order(llama_server_factory, tmp_path):
+def test_two_servers_share_the_work_keep_conversations_and_resume_in_any_order(llama_server_factory, tmp_path):
     from evalsuite import evaluate
     from evalsuite.backends.openai import OpenAIBackend
 
     a, b = llama_server_factory(), llama_server_factory()
-    evaluate(model=f"openai:smol@{a.url}", output_dir=tmp_path / "one", **TASK)
+    one = evaluate(model=f"openai:smol@{a.url}", output_dir=tmp_path / "one", **TASK)
     both = OpenAIBackend(f"smol@{a.url},{b.url}")
     res = evaluate(model=both, output_dir=tmp_path / "two", **TASK)
-    assert (tmp_path / "one" / "samples.jsonl").read_bytes() == (tmp_path / "two" / "samples.jsonl").read_bytes()
+    # llama.cpp's replies depend on what its KV cache held before (two runs on one server differ too), so the runs
+    # are compared by their shape and first prompts; byte equality across executors is the hf tests' job
+    shape = [(s.doc_id, s.round, s.kind, s.request.messages if s.round == 0 else None) for s in res.samples]
+    assert shape == [(s.doc_id, s.round, s.kind, s.request.messages if s.round == 0 else None) for s in one.samples]
     assert both.served[a.url] > 0 and both.served[b.url] > 0
     assert sum(both.served.values()) == res.stats.generated
     chains: dict[tuple, set] = {}
@@ -54,4 +57,4 @@ def test_two_servers_give_the_one_servers_samples_and_resume_in_any_order(llama_
         chains.setdefault((s.doc_id, s.sample_idx), set()).add(both.route(s.request).base_url)
     assert len({s.round for s in res.samples}) == 5 and all(len(v) == 1 for v in chains.values())
     again = evaluate(model=f"openai:smol@{b.url},{a.url}", output_dir=tmp_path / "one", **TASK)
-    assert again.stats.generated == 0 and again.stats.from_store == res.stats.generated
+    assert again.stats.generated == 0 and again.stats.from_store == one.stats.generated
