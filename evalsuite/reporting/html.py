@@ -17,9 +17,10 @@ from typing import Any
 import jinja2
 
 from evalsuite.errors import UsageError
-from evalsuite.metrics.base import spec
+from evalsuite.metrics.base import spec, variant_term
 from evalsuite.reporting import plots
 from evalsuite.reporting.browser import group_chains
+from evalsuite.reporting.outputs import atomic_write_text
 from evalsuite.reporting.rundir import RunDir, load_run
 
 DEFAULT_MAX_CHAINS = 50
@@ -224,10 +225,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
     run = load_run(run_dir)
     target = Path(out) if out is not None else run.path / "report.html"
     html = render_report(run, max_chains)
-    tmp = target.with_name(target.name + ".tmp")
     try:
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(target)
+        atomic_write_text(target, html)
     except OSError as e:
         raise UsageError(f"cannot write {target} ({e.strerror or e}); choose another --out") from None
     return target

@@ -1,14 +1,15 @@
 """Write a built leaderboard as leaderboard.csv (wide, one row per entrant), leaderboard.md and leaderboard.html."""
 from __future__ import annotations
 
-import csv
 import datetime as _dt
+import re
 from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting.html import ARROWS, content_security_policy, environment, fmt_value
 from evalsuite.reporting.leaderboard import Board
+from evalsuite.reporting.outputs import atomic_write_text, csv_text
 
 MISSING = "missing"
 
@@ -39,15 +40,20 @@ def csv_rows(board: Board) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def write_csv(board: Board, path: Path) -> None:
-    header, rows = csv_rows(board)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=header)
-        w.writeheader()
-        w.writerows(rows)
+    """leaderboard.csv; text cells a spreadsheet would run as formulas are neutralised (numbers stay numbers)."""
+    atomic_write_text(path, csv_text(*csv_rows(board)))
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|~$])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 
 
 def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text from users and files as literal Markdown inline text: HTML as entities, Markdown punctuation
+    backslash-escaped, line breaks as spaces (a cell or list item stays on its line)."""
+    s = " ".join(str(text).splitlines())
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return re.sub(r'[&<>"]', lambda m: _HTML[m.group()], s)
 
 
 def _score_rule(board: Board) -> str:
@@ -68,7 +74,7 @@ def render_markdown(board: Board) -> str:
         for c in board.columns]
     lines = [f"# {_md(s.title)}", ""]
     if s.description:
-        lines += [s.description, ""]
+        lines += [_md(s.description), ""]
     lines += [_score_rule(board), "", "| " + " | ".join(head) + " |",
               "|" + "|".join(["---:", ":---", "---:"] + ["---:"] * len(board.columns)) + "|"]
     for e in board.entries:
@@ -113,8 +119,8 @@ def write_leaderboard(board: Board, out_dir: str | Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "leaderboard.csv", out / "leaderboard.md", out / "leaderboard.html"]
         write_csv(board, paths[0])
-        paths[1].write_text(render_markdown(board), encoding="utf-8")
-        paths[2].write_text(render_html(board), encoding="utf-8")
+        atomic_write_text(paths[1], render_markdown(board))
+        atomic_write_text(paths[2], render_html(board))
     except OSError as e:
         raise UsageError(f"cannot write the leaderboard into {out} ({e.strerror or e}); choose another --out") from None
     return paths

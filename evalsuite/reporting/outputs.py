@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,10 +19,41 @@ CSV_COLUMNS = [
 ]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Text cells starting with these are formulas to a spreadsheet (OWASP CSV injection); they get a leading `'`."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a uniquely named temp file beside it, then os.replace.
+
+    Two processes writing the same file never share (or delete) each other's temp file; umask applies as usual."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def csv_cell(v: Any) -> Any:
+    """A CSV cell: numbers stay numbers (NaN/inf empty), text that a spreadsheet would run as a formula is quoted."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return ""
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
+
+
+def csv_text(header: list[str], rows: Iterable[dict[str, Any]]) -> str:
+    """The CSV file's text: a header row, then every row with its cells passed through `csv_cell`."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=header)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: csv_cell(v) for k, v in r.items()})
+    return buf.getvalue()
 
 
 def _clean(x: Any) -> Any:
@@ -61,22 +94,16 @@ def sample_record(s: Sample) -> dict[str, Any]:
 
 
 def write_samples(path: Path, samples: Iterable[Sample]) -> None:
-    _atomic_write(path, "".join(json.dumps(sample_record(s), ensure_ascii=False) + "\n" for s in samples))
+    atomic_write_text(path, "".join(json.dumps(sample_record(s), ensure_ascii=False) + "\n" for s in samples))
 
 
 def write_results_json(path: Path, payload: dict[str, Any]) -> None:
-    _atomic_write(path, json.dumps(_clean(payload), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json.dumps(_clean(payload), indent=2, ensure_ascii=False) + "\n")
 
 
 def write_results_csv(path: Path, rows: list[MetricRow]) -> None:
     """One row per metric; a row's `round` (the answer round) is the column users see as `attempt`."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v) for k, v in _csv_row(r).items()})
-    os.replace(tmp, path)
+    atomic_write_text(path, csv_text(CSV_COLUMNS, (_csv_row(r) for r in rows)))
 
 
 def _csv_row(r: MetricRow) -> dict:

@@ -169,3 +169,48 @@ def test_cli_over_two_real_runs(tiny_model_dir, tmp_path, capsys):
     assert main(["leaderboard", runs[0], "--out", str(tmp_path / "x"), "--spec", "nosuchspec"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "leaderboard spec nosuchspec not found" in err[0]
+
+
+EVIL = {"=HYPERLINK(\"http://evil\",\"go\")": "csv", "<script>alert(1)</script>": "html",
+        "<img src=x onerror=alert(2)>": "html", "[click](javascript:alert(3))": "md", "**bold** _it_ `code`": "md",
+        "-2+3": "csv", "@SUM(A1)": "csv", "a|b": "md", "&lt;b&gt;": "md"}
+
+
+@pytest.fixture
+def evil_board(rd, tmp_path):
+    """Entrants whose model names (from results.json, i.e. from users) attack each output format."""
+    runs = []
+    for i, name in enumerate(EVIL):
+        rows = [rd.row("gsm8k", "accuracy", 0.5 + i / 100), rd.row("gsm8k", "delta", -0.25 - i / 100, ci=(-0.5, 0.0))]
+        runs.append(load_run(rd.write_run(tmp_path / f"r{i}", rows, model_id=name)))
+    return build_leaderboard(runs), tmp_path
+
+
+def test_leaderboard_csv_neutralises_formulas_and_keeps_numbers(evil_board):
+    board, tmp_path = evil_board
+    csv_path = write_leaderboard(board, tmp_path / "lb")[0]
+    df = pd.read_csv(csv_path)
+    formulas = [m for m in df["model"] if m.lstrip("'")[0] in "=+-@"]
+    assert len(formulas) == 3 and all(m.startswith("'") for m in formulas)
+    assert set(df["model"].str.lstrip("'")) == set(EVIL)
+    delta = [c for c in df.columns if c.startswith("gsm8k/delta") and c.endswith("r0")][0]
+    assert df[delta].dtype.kind == "f" and df[f"{delta} ci_low"].dtype.kind == "f"
+    assert sorted(df[delta].round(2)) == sorted(-0.25 - i / 100 for i in range(len(EVIL)))
+    n_col = next(c for c in df.columns if c.startswith("gsm8k/accuracy") and c.endswith(" n"))
+    assert df[f"{delta} rank"].dtype.kind == "i" and df[n_col].dtype.kind == "i"
+
+
+def test_leaderboard_markdown_shows_names_literally(evil_board):
+    from markdown_it import MarkdownIt
+
+    board, tmp_path = evil_board
+    md = write_leaderboard(board, tmp_path / "lb")[1].read_text()
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    for bad in ("<script", "<img", "<a ", "<strong>", "<em>", "<code>code", "<b>"):
+        assert bad not in html, bad
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "**bold** _it_ `code`" in html and "[click](javascript:alert(3))" in html and "&amp;lt;b&amp;gt;" in html
+    body = [line for line in md.splitlines() if line.startswith("| ") and "a\\|b" in line]
+    assert body and all(line.count(" | ") == body[0].count(" | ") for line in body)
+    table = next(t for t in html.split("<table>")[1:] if "a|b" in t)
+    assert '">a|b</td>' in table

@@ -1,0 +1,58 @@
+"""Run outputs: results.csv text cells cannot run as spreadsheet formulas while numbers stay numbers for pandas,
+and concurrent writers of one file never trip over each other's temp files."""
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+
+from evalsuite.reporting import outputs
+from evalsuite.reporting.outputs import csv_cell
+from evalsuite.summaries import MetricRow
+
+HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
+
+
+def test_csv_cell_neutralises_formula_text_only():
+    assert [csv_cell(s) for s in HOSTILE] == ["'" + s for s in HOSTILE]
+    assert [csv_cell(v) for v in (-0.25, -3, 0.5, "plain", "a=b", "")] == [-0.25, -3, 0.5, "plain", "a=b", ""]
+    assert csv_cell(float("nan")) == "" and csv_cell(float("-inf")) == ""
+
+
+def test_results_csv_reads_back_with_text_quoted_and_numbers_numeric(tmp_path):
+    rows = [MetricRow("gsm8k", HOSTILE[3], HOSTILE[2], -1, "delta", -0.25, -0.5, 0.0, 12, "higher", HOSTILE[0],
+                      HOSTILE[1]),
+            MetricRow("gsm8k", "", "direct", 0, "accuracy", 0.75, 0.5, 1.0, 12, "higher", "Accuracy", HOSTILE[4])]
+    path = tmp_path / "results.csv"
+    outputs.write_results_csv(path, rows)
+    df = pd.read_csv(path)
+    assert df["value"].dtype.kind == "f" and df["ci_low"].dtype.kind == "f" and df["attempt"].dtype.kind == "i"
+    assert df["value"].tolist() == [-0.25, 0.75] and df["ci_low"].tolist() == [-0.5, 0.5]
+    assert df["attempt"].tolist() == [-1, 0] and df["n"].tolist() == [12, 12]
+    first = df.iloc[0]
+    assert first["label"] == "'" + HOSTILE[0] and first["note"] == "'+1+2"
+    assert first["protocol"] == "'-2+3" and first["subset"] == "'@SUM(A1:A9)"
+    assert df.iloc[1]["note"] == "'\tTAB" and df.iloc[1]["label"] == "Accuracy"
+
+
+def test_concurrent_writers_use_their_own_temp_files(tmp_path):
+    """With one shared `.tmp` name, a writer's os.replace finds its file already moved by the other writer."""
+    target = tmp_path / "results.json"
+    texts = ["a" * 50_000 + "\n", "b" * 70_000 + "\n"]
+    errors: list[BaseException] = []
+
+    def writer(text: str) -> None:
+        try:
+            for _ in range(150):
+                outputs.atomic_write_text(target, text)
+        except BaseException as e:  # noqa: BLE001 - collected for the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert target.read_text() in texts
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
