@@ -5,12 +5,13 @@ import datetime as _dt
 import importlib.metadata
 import platform
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from evalsuite import engine
+from evalsuite import engine, runlock, validate
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
 from evalsuite.scoring.code_exec import apply_exec_options
@@ -74,9 +75,8 @@ def _git_hash() -> str | None:
 def _prepare_output_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path) as probe:  # a unique name: a concurrent run probes its own file
+            probe.write(b"ok")
     except OSError as e:
         raise UsageError(f"output dir {path} cannot be written ({e.strerror or e}); choose another --output-dir") from e
 
@@ -100,6 +100,7 @@ def _threads_line(backend: Backend, log: Callable[[str], None]) -> None:
             f"({backend.threads_from}; --threads N sets them)")
 
 
+@runlock.releases_run_locks
 def evaluate(
     tasks: list[str] | str,
     model: "str | Backend | None" = None,
@@ -138,6 +139,7 @@ def evaluate(
     for name, val in (("--samples", samples), ("--rounds", rounds), ("--max-tokens", max_tokens)):
         if val <= 0:
             raise UsageError(f"{name} must be positive, got {val}")
+    validate.check_sampling(temperature, top_p)
     if temperature < 0 or not 0 < top_p <= 1:
         raise UsageError("--temperature must be >= 0 and --top-p in (0, 1]")
     if data_source not in ("local", "hub"):
@@ -150,6 +152,7 @@ def evaluate(
     if protocol is not None:
         lookup(PROTOCOLS, "protocol", protocol)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+    validate.check_model_args(model_args)
     backend = load_backend(model, model_args)
     _use_threads(backend, threads)
     apply_exec_options(options or {}, log)
@@ -180,6 +183,8 @@ def evaluate(
                                 "primary_convention": plans[-1].scorer.primary}
     if not plans:
         raise UsageError("none of the requested tasks is available here; see `evalsuite tasks`")
+    validate.check_plans(plans, settings.options)
+    runlock.hold(output_dir, log)
     from evalsuite.executors.factory import make_executor
 
     execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -19,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad flags as one line and exit code 2 (its own convention too)."""
 
     def error(self, message: str) -> None:
-        sys.stderr.write(f"evalsuite: error: {message} (see `evalsuite {self.prog.split()[-1]} --help`)\n")
+        sys.stderr.write(f"evalsuite: error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
 
@@ -153,6 +154,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "tasks": cmd_tasks}
 
 
+def _crash_log(args: argparse.Namespace) -> str | None:
+    """Write the current traceback to a fresh log (in the run's output dir when it exists, else the temp dir)."""
+    import tempfile
+    import traceback
+
+    text = f"evalsuite {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}"
+    out = getattr(args, "output_dir", None)
+    for folder in ([out] if out and os.path.isdir(out) else []) + [tempfile.gettempdir()]:
+        try:
+            fd, path = tempfile.mkstemp(prefix="evalsuite-error-", suffix=".log", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from evalsuite.registry import COMMANDS as PLUGIN_COMMANDS
 
@@ -164,8 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         if getattr(args, "debug", False):
             raise
-        sys.stderr.write(f"evalsuite: error: {e}\n")
+        sys.stderr.write(f"evalsuite: error: {' '.join(str(e).splitlines())}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("evalsuite: interrupted; everything generated so far is in the sample store\n")
         return 130
+    except Exception as e:  # an unexpected error is a bug: one line for the user, the traceback in a log
+        if getattr(args, "debug", False):
+            raise
+        log = _crash_log(args)
+        why = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+        where = (f"traceback in {log}, or re-run with --debug" if log else "re-run with --debug for the traceback")
+        sys.stderr.write(f"evalsuite: internal error ({why}); {where}; please report it\n")
+        return 1

@@ -70,3 +70,32 @@ def test_python_api_resolves_the_default_model_without_the_cli():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["hf", "True"]
+
+
+def test_two_runs_into_one_dir_take_turns(tiny_model_dir, tmp_path):
+    """Both runs wait while the dir is locked (the test stands in for an earlier run); once it is free one
+    generates and the other, still waiting for that one, reads every reply from the store."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    from evalsuite import runlock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "evalsuite", "run", "--tasks", "gsm8k", "--model", f"hf:{tiny_model_dir}",
+           "--limit", "3", "--max-tokens", "6", "--output-dir", str(out), "--no-progress"]
+    errs = [tmp_path / f"err{i}.txt" for i in range(2)]
+    with runlock.run_dir_lock(out, lambda m: None):
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(e, "w"), text=True) for e in errs]
+        deadline = time.time() + 120
+        while not all("waiting for another evalsuite run" in e.read_text() for e in errs):
+            assert time.time() < deadline and all(p.poll() is None for p in procs), [e.read_text() for e in errs]
+            time.sleep(0.1)
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e.read_text() for e in errs]
+    calls = sorted(re.search(r"model calls: (\d+) generated, (\d+) read from the store", o).groups() for o in outs)
+    assert calls == [("0", "3"), ("3", "0")]
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 3
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -90,3 +90,76 @@ def test_run_prints_summary_table(tiny, tmp_path):
     proc = evalsuite("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "2", "--max-tokens", "4",
                      "--output-dir", str(tmp_path), "--no-progress")
     assert "model calls: 0 generated, 2 read from the store" in proc.stdout
+
+
+def one_line(res, code: int, *needles: str) -> str:
+    """The in-process twin of assert_one_line_error, for any exit code."""
+    assert res.returncode == code, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, res.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("extra, needles", [
+    (["--model-args", "batch_size=0"], ["batch_size must be a positive number", "got 0"]),
+    (["--model-args", "dtype=float32,batch_size=-4"], ["batch_size must be a positive number", "got -4"]),
+    (["--protocol", "contamination"], ["membership labels", "task gsm8k has none"]),
+    (["--observer-model", "embedded"], ["--observer-model applies to self_predict runs only"]),
+    (["--observer-model-args", "batch_size=2"], ["--observer-model-args needs --observer-model"]),
+    (["--temperature", "nan"], ["--temperature must be a finite number"]),
+])
+def test_run_refuses_at_the_edge(cli, tiny, tmp_path, extra, needles):
+    out = tmp_path / "o"
+    one_line(cli("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "2", "--output-dir", str(out), *extra),
+             2, *needles)
+    assert not (out / "samples.sqlite").exists()
+
+
+def test_run_hostile_files(cli, tiny, tmp_path):
+    (tmp_path / "gsm8k" / "test.jsonl").mkdir(parents=True)
+    one_line(cli("run", "--tasks", "gsm8k", "--model", tiny, "--data-dir", str(tmp_path), "--output-dir",
+                 str(tmp_path / "o")), 2, "test.jsonl", "is not a file")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_bytes(b"\xff\xfe\x00binary")
+    one_line(cli("run", "--tasks", "gsm8k", "--model", f"hf:{model}", "--output-dir", str(tmp_path / "o")),
+             2, "config.json", "cannot be read as JSON")
+
+
+def test_internal_error_is_one_line_naming_its_log(cli, monkeypatch, tmp_path):
+    import evalsuite.cli as cli_mod
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(cli_mod.COMMANDS, "tasks", broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    line = one_line(cli("tasks"), 1, "internal error", "KeyError", "--debug")
+    logs = list(tmp_path.glob("evalsuite-error-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in line
+    text = logs[0].read_text()
+    assert "Traceback" in text and "raise KeyError" in text
+    with pytest.raises(KeyError):
+        cli("--debug", "tasks")
+
+
+def test_internal_error_log_goes_to_the_output_dir(cli, monkeypatch, tmp_path):
+    import evalsuite.cli as cli_mod
+
+    def broken(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setitem(cli_mod.COMMANDS, "run", broken)
+    line = one_line(cli("run", "--tasks", "gsm8k", "--output-dir", str(tmp_path)), 1, "RuntimeError: boom second")
+    assert str(tmp_path / "evalsuite-error-") in line
+
+
+def test_parser_errors_name_the_right_help():
+    assert_one_line_error(evalsuite("run", "--limit", "x", "--tasks", "gsm8k"), "`evalsuite run --help`")
+    assert_one_line_error(evalsuite("nosuchcommand"), "`evalsuite --help`")

@@ -38,6 +38,9 @@ NEEDS = {
 class Contamination(Protocol):
     """Greedy, perturbed and sampled replies; then the Self-Critique pass and the teacher-forced Recall pair."""
 
+    needs_doc_fields = {"member": "membership labels"}
+    """Every detector is scored by AUC of members against non-members (evalsuite.validate refuses docs without)."""
+
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
         self.pcard = protocol_card("contamination")

@@ -1,0 +1,75 @@
+"""Checks at the edge of a run: settings that cannot work are refused before any model is loaded or called.
+
+A protocol that reads a doc field (e.g. contamination's membership labels) says so in `needs_doc_fields`; the check
+looks at the docs actually loaded, so a user's own data with those fields passes and a task without them does not."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+from evalsuite.errors import UsageError
+
+
+def _model_arg(model_args: str | Mapping[str, Any] | None, key: str) -> Any:
+    if isinstance(model_args, Mapping):
+        return model_args.get(key)
+    found = None
+    for part in (model_args or "").split(","):
+        k, sep, v = part.partition("=")
+        if sep and k.strip() == key:
+            found = v.strip()
+    return found
+
+
+def check_model_args(model_args: str | Mapping[str, Any] | None, flag: str = "--model-args") -> None:
+    """A batch size must be a positive count; zero or less would send nothing or loop forever."""
+    raw = _model_arg(model_args, "batch_size")
+    try:
+        size = int(raw) if raw is not None and not isinstance(raw, bool) else None
+    except (TypeError, ValueError):
+        return  # not a number: the backend's own parser names the type it wants
+    if size is not None and size <= 0:
+        raise UsageError(f"{flag} batch_size must be a positive number of requests per batch, got {raw}; "
+                         "omit it for the backend's default")
+
+
+def check_sampling(temperature: float, top_p: float) -> None:
+    """NaN or infinite sampling settings slip past range checks (`nan < 0` is false), so refuse them by name."""
+    for flag, v in (("--temperature", temperature), ("--top-p", top_p)):
+        if not math.isfinite(v):
+            raise UsageError(f"{flag} must be a finite number, got {v}")
+
+
+def check_plans(plans: Sequence[Any], options: Mapping[str, Any]) -> None:
+    """Every protocol fits its task's docs, and stage options have a task to act on."""
+    for p in plans:
+        needs: Mapping[str, str] = getattr(p.protocol, "needs_doc_fields", {})
+        for field, what in needs.items():
+            if not any(d.fields.get(field) is not None for d in p.docs):
+                name = _proto_name(p)
+                raise UsageError(f"protocol {name} needs docs with {what} (field {field!r}) and task {p.card.name} "
+                                 f"has none; run it on tasks that have them (e.g. rl_mia, see `evalsuite tasks`) "
+                                 f"or choose another --protocol than {name}")
+    if options.get("observer_model_args") and not options.get("observer_model"):
+        raise UsageError("--observer-model-args needs --observer-model; add it or drop the args")
+    if options.get("observer_model"):
+        from evalsuite.protocols.self_predict import SelfPredict
+
+        if not any(isinstance(p.protocol, SelfPredict) for p in plans):
+            raise UsageError("--observer-model applies to self_predict runs only; add --tasks self_predict or "
+                             "--protocol self_predict, or drop --observer-model")
+        check_model_args(options.get("observer_model_args"), "--observer-model-args")
+        spec = str(options["observer_model"])
+        if spec != "embedded":
+            from evalsuite.backends.base import split_model_spec
+
+            try:
+                split_model_spec(spec)
+            except UsageError as e:
+                raise UsageError(f"--observer-model: {e}") from None
+
+
+def _proto_name(plan: Any) -> str:
+    from evalsuite.registry import PROTOCOLS
+
+    return next((name for name, cls in PROTOCOLS.items() if type(plan.protocol) is cls), type(plan.protocol).__name__)

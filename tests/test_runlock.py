@@ -1,0 +1,53 @@
+"""The run-dir lock: a second holder waits (and says so) until the first lets go; exceptions release it."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from evalsuite import runlock
+
+
+def test_second_holder_waits_with_a_message(tmp_path):
+    said: list[str] = []
+    order: list[str] = []
+    got_it = threading.Event()
+
+    def second():
+        with runlock.run_dir_lock(tmp_path, said.append):
+            order.append("second")
+            got_it.set()
+
+    with runlock.run_dir_lock(tmp_path, said.append):
+        t = threading.Thread(target=second)
+        t.start()
+        deadline = time.time() + 10
+        while not said and time.time() < deadline:
+            time.sleep(0.01)
+        assert not got_it.is_set()
+        order.append("first")
+    t.join(10)
+    assert order == ["first", "second"]
+    assert len(said) == 1 and "waiting for another evalsuite run" in said[0] and str(tmp_path) in said[0]
+    assert "pid" in said[0]
+
+
+@runlock.releases_run_locks
+def _fails_while_holding(path):
+    runlock.hold(path, lambda m: None)
+    raise ValueError("boom")
+
+
+def test_decorated_function_releases_on_error(tmp_path):
+    with pytest.raises(ValueError):
+        _fails_while_holding(tmp_path)
+    said: list[str] = []
+    with runlock.run_dir_lock(tmp_path, said.append):
+        pass
+    assert said == []
+
+
+def test_hold_outside_a_decorated_function_is_a_bug(tmp_path):
+    with pytest.raises(RuntimeError, match="releases_run_locks"):
+        runlock.hold(tmp_path, print)
