@@ -81,24 +81,138 @@ def build_model():
     return build_tiny_model
 
 
-def rl_mia_data_root() -> Path:
-    """$EVALSUITE_DATA_DIR when it holds RL-MIA, else the shared data folder beside the clone (CI has it)."""
+REAL_RL_MIA_SIZES = {"aime24": 30, "aime25": 30, "gsm8k": 100, "kk": 100, "sat": 100}
+RL_MIA_FILES = {"aime24": "AIME24/RLMIA_aime24.parquet", "aime25": "AIME25/RLMIA_aime25.parquet",
+                "gsm8k": "GSM8k/gsm8k_mia.parquet", "kk": "KK/RLMIA_kk.parquet", "sat": "SAT/RLMIA_SAT.parquet"}
+
+
+def real_rl_mia_root() -> Path | None:
+    """The real RL-MIA copy: $EVALSUITE_DATA_DIR when it holds it, else ../shared/data beside the clone (CI's)."""
     import os
 
-    import evalsuite
-
     env = os.environ.get("EVALSUITE_DATA_DIR")
-    root = Path(env) if env and (Path(env) / "rl_mia").is_dir() else \
-        Path(evalsuite.__file__).resolve().parents[1].parent / "shared" / "data"
-    if not (root / "rl_mia" / "benchmarks").is_dir():
-        pytest.fail(f"RL-MIA data not found at {root}; these tests need ../shared/data beside the clone")
+    beside = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    for root in ([Path(env)] if env else []) + [beside]:
+        if (root / "rl_mia" / "benchmarks").is_dir():
+            return root
+    return None
+
+
+def _rl_mia_rows(subset: str, n: int) -> list[dict]:
+    """n records of one subset in the real file's columns and types; the first half are members."""
+    rows = []
+    for i in range(n):
+        member = i < n // 2
+        a, b = 3 + i, 4 + 2 * i
+        user = {"content": f"What is {a} + {b}?", "role": "user"}
+        system = {"content": "Reason step by step, then put the final answer in \\boxed{}.", "role": "system"}
+        if subset in ("aime24", "aime25"):
+            rows.append({"data_source": "aime" if subset == "aime24" else "aime25", "prompt": [system, user],
+                         "ability": "math", "reward_model": {"ground_truth": str(a + b), "style": "rule"},
+                         "extra_info": {"index": float(i), "split": "default"}, "member": member})
+        elif subset == "gsm8k":
+            q = f"Tom has {a} apples and buys {b} more. How many apples does he have?"
+            sol = f"Tom has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"
+            rows.append({"question": q, "answer": sol, "data_source": "openai/gsm8k",
+                         "prompt": [{"content": q + " Let's think step by step.", "role": "user"}], "ability": "math",
+                         "reward_model": {"ground_truth": str(a + b), "style": "rule"}, "member": int(member),
+                         "extra_info": {"answer": sol, "index": 100 + i, "question": q, "split": "test"}})
+        elif subset == "kk":
+            names, roles = ["Ava", "Ben"], [i % 2 == 0, i % 3 == 0]
+            fmt = "\n".join(f"({k + 1}) {nm} is a {'knight' if r else 'knave'}"
+                            for k, (nm, r) in enumerate(zip(names, roles)))
+            quiz = f"Puzzle {i}: Ava says Ben is a knave. Ben says Ava is a knight. Who is a knight and who is a knave?"
+            rows.append({"quiz": quiz, "names": names, "knight_knave": {"Knave": "Knave", "Knight": "Knight",
+                         "a_knave": "a knave", "a_knight": "a knight", "knave": "knave", "knight": "knight"},
+                         "solution": roles, "solution_text": fmt.replace("\n", ", "), "solution_text_format": fmt,
+                         "cot_head": "Let's think step by step.", "cot_repeat_steps": ["Assume Ava is a knight."],
+                         "cot_foot": "This leads to a feasible solution.", "statements": "(('lying', 1),)",
+                         "index": 500 + i, "data_source": "kk_logic", "prompt": [system, {**user, "content": quiz}],
+                         "ability": "logic", "reward_model": {"ground_truth": {"solution_text_format": fmt,
+                         "statements": "(('lying', 1),)"}, "style": "rule"}, "member": int(member),
+                         "extra_info": {"index": 400 + i, "split": "train"}})
+        else:  # sat: variables A, B, C; "011" satisfies every formula below (A false, B and C true)
+            spec = '{"n_sat": 2, "k": 3, "clause": "!AB & BC & !A!C' + (' & B!C"' if i % 2 else ' & !AC"') + "}"
+            rows.append({"data_source": "sat", "prompt": [{"content": f"Solve:\n{spec}\n", "role": "user"}],
+                         "ability": "logical_reasoning", "reward_model": {"full_solution": 11, "ground_truth": 11,
+                         "style": "rule"}, "member": member, "extra_info": {"k_vars": 3, "n_sat": 2, "original_id": i}})
+    return rows
+
+
+@dataclass
+class RLMIAData:
+    """An RL-MIA data root, its rows per subset, and whether it is the synthetic fixture (pinned by `install`)."""
+
+    root: Path
+    sizes: dict[str, int]
+    synthetic: bool
+
+    def install(self, mp: pytest.MonkeyPatch) -> None:
+        """Point the rl_mia tasks at this copy; the synthetic one also gets its own sha256s and sizes in the catalog."""
+        import dataclasses
+        import hashlib
+
+        from evalsuite.tasks import catalog
+
+        mp.setenv("EVALSUITE_DATA_DIR", str(self.root))
+        if not self.synthetic:
+            return
+        for name, card in list(catalog().items()):
+            if not name.startswith("rl_mia") or not getattr(card, "data", {}).get("download"):
+                continue
+            sums = {f: hashlib.sha256((self.root / f).read_bytes()).hexdigest() for f in card.data["files"]}
+            size = sum(self.sizes[card.data["subsets"][f]] for f in card.data["files"])
+            data = {**card.data, "download": {**card.data["download"], "sha256": sums}}
+            mp.setitem(catalog(), name, dataclasses.replace(card, data=data, size=size))
+
+
+def build_rl_mia_fixture(root: Path, sizes: dict[str, int]) -> RLMIAData:
+    """Five parquet files in RL-MIA's layout (`rl_mia/benchmarks/...`) and column schema, with made-up problems."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for subset, rel in RL_MIA_FILES.items():
+        path = root / "rl_mia" / "benchmarks" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(_rl_mia_rows(subset, sizes[subset])), path)
+    return RLMIAData(root, dict(sizes), synthetic=True)
+
+
+@pytest.fixture(scope="session")
+def synthetic_rl_mia(tmp_path_factory) -> RLMIAData:
+    return build_rl_mia_fixture(tmp_path_factory.mktemp("rl_mia_data"),
+                                {"aime24": 4, "aime25": 4, "gsm8k": 6, "kk": 6, "sat": 6})
+
+
+def require_real_rl_mia() -> Path:
+    """The real RL-MIA root; skips (fails with EVALSUITE_REQUIRE_DATA=1, as in CI) when the files are absent."""
+    import os
+
+    root = real_rl_mia_root()
+    if root is None:
+        why = ("RL-MIA data not found (not shipped: no license); set EVALSUITE_DATA_DIR to a folder with "
+               "rl_mia/benchmarks/ or put it in ../shared/data beside the clone. The synthetic fixture covers the code")
+        if os.environ.get("EVALSUITE_REQUIRE_DATA") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     return root
 
 
 @pytest.fixture(scope="session")
+def real_rl_mia() -> RLMIAData:
+    return RLMIAData(require_real_rl_mia(), dict(REAL_RL_MIA_SIZES), synthetic=False)
+
+
+@pytest.fixture(scope="session")
 def shared_data():
-    """The RL-MIA data locator (a function, so module-scoped fixtures and helpers can call it too)."""
-    return rl_mia_data_root
+    """The real RL-MIA data root, as a function (skips like `real_rl_mia` when the files are absent)."""
+    return require_real_rl_mia
+
+
+@pytest.fixture(scope="session", params=["synthetic", "real"])
+def rl_mia_data(request) -> RLMIAData:
+    """Each RL-MIA test runs on the synthetic fixture, and again on the real files when they are here."""
+    return request.getfixturevalue(f"{request.param}_rl_mia")
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The contamination protocol: its requests per round, the top-k entropy statistic, and a tiny-model run of RL-MIA
-docs through evaluate() (EVALSUITE_DATA_DIR at the shared data)."""
+docs through evaluate() (on the synthetic RL-MIA fixture, and on the real files when they are here)."""
 from __future__ import annotations
 
 import json
@@ -19,11 +19,9 @@ from evalsuite.records import Generation
 from evalsuite.tasks import catalog, load_docs
 
 
-
-
 @pytest.fixture
-def kk_doc(shared_data, monkeypatch):
-    monkeypatch.setenv("EVALSUITE_DATA_DIR", str(shared_data()))
+def kk_doc(rl_mia_data, monkeypatch):
+    rl_mia_data.install(monkeypatch)
     return load_docs(catalog()["rl_mia_kk"], limit=1)[0]
 
 
@@ -77,9 +75,9 @@ def test_top_k_entropy_is_not_renormalised():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(shared_data, tiny_model_dir, tmp_path_factory):
+def tiny_run(rl_mia_data, tiny_model_dir, tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setenv("EVALSUITE_DATA_DIR", str(shared_data()))
+    rl_mia_data.install(mp)
     out = tmp_path_factory.mktemp("rlmia")
     try:
         res = evaluate(tasks="rl_mia", model=f"hf:{tiny_model_dir}", model_args="batch_size=8", limit=2,
