@@ -120,3 +120,78 @@ def test_a_backend_error_in_a_replica_is_its_own_one_line_error(local_ray, tiny_
         evaluate(model=f"hf:{tiny_model_dir}", model_args="device=cuda", output_dir=tmp_path, executor="ray",
                  replicas=1, **TASK)
     assert "\n" not in str(err.value) and "Ray" not in type(err.value).__name__
+
+
+def _tree(pid: int) -> set[int]:
+    """`pid` and every process below it (from /proc)."""
+    import os
+    from pathlib import Path
+
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        todo += [c for c, pp in parents.items() if pp == p and c not in found]
+    return found
+
+
+def test_ctrl_c_stops_the_replicas_and_keeps_the_store(tiny_model_dir, tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "evalsuite", "run", "--tasks", "correctbench_gsm8k", "--limit", "8", "--rounds", "2",
+           "--max-tokens", "24", "--model", f"hf:{tiny_model_dir}", "--model-args", "batch_size=1", "--executor", "ray",
+           "--replicas", "2", "--output-dir", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(out / "samples.sqlite", timeout=5) as con:
+                return con.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 180
+    while stored() < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    spawned = _tree(proc.pid) - {proc.pid}
+    assert len(spawned) >= 3  # Ray's own processes and the two replicas
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == ("evalsuite: interrupted; everything generated so far is in the sample "
+                                            "store")
+    assert stored() >= 2
+    deadline = time.monotonic() + 30
+    while _alive(spawned) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _alive(spawned)  # the replicas and the local Ray it started are gone
+
+
+def _alive(pids: set[int]) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.append(p)
+    return out
