@@ -7,6 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"  # as a clone in a home folder: the sandbox tests run files of the clone as another user
 git clone -q "$repo" "$tmp/evalsuite"
 cd "$tmp/evalsuite"
 unset EVALSUITE_DATA_DIR EVALSUITE_REQUIRE_DATA
