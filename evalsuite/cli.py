@@ -188,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("evalsuite: interrupted; everything generated so far is in the sample store\n")
         return 130
+    except BrokenPipeError:  # the reader of stdout left (`evalsuite tasks | head`): nothing is wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:  # an unexpected error is a bug: one line for the user, the traceback in a log
         if getattr(args, "debug", False):
             raise

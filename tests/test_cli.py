@@ -163,3 +163,11 @@ def test_internal_error_log_goes_to_the_output_dir(cli, monkeypatch, tmp_path):
 def test_parser_errors_name_the_right_help():
     assert_one_line_error(evalsuite("run", "--limit", "x", "--tasks", "gsm8k"), "`evalsuite run --help`")
     assert_one_line_error(evalsuite("nosuchcommand"), "`evalsuite --help`")
+
+
+def test_closed_stdout_is_not_an_error():
+    code = ("import evalsuite.cli as c\n"
+            "def tasks(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "c.COMMANDS['tasks'] = tasks\nraise SystemExit(c.main(['tasks']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 141 and proc.stderr == ""
