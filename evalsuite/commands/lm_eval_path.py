@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from evalsuite.errors import UsageError
 from evalsuite.registry import command
 
 
@@ -20,6 +22,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
 def cmd_lm_eval_path(args: argparse.Namespace) -> int:
     from evalsuite.lmeval.folder import STAMP, build, ensure, fingerprint
 
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise UsageError(f"--data-dir {args.data_dir} is not a directory; pass the folder that holds the task data "
+                         "(e.g. gsm8k/test.jsonl), or omit it for the shipped data")
     if not args.list:
         print(ensure(args.dir, args.data_dir))
         return 0

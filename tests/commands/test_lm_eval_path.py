@@ -42,3 +42,15 @@ def test_unwritable_dir_is_one_line(_run, tmp_path):
     assert proc.returncode == 2
     lines = [x for x in proc.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "cannot create the lm-eval task folder" in lines[0]
+
+
+@pytest.mark.parametrize("kind", ["file", "missing"])
+def test_data_dir_that_is_not_a_folder_is_one_line(_run, tmp_path, kind):
+    data = tmp_path / "data"
+    if kind == "file":
+        data.write_bytes(b"\x00\xffbinary")
+    proc = _run("--dir", str(tmp_path / "tasks"), "--data-dir", str(data))
+    assert proc.returncode == 2
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "--data-dir" in lines[0] and "is not a directory" in lines[0]
+    assert not (tmp_path / "tasks").exists()
