@@ -79,6 +79,14 @@ def _prepare_output_dir(path: Path) -> None:
             probe.write(b"ok")
     except OSError as e:
         raise UsageError(f"output dir {path} cannot be written ({e.strerror or e}); choose another --output-dir") from e
+    for name in RUN_FILES:
+        if (path / name).exists() and not (path / name).is_file():
+            raise UsageError(f"{path / name} is not a file, so the run could not write it; move it aside or choose "
+                             "another --output-dir")
+
+
+RUN_FILES = ("results.json", "samples.jsonl", "results.csv", "report.html", "samples.sqlite")
+"""The files a run writes into its output dir."""
 
 
 def _use_threads(backend: Backend, threads: int | None) -> None:

@@ -127,6 +127,10 @@ def test_run_hostile_files(cli, tiny, tmp_path):
     (model / "config.json").write_bytes(b"\xff\xfe\x00binary")
     one_line(cli("run", "--tasks", "gsm8k", "--model", f"hf:{model}", "--output-dir", str(tmp_path / "o")),
              2, "config.json", "cannot be read as JSON")
+    (tmp_path / "o2" / "results.json").mkdir(parents=True)
+    one_line(cli("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "1", "--output-dir", str(tmp_path / "o2")),
+             2, "results.json is not a file", "--output-dir")
+    assert not (tmp_path / "o2" / "samples.sqlite").exists()
 
 
 def test_internal_error_is_one_line_naming_its_log(cli, monkeypatch, tmp_path):
