@@ -48,8 +48,14 @@ def test_everyday_commands_import_no_heavy_library(args, env):
 
 def test_lm_eval_path_reuses_its_folder_without_heavy_libraries(env, tmp_path):
     # the first call writes the folder (reading one doc per task through `datasets`); later calls only check the stamp
-    first = _run(["lm-eval-path", "--dir", str(tmp_path / "tasks")], env)
-    again = _run(["lm-eval-path", "--dir", str(tmp_path / "tasks")], env)
+    from evalsuite.lmeval.folder import fingerprint
+
+    for _ in range(3):  # a package file edited between the calls (a shared checkout) legitimately forces a rebuild
+        before = fingerprint()
+        first = _run(["lm-eval-path", "--dir", str(tmp_path / "tasks")], env)
+        again = _run(["lm-eval-path", "--dir", str(tmp_path / "tasks")], env)
+        if fingerprint() == before:
+            break
     assert first["code"] == again["code"] == 0
     assert again["out"].strip() == str(tmp_path / "tasks")
     assert not set(HEAVY) & set(again["modules"])
