@@ -95,15 +95,12 @@ def _use_threads(backend: Backend, threads: int | None) -> None:
         return
     if threads <= 0:
         raise UsageError(f"--threads must be a positive number of CPU threads, got {threads}")
-    if not hasattr(backend, "set_threads"):
-        raise UsageError(f"--threads sets the torch CPU threads of the hf backend; the {backend.name} backend "
-                         "does not use them: drop --threads")
     backend.set_threads(threads, "--threads")
 
 
 def _threads_line(backend: Backend, log: Callable[[str], None]) -> None:
     """The run header's line on torch CPU threads (written once the run has passed every input check)."""
-    if hasattr(backend, "threads"):
+    if backend.threads is not None:
         log(f"{backend.name} backend, {backend.model_id}: torch CPU threads {backend.threads} "
             f"({backend.threads_from}; --threads N sets them)")
 
@@ -200,7 +197,7 @@ def evaluate(
     config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                   protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                   samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
-                  options=dict(options or {}), threads=getattr(backend, "threads", None))
+                  options=dict(options or {}), threads=backend.threads)
     header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
                         "revision": backend.revision},
               "versions": _versions(), "git_hash": _git_hash()}

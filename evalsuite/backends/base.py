@@ -26,6 +26,13 @@ class Backend(ABC):
     batch_invariant: bool = False
     """True when a reply does not depend on which requests share its batch (each row computed alone, e.g. one HTTP
     request per row): executors may then regroup requests freely; otherwise they keep the in-process batches."""
+    gpus_per_engine: int = 1
+    """GPUs one engine of this backend spans (vLLM: tensor x pipeline parallel); executors place replicas by it."""
+    device_request: str = "auto"
+    """The device its options ask for ("auto", "cpu", "cuda:0", ...), or "remote" when the model runs on servers."""
+    threads: int | None = None
+    """torch CPU threads of a backend that runs torch on this CPU (None: it uses none); see `set_threads`."""
+    threads_from: str = ""
 
     @abstractmethod
     def generate(
@@ -56,6 +63,18 @@ class Backend(ABC):
             out.append(Generation(text=req.continuation or "", token_ids=[], stats=stats, finish_reason="scored",
                                   backend=self.name, model_id=self.model_id, seconds=time.perf_counter() - t0))
         return out
+
+    def load(self) -> None:
+        """Load the model now (executors call it when a replica starts); by default there is nothing to load."""
+
+    def engine(self) -> object:
+        """The object that holds the loaded model (a new one means the model was loaded again)."""
+        return self
+
+    def set_threads(self, threads: int, source: str) -> None:
+        """Use `threads` torch CPU threads; a backend that runs no torch on this CPU refuses."""
+        raise UsageError(f"--threads sets the torch CPU threads of the hf backend; the {self.name} backend "
+                         "does not use them: drop --threads")
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
         """End offset of each generated token in the decoded reply (to find an answer's tokens), or None when

@@ -56,6 +56,13 @@ class HFBackend(Backend):
             self.model_id, self.revision = path, self.opts["revision"]
         self.model = None
 
+    @property
+    def device_request(self) -> str:
+        return str(self.opts["device"])
+
+    def engine(self) -> object:
+        return self.model or self
+
     def load(self) -> None:
         """Load tokenizer and weights (once; a run whose generations are all stored never loads them)."""
         if self.model is not None:

@@ -68,6 +68,7 @@ class OpenAIBackend(Backend):
     """Any OpenAI-compatible server; the API key comes from an environment variable, never from flags."""
 
     batch_invariant = True
+    device_request = "remote"
 
     OPTIONS = {
         "endpoint": "auto",

@@ -67,6 +67,9 @@ class VLLMBackend(Backend):
         """GPUs one engine process spans (tensor x pipeline parallel); the data-parallel runner reads it."""
         return self.opts["tensor_parallel_size"] * self.opts["pipeline_parallel_size"]
 
+    def engine(self) -> object:
+        return self.llm or self
+
     def engine_kwargs(self, on_gpu: bool) -> dict[str, Any]:
         """Keyword arguments for `vllm.LLM`: the options, with CPU/GPU defaults resolved and the hooks added."""
         o = self.opts

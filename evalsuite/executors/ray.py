@@ -97,8 +97,7 @@ class RayExecutor(Executor):
         self.max_in_flight = max(1, max_in_flight)
         self.max_restarts = MAX_RESTARTS if max_restarts is None else max_restarts
         self.restart_wait, self.start_wait = restart_wait, start_wait
-        invariant = getattr(backend, "batch_invariant", False)
-        self.mode = "batch" if backend.batch_size and not invariant else "chain"
+        self.mode = "batch" if backend.batch_size and not backend.batch_invariant else "chain"
         self.size = backend.batch_size if self.mode == "batch" else (chunk_size or backend.batch_size or 256)
         self.placement = Placement()
         self.slots: list[_Slot] = []

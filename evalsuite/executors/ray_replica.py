@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from evalsuite.backends.base import load_backend
+from evalsuite.backends.base import Backend, load_backend
 from evalsuite.executors.local import call_backend
 from evalsuite.records import Generation, Request
 
@@ -28,9 +28,7 @@ class Replica:
 
     def ready(self) -> dict[str, Any]:
         """Load the model now (not during the first chunk) and say where this replica runs."""
-        load = getattr(self.backend, "load", None)
-        if callable(load):
-            load()
+        self.backend.load()
         return self.where()
 
     def where(self) -> dict[str, Any]:
@@ -47,8 +45,7 @@ class Replica:
         engine made them (process and model object: one per replica per run unless Ray restarted it)."""
         t0 = time.perf_counter()
         gens = call_backend(self.backend, list(requests))
-        engine = getattr(self.backend, "model", None) or getattr(self.backend, "llm", None) or self.backend
-        return gens, time.perf_counter() - t0, f"{os.getpid()}:{id(engine)}"
+        return gens, time.perf_counter() - t0, f"{os.getpid()}:{id(self.backend.engine())}"
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
         return self.backend.token_offsets(token_ids)
@@ -77,11 +74,11 @@ class Resources:
     bundle_gpus: int = 0
 
 
-def resources(backend: Any, replicas: int, cluster: dict[str, float]) -> Resources:
+def resources(backend: Backend, replicas: int, cluster: dict[str, float]) -> Resources:
     """A replica on a GPU cluster takes tensor x pipeline parallel GPUs (a placement group when more than one);
     on CPUs (or for the openai backend, whose model runs on servers) it takes one CPU, or its share when fewer."""
     cpus = min(1.0, float(cluster.get("CPU", 1.0)) / max(replicas, 1))
-    per = int(getattr(backend, "gpus_per_engine", 1) or 1)
+    per = max(1, int(backend.gpus_per_engine))
     if not uses_gpus(backend, cluster):
         return Resources(cpus=cpus)
     if per > 1:
@@ -89,17 +86,17 @@ def resources(backend: Any, replicas: int, cluster: dict[str, float]) -> Resourc
     return Resources(cpus=cpus, gpus=1)
 
 
-def uses_gpus(backend: Any, cluster: dict[str, float]) -> bool:
+def uses_gpus(backend: Backend, cluster: dict[str, float]) -> bool:
     """Whether replicas of this backend run on the cluster's GPUs."""
-    if backend.name == "openai" or cluster.get("GPU", 0) < 1:
+    if backend.device_request == "remote" or cluster.get("GPU", 0) < 1:
         return False
-    return str(getattr(backend, "opts", {}).get("device", "auto")) != "cpu"
+    return backend.device_request != "cpu"
 
 
-def default_replicas(backend: Any, cluster: dict[str, float], nodes: int) -> int:
+def default_replicas(backend: Backend, cluster: dict[str, float], nodes: int) -> int:
     """As many as fit: GPUs / (tensor x pipeline parallel size); on CPUs, one per node."""
     if uses_gpus(backend, cluster):
-        per = int(getattr(backend, "gpus_per_engine", 1) or 1)
+        per = max(1, int(backend.gpus_per_engine))
         return max(1, int(cluster["GPU"] // per))
     return max(1, nodes)
 
@@ -120,6 +117,6 @@ def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any
             placement_group=pg, placement_group_capture_child_tasks=True))
     else:
         opts["scheduling_strategy"] = "SPREAD"
-    per = int(getattr(backend, "gpus_per_engine", 1) or 1)
+    per = max(1, int(backend.gpus_per_engine))
     actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per)
     return actor, pg
