@@ -54,9 +54,10 @@ def _layout() -> dict[str, list[str]]:
 def test_layout_names_every_subpackage_and_module_that_exists():
     layout = _layout()
     subpackages = {p.parent.name for p in PKG.glob("*/__init__.py")}
-    assert set(layout) - {""} == subpackages
+    assert set(layout) - {""} == subpackages, "README's Layout section and evalsuite/'s subpackages differ"
     top = {p.name for p in PKG.glob("*.py") if not p.name.startswith("_")}
-    assert set(layout[""]) == top
+    assert set(layout[""]) == top, (f"README's Layout section misses evalsuite/{sorted(top - set(layout['']))} "
+                                    f"or names gone modules {sorted(set(layout['']) - top)}")
     for sub, names in layout.items():
         if not sub:
             continue
