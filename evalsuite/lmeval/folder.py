@@ -21,7 +21,8 @@ from evalsuite.lmeval.twins import PREFIX, Prompt, Skipped, Twin, first_request,
 from evalsuite.metrics.base import spec
 from evalsuite.records import Doc
 from evalsuite.tasks.cards import TaskCard
-from evalsuite.tasks.loader import data_files, data_root, load_docs
+from evalsuite.tasks.loader import data_files, load_docs
+from evalsuite.tasks.roots import data_root
 
 VERSION = 1.0
 STAMP = ".evalsuite-fingerprint"
@@ -51,7 +52,7 @@ class Folder:
 
 def default_path(data_dir: str | Path | None = None) -> Path:
     """A folder per installed package and data root, under evalsuite's cache (`$EVALSUITE_CACHE`)."""
-    from evalsuite.backends.embedded import cache_root
+    from evalsuite.paths import cache_root
 
     here = Path(__file__).resolve().parent
     key = hashlib.sha256(f"{here}\n{data_root(data_dir).resolve()}".encode()).hexdigest()[:12]

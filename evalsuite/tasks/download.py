@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from evalsuite.errors import UsageError
+from evalsuite.paths import cache_root
 from evalsuite.tasks.cards import TaskCard
 
 TIMEOUT_S = 30
@@ -22,8 +23,6 @@ OFFLINE_VARS = ("EVALSUITE_OFFLINE", "HF_DATASETS_OFFLINE")
 
 def cache_dir() -> Path:
     """Where downloaded task data lives: <evalsuite cache>/data, same layout as a --data-dir."""
-    from evalsuite.backends.embedded import cache_root
-
     return cache_root() / "data"
 
 

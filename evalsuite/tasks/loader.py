@@ -3,19 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import UsageError
 from evalsuite.records import Doc
-from evalsuite.tasks.cards import DATA_DIR, TaskCard
-
-
-def data_root(data_dir: str | Path | None = None) -> Path:
-    """`--data-dir`, else $EVALSUITE_DATA_DIR, else the data shipped inside the package."""
-    root = data_dir or os.environ.get("EVALSUITE_DATA_DIR")
-    return Path(root).expanduser() if root else DATA_DIR
+from evalsuite.tasks.cards import TaskCard
+from evalsuite.tasks.roots import data_root
 
 
 def data_files(card: TaskCard, data_dir: str | Path | None = None) -> list[Path]:
@@ -25,7 +19,7 @@ def data_files(card: TaskCard, data_dir: str | Path | None = None) -> list[Path]
         return fetch_files(card, data_dir)
     files = card.data.get("files", [])
     files = [files] if isinstance(files, str) else files
-    root = data_root(data_dir)
+    root = data_root(data_dir, card.home)
     paths = [root / f for f in files]
     for p in paths:
         if not p.is_file():

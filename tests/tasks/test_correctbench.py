@@ -10,8 +10,8 @@ import pytest
 from evalsuite import evaluate
 from evalsuite.errors import UsageError
 from evalsuite.tasks import catalog, load_docs, resolve_tasks
-from evalsuite.tasks.cards import DATA_DIR, GroupCard, _parse
-from evalsuite.tasks.gated import hub_access_reason
+from evalsuite.tasks.availability import gated_reason as hub_access_reason
+from evalsuite.tasks.cards import DATA_DIR, GroupCard
 
 SUBSETS = ["gsm8k", "aqua", "math500", "csqa", "hotpotqa", "humaneval", "gpqa"]
 SHIPPED = ["aqua", "csqa", "hotpotqa"]
@@ -67,9 +67,7 @@ def test_gpqa_is_unavailable_with_the_reason_when_offline(monkeypatch, tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub = {"path": "Idavidrein/gpqa", "name": "gpqa_extended", "split": "train"}
     assert "HF_HUB_OFFLINE" in hub_access_reason(hub) and "huggingface.co/datasets/Idavidrein/gpqa" in hub_access_reason(hub)
-    from evalsuite.tasks.cards import CARD_DIR
-
-    card = _parse(CARD_DIR / "correctbench_gpqa.yaml")
+    card = catalog()["correctbench_gpqa"]  # parsed earlier or now: its availability is asked afresh each time
     assert card.unavailable and "Idavidrein/gpqa" in card.unavailable
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_TOKEN", "")
@@ -77,6 +75,7 @@ def test_gpqa_is_unavailable_with_the_reason_when_offline(monkeypatch, tmp_path)
     assert "login" in hub_access_reason(hub)
     (tmp_path / "hub" / "datasets--Idavidrein--gpqa").mkdir(parents=True)
     assert hub_access_reason(hub) is None  # a cached copy is loadable offline
+    assert card.unavailable is None
 
 
 def _gsm8k_copy(tmp_path, n: int):

@@ -17,7 +17,7 @@ from evalsuite.errors import UsageError
 from evalsuite.tasks import catalog, load_docs, resolve_tasks
 from evalsuite.tasks.cards import DATA_DIR
 from evalsuite.tasks.expand import expand_records
-from evalsuite.tasks.hub_only import hub_only_reason
+from evalsuite.tasks.availability import hub_only_reason
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "criticbench_lin" / "records.jsonl"
 
@@ -132,8 +132,9 @@ def test_lin_is_unavailable_offline_until_a_copy_is_there(tmp_path, monkeypatch)
     data = catalog()["criticbench_lin"].data
     reason = hub_only_reason(data)
     assert "llm-agents/CriticBench" in reason and "criticbench_lin/" in reason and "\n" not in reason
+    assert catalog()["criticbench_lin"].unavailable == reason
     monkeypatch.setenv("EVALSUITE_DATA_DIR", str(_lin_dir(tmp_path)))
-    assert hub_only_reason(data) is None
+    assert hub_only_reason(data) is None and catalog()["criticbench_lin"].unavailable is None
     monkeypatch.setenv("EVALSUITE_DATA_DIR", str(tmp_path / "empty"))
     (tmp_path / "hf" / "hub" / "datasets--llm-agents--CriticBench").mkdir(parents=True)
     assert hub_only_reason(data) is None

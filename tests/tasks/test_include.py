@@ -1,0 +1,90 @@
+"""Cards as data: `include:` overlays expand to exactly the cards shipped before they existed, the merge rules,
+the catalog's per-benchmark folders, and a search-path folder that adds a task without touching the package."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalsuite.errors import UsageError
+from evalsuite.tasks.cards import TASKS_DIR, GroupCard, TaskCard, catalog, expand_card, parse_card
+
+BEFORE = json.loads((Path(__file__).parent / "fixtures" / "cards_before_include.json").read_text())
+"""Every card as yaml.safe_load read it at c01f836, when each was a full copy in evalsuite/tasks/cards/."""
+
+
+def _card_files() -> dict[str, Path]:
+    return {p.stem: p for p in TASKS_DIR.rglob("*.yaml") if not p.name.startswith("_")}
+
+
+def test_every_expanded_card_equals_the_card_before_overlays():
+    files = _card_files()
+    assert set(files) == set(BEFORE) == set(catalog())
+    for name, raw in BEFORE.items():
+        assert expand_card(files[name]) == raw, name
+
+
+def test_variants_are_short_overlays_of_their_base():
+    files = _card_files()
+    for name in ("correctbench_gsm8k", "self_predict_gsm8k", "self_predict_math500", "correctbench_aqua",
+                 "self_predict_aqua", "self_predict_cruxeval", "rl_mia_kk"):
+        text = files[name].read_text()
+        assert text.startswith("include: "), name
+        assert len(text.splitlines()) <= 12, name
+
+
+def test_each_benchmark_has_a_folder_with_readme_and_its_data_beside_sources_and_license():
+    for folder in (p for p in TASKS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        assert (folder / "README.md").is_file(), folder.name
+        shipped = [f for f in folder.iterdir() if f.suffix in (".json", ".jsonl", ".csv", ".gz", ".parquet")]
+        if shipped:
+            assert (folder / "SOURCES.md").is_file() and (folder / "LICENSE").is_file(), folder.name
+    for card in catalog().values():
+        if isinstance(card, TaskCard) and not card.data.get("download") and not card.data.get("hub_only") \
+                and card.data.get("files"):
+            files = card.data["files"]
+            for f in [files] if isinstance(files, str) else files:
+                assert (TASKS_DIR / f).is_file(), (card.name, f)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_include_merges_mappings_replaces_the_rest_and_null_removes(tmp_path):
+    _write(tmp_path / "base" / "_base.yaml",
+           "size: 3\ndata: {files: b/x.jsonl, hub: {path: o/b}}\nprompts: {direct: D, cot: C}\nstop: ['x']\n")
+    card = _write(tmp_path / "v" / "v.yaml", "include: ../base/_base.yaml\nname: v\ndata: {files: b/y.jsonl}\n"
+                  "prompts: {cot: null, critique: K}\nstop: ['y']\n")
+    assert expand_card(card) == {"size": 3, "data": {"files": "b/y.jsonl", "hub": {"path": "o/b"}},
+                                 "prompts": {"direct": "D", "critique": "K"}, "stop": ["y"], "name": "v"}
+
+
+def test_include_errors_are_one_clear_line(tmp_path):
+    loop = _write(tmp_path / "a.yaml", "include: b.yaml\nname: a\n")
+    _write(tmp_path / "b.yaml", "include: a.yaml\nname: b\n")
+    with pytest.raises(UsageError, match="levels deep"):
+        expand_card(loop)
+    with pytest.raises(UsageError, match="includes nope.yaml, which is not a file"):
+        expand_card(_write(tmp_path / "c.yaml", "include: nope.yaml\nname: c\n"))
+    with pytest.raises(UsageError, match="lacks description, size"):
+        parse_card(_write(tmp_path / "d.yaml", "name: d\nanswer_type: x\nscorer: regex\nprotocol: direct\n"
+                          "data: {}\nprompts: {}\n"))
+
+
+def test_a_search_path_folder_adds_tasks_and_rejects_a_duplicate_name(tmp_path, monkeypatch):
+    _write(tmp_path / "extra" / "grp.yaml", "name: my_group\ndescription: two\ntasks: [gsm8k, math500]\n")
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", str(tmp_path / "extra"))
+    assert isinstance(catalog()["my_group"], GroupCard) and "gsm8k" in catalog()
+    monkeypatch.delenv("EVALSUITE_TASKS_PATH")
+    assert "my_group" not in catalog()
+    _write(tmp_path / "dup" / "gsm8k.yaml", "include: " + str(TASKS_DIR / "gsm8k" / "gsm8k.yaml") + "\n")
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", str(tmp_path / "dup"))
+    with pytest.raises(UsageError, match="'gsm8k' is defined twice"):
+        catalog()
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", str(tmp_path / "missing"))
+    with pytest.raises(UsageError, match="is not a folder"):
+        catalog()
