@@ -39,7 +39,7 @@ class Results:
     def metric(self, task: str, name: str = "accuracy", round: int = 0, protocol: str | None = None) -> MetricRow:
         """The row for one task metric (first protocol match)."""
         for r in self.metrics:
-            if r.task == task and r.metric == name and r.round == round and protocol in (None, r.protocol):
+            if r.task == task and r.metric.text == name and r.round == round and protocol in (None, r.protocol):
                 return r
         raise KeyError(f"no metric {name!r} for task {task!r} round {round}")
 

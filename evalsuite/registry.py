@@ -50,7 +50,8 @@ imported when it declares a registration (a decorator below, `run_option` or `co
 noted by name and imported when that backend is used, and modules that declare nothing are not imported at all,
 so `evalsuite --help` and `evalsuite tasks` never load torch. Import heavy libraries inside functions."""
 
-_DECLARATION = re.compile(r"^[ \t]*@?(backend|protocol|scorer|metric|summarizer|command|run_option)\(", re.M)
+_DECLARATION = re.compile(
+    r"^[ \t]*(?:\w+ = )?@?(backend|protocol|scorer|metric|summarizer|command|run_option)\(", re.M)
 _BACKEND_CLASS = re.compile(r"^@backend\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
 
 

@@ -61,7 +61,7 @@ def _agreement_lines(lt: LoggedTask, rows: list[MetricRow]) -> list[str]:
     """What is printed per rescored task: evalsuite's accuracy, lm-eval's, and agreement per filter."""
     def value(metric: str) -> float | None:
         return next((r.value for r in rows if r.task == lt.card.name and r.protocol == lt.protocol
-                     and r.metric == metric and r.round == 0), None)
+                     and r.metric.text == metric and r.round == 0), None)
 
     mine = value("accuracy")
     head = f"{lt.source}: evalsuite accuracy {mine:.4f}" if mine is not None else f"{lt.source}:"
@@ -104,7 +104,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         card, primary = lt.card, scorer_for(lt.card.name).primary
         got, extras = summarize(lt.samples, seed=args.seed, primary={card.name: primary},
                                 subsets={card.name: card.extra.get("subset", "")}, options=lt.options)
-        got = [r for r in got if r.metric not in NO_TOKENS]
+        got = [r for r in got if r.metric.text not in NO_TOKENS]
         samples += lt.samples
         rows += got
         tasks[lt.source if card.name in tasks else card.name] = _task_entry(lt, got, extras.get(card.name, {}),

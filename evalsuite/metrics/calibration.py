@@ -151,20 +151,14 @@ def aurc(conf, correct) -> float:
     return float(risk.mean())
 
 
-@metric("confidence_missing", higher_is_better=False, label="Confidence missing",
-        definition=("Share of answers whose confidence could not be read; they are left out of the calibration metrics,"
-                    " never set to 0.5."),
-        source="evalsuite")
-def confidence_missing(missing) -> float:
-    """Fraction of answers whose confidence could not be read (excluded from calibration, kept in accuracy)."""
-    m = np.asarray(missing, dtype=float)
-    return float(m.mean()) if m.size else float("nan")
+confidence_missing = metric(
+    "confidence_missing", higher_is_better=False, label="Confidence missing",
+    definition=("Share of answers whose confidence could not be read; they are left out of the calibration metrics,"
+                " never set to 0.5."),
+    source="evalsuite", aggregate="mean")
 
 
-@metric("mean_confidence", higher_is_better=None, label="Mean confidence",
-        definition="Mean confidence of the answers that have one.",
-        source="evalsuite")
-def mean_confidence(conf) -> float:
-    """Mean of the readable confidences."""
-    c = np.asarray(conf, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+mean_confidence = metric(
+    "mean_confidence", higher_is_better=None, label="Mean confidence",
+    definition="Mean confidence of the answers that have one.",
+    source="evalsuite", aggregate="mean")

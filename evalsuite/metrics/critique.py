@@ -99,13 +99,10 @@ def response_error_rate(response_ok: np.ndarray) -> float:
     return float(np.mean(~ok)) if ok.size else float("nan")
 
 
-@metric("generation_accuracy", higher_is_better=True, label="G: generation accuracy",
-        definition="G: accuracy of the model's own first answers.",
-        source="Lin et al. 2024, CriticBench (arXiv 2402.14809)")
-def generation_accuracy(correct: np.ndarray) -> float:
-    """Lin's G: accuracy of the model's own first answers."""
-    c = np.asarray(correct, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+generation_accuracy = metric(
+    "generation_accuracy", higher_is_better=True, label="G: generation accuracy",
+    definition="G: accuracy of the model's own first answers.",
+    source="Lin et al. 2024, CriticBench (arXiv 2402.14809)", aggregate="mean")
 
 
 @metric("correction_accuracy", higher_is_better=True, label="C: correction accuracy",
@@ -143,20 +140,14 @@ def self_check(answers: Sequence[str | None], judged_ok: Sequence[float], thresh
     return vote(kept)[0], True
 
 
-@metric("self_consistency_accuracy", higher_is_better=True, label="Self-consistency accuracy (majority vote)",
-        definition="Accuracy of each question's majority answer over the samples.",
-        source="Wang et al. 2023, Self-Consistency Improves Chain of Thought Reasoning")
-def self_consistency_accuracy(voted_correct: np.ndarray) -> float:
-    """Accuracy of the per-question majority answers."""
-    c = np.asarray(voted_correct, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+self_consistency_accuracy = metric(
+    "self_consistency_accuracy", higher_is_better=True, label="Self-consistency accuracy (majority vote)",
+    definition="Accuracy of each question's majority answer over the samples.",
+    source="Wang et al. 2023, Self-Consistency Improves Chain of Thought Reasoning", aggregate="mean")
 
 
-@metric("self_check_accuracy", higher_is_better=True, label="Self-check accuracy (Luo et al.)",
-        definition=("Accuracy after self-check: when the vote is close, answers the model judged wrong are dropped "
-                    "before voting."),
-        source="Luo et al. 2023, Critique Ability of Large Language Models (arXiv 2310.04815)")
-def self_check_accuracy(voted_correct: np.ndarray) -> float:
-    """Accuracy of the per-question answers after self-check filtering."""
-    c = np.asarray(voted_correct, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+self_check_accuracy = metric(
+    "self_check_accuracy", higher_is_better=True, label="Self-check accuracy (Luo et al.)",
+    definition=("Accuracy after self-check: when the vote is close, answers the model judged wrong are dropped "
+                "before voting."),
+    source="Luo et al. 2023, Critique Ability of Large Language Models (arXiv 2310.04815)", aggregate="mean")

@@ -1,6 +1,8 @@
 """pass@k: the unbiased estimator of Chen et al. (2021) over n samples with c correct, averaged over problems."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from evalsuite.metrics.base import metric
@@ -51,10 +53,12 @@ def pass_at_5(n: np.ndarray, c: np.ndarray) -> float:
     return mean_pass_at_k(n, c, 5)
 
 
-@metric("exec_skipped", higher_is_better=None, label="Skipped generations (official rule)", fmt=".0f",
-        definition=("Generations the benchmark's official rule does not execute (e.g. a CRUXEval answer that calls the "
-                    "function)."),
-        source="Gu et al. 2024, CRUXEval (arXiv 2401.03065)")
-def exec_skipped(flags: np.ndarray) -> float:
-    """How many generations a benchmark's skip rule removed before pass@k (CRUXEval's anti-cheating checks)."""
-    return float(np.asarray(flags, dtype=bool).sum())
+PASS_AT: dict[int, Callable[[np.ndarray, np.ndarray], float]] = {1: pass_at_1, 5: pass_at_5}
+"""k -> the registered pass@k metric the pass_at_k summarizer reports."""
+
+
+exec_skipped = metric(
+    "exec_skipped", higher_is_better=None, label="Skipped generations (official rule)", fmt=".0f", aggregate="sum",
+    definition=("Generations the benchmark's official rule does not execute (e.g. a CRUXEval answer that calls the "
+                "function)."),
+    source="Gu et al. 2024, CRUXEval (arXiv 2401.03065)")

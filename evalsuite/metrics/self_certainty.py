@@ -92,10 +92,7 @@ def bon_accuracy(chosen_correct) -> float:
     return float(c.mean()) if c.size else float("nan")
 
 
-@metric("oracle_pass", higher_is_better=True, label="Oracle pass@N (any sample correct)", plot="best_of_n",
-        definition="Share of problems where any of the N samples is right: the ceiling for every selector.",
-        source="Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
-def oracle_pass(any_correct) -> float:
-    """Fraction of docs with at least one correct answer among the first N samples (an upper bound)."""
-    c = np.asarray(any_correct, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+oracle_pass = metric(
+    "oracle_pass", higher_is_better=True, label="Oracle pass@N (any sample correct)", plot="best_of_n",
+    definition="Share of problems where any of the N samples is right: the ceiling for every selector.",
+    source="Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)", aggregate="mean")

@@ -152,10 +152,7 @@ def undefined_reason(name: str, before, after=None) -> str:
     return ""
 
 
-@metric("accuracy_carried", higher_is_better=True, label="Accuracy (last answer carried)", plot="rounds",
-        definition="Accuracy at attempt r, a chain that stopped early counting with its last answer.",
-        source="evalsuite, after " + SCORE)
-def accuracy_carried(correct: np.ndarray) -> float:
-    """Accuracy at a round when chains that stopped early count with their last answer."""
-    c = np.asarray(correct, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+accuracy_carried = metric(
+    "accuracy_carried", higher_is_better=True, label="Accuracy (last answer carried)", plot="rounds",
+    definition="Accuracy at attempt r, a chain that stopped early counting with its last answer.",
+    source="evalsuite, after " + SCORE, aggregate="mean")

@@ -10,13 +10,10 @@ import numpy as np
 from evalsuite.metrics.base import metric
 
 
-@metric("self_predict_accuracy", higher_is_better=True, label="Self-prediction accuracy",
-        definition="Share of the model's predictions about its own answer that came true (unreadable = miss).",
-        source="Binder et al. 2024, Looking Inward: LMs can learn about themselves by introspection (arXiv 2410.13787)")
-def self_predict_accuracy(hit) -> float:
-    """Fraction of items whose prediction matched the model's actual behaviour (unreadable = miss)."""
-    h = np.asarray(hit, dtype=float)
-    return float(h.mean()) if h.size else float("nan")
+self_predict_accuracy = metric(
+    "self_predict_accuracy", higher_is_better=True, label="Self-prediction accuracy",
+    definition="Share of the model's predictions about its own answer that came true (unreadable = miss).",
+    source="Binder et al. 2024, Looking Inward: LMs can learn about themselves by introspection (arXiv 2410.13787)", aggregate="mean")
 
 
 @metric("self_predict_baseline", higher_is_better=None, label="Majority baseline (always the commonest value)",
@@ -29,13 +26,10 @@ def majority_baseline(values: Sequence) -> float:
     return Counter(values).most_common(1)[0][1] / len(values)
 
 
-@metric("observer_accuracy", higher_is_better=None, label="Observer-model prediction accuracy",
-        definition="Share of items where another model's prediction of this model's behaviour came true.",
-        source="Binder et al. 2024, Looking Inward: LMs can learn about themselves by introspection (arXiv 2410.13787)")
-def observer_accuracy(hit) -> float:
-    """Fraction of items where the observer model's prediction of the subject's behaviour came true."""
-    h = np.asarray(hit, dtype=float)
-    return float(h.mean()) if h.size else float("nan")
+observer_accuracy = metric(
+    "observer_accuracy", higher_is_better=None, label="Observer-model prediction accuracy",
+    definition="Share of items where another model's prediction of this model's behaviour came true.",
+    source="Binder et al. 2024, Looking Inward: LMs can learn about themselves by introspection (arXiv 2410.13787)", aggregate="mean")
 
 
 @metric("introspective_advantage", higher_is_better=True, label="Introspective advantage (self − observer)",

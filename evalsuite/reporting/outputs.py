@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from evalsuite.metrics.base import PARAMS
 from evalsuite.records import Sample
 from evalsuite.summaries import MetricRow
 
 CSV_COLUMNS = [
-    "task", "subset", "protocol", "attempt", "metric", "value", "ci_low", "ci_high", "n", "direction", "label", "note",
+    "task", "subset", "protocol", "attempt", "metric", "variant", *(f"param_{k}" for k in PARAMS), "value", "ci_low",
+    "ci_high", "n", "direction", "label", "note",
 ]
+"""`metric` is the registered metric's name; its variant and each parameter (`param_N`, ...) are columns of their own."""
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -107,7 +110,11 @@ def write_results_csv(path: Path, rows: list[MetricRow]) -> None:
 
 
 def _csv_row(r: MetricRow) -> dict:
-    return {("attempt" if k == "round" else k): v for k, v in r.to_dict().items()}
+    params = dict(r.metric.params)
+    return {"task": r.task, "subset": r.subset, "protocol": r.protocol, "attempt": r.round, "metric": r.metric.name,
+            "variant": r.metric.variant, **{f"param_{k}": params.get(k, "") for k in PARAMS}, "value": r.value,
+            "ci_low": r.ci_low, "ci_high": r.ci_high, "n": r.n, "direction": r.direction, "label": r.label,
+            "note": r.note}
 
 
 def _fmt(v: float) -> str:
@@ -123,7 +130,7 @@ def print_summary(rows: list[MetricRow], console=None) -> None:
     for col in ("task", "protocol", "attempt", "metric", "value", "95% CI", "n"):
         table.add_column(col, justify="right" if col in ("value", "95% CI", "n", "attempt") else "left")
     for r in rows:
-        if r.metric == "mean_tokens":
+        if r.metric.name == "mean_tokens":
             continue
         arrow = {"higher": " ↑", "lower": " ↓"}.get(r.direction, "")
         task = r.task + (f" / {r.subset}" if r.subset else "")

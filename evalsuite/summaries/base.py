@@ -6,10 +6,10 @@ Each summarizer sees the samples of one (task, protocol) group and returns metri
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-from evalsuite.metrics.base import spec
+from evalsuite.metrics.base import MetricName, spec
 from evalsuite.records import Sample
 
 SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
@@ -23,7 +23,7 @@ class MetricRow:
     subset: str
     protocol: str
     round: int
-    metric: str
+    metric: MetricName
     value: float
     ci_low: float
     ci_high: float
@@ -32,8 +32,16 @@ class MetricRow:
     label: str
     note: str = ""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.metric, str):
+            object.__setattr__(self, "metric", MetricName.legacy(self.metric))
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The results.json row: `metric` is the readable id (`name[variant, K=V]`), the structured name beside it."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["metric"] = self.metric.text
+        d.update(self.metric.to_dict())
+        return d
 
 
 @dataclass
@@ -48,12 +56,14 @@ class Group:
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
-    def row(self, rnd: int, name: str, value: float, ci: tuple[float, float], n: int, note: str = "") -> MetricRow:
-        """A row for metric `name` (metadata from its registration; `name[variant]` shares the base's)."""
+    def row(self, rnd: int, name: "MetricName | str", value: float, ci: tuple[float, float], n: int,
+            note: str = "") -> MetricRow:
+        """A row for metric `name` (metadata from its registration; a variant or parameters add to the label)."""
+        name = name if isinstance(name, MetricName) else MetricName(name)
         meta = spec(name)
-        label = meta.label if meta else name
-        if "[" in name:
-            label += " (" + name.split("[", 1)[1].rstrip("]") + ")"
+        label = meta.label if meta else name.name
+        if name.qualifier:
+            label += f" ({name.qualifier})"
         if any(s.info.get("oracle") for s in self.samples) and "oracle" not in note:
             note = "oracle (reads the gold answer)" + (f"; {note}" if note else "")
         return MetricRow(self.task, self.subset, self.protocol, rnd, name, float(value), float(ci[0]),

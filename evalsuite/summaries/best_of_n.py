@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
 from evalsuite.metrics.self_certainty import bon_accuracy, borda_vote, majority_vote, n_values, oracle_pass, select_max
 from evalsuite.records import Sample
@@ -64,12 +65,12 @@ def summarize_best_of_n(g: Group) -> Summary | None:
         groups = np.array(docs)
         for name, vals in chosen.items():
             v = np.array(vals)
-            rows.append(g.row(0, f"bon_accuracy[{name}, N={n}]", bon_accuracy(v),
+            rows.append(g.row(0, MetricName.of("bon_accuracy", name, N=n), bon_accuracy(v),
                               bootstrap_mean_ci(v, groups, seed=g.seed), len(docs), note))
             table[name].append(bon_accuracy(v))
         v = np.array(oracle)
-        rows.append(g.row(0, f"oracle_pass[N={n}]", oracle_pass(v), bootstrap_mean_ci(v, groups, seed=g.seed),
-                          len(docs), note))
+        rows.append(g.row(0, MetricName.of("oracle_pass", N=n), oracle_pass(v),
+                          bootstrap_mean_ci(v, groups, seed=g.seed), len(docs), note))
         table["oracle pass@N"].append(oracle_pass(v))
     return Summary(rows, {"n": ns, "accuracy": dict(table), "borda_p": p, "temperature": temps,
                           "docs": len(docs)})

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
 from evalsuite.metrics.calibration import (aurc, brier, conf_auroc, confidence_missing, ece, ece_mass,
                                            mean_confidence, reliability)
@@ -44,8 +45,7 @@ def summarize_calibration(g: Group) -> Summary | None:
             missing = np.isnan(vals)
             keep = ~missing
             c, y, docs = vals[keep], np.array([bool(s.correct) for s in ss], dtype=float)[keep], docs_all[keep]
-            tag = f"[{name}]"
-            rows.append(g.row(rnd, "confidence_missing" + tag, confidence_missing(missing),
+            rows.append(g.row(rnd, MetricName("confidence_missing", name), confidence_missing(missing),
                               bootstrap_mean_ci(missing.astype(float), docs_all, seed=g.seed), len(ss),
                               note=LABELS.get(name, name)))
             if not c.size:
@@ -53,7 +53,7 @@ def summarize_calibration(g: Group) -> Summary | None:
             metrics = [("conf_auroc", conf_auroc), ("aurc", aurc)]
             if name in PROBABILITIES:
                 metrics = [("ece", ece), ("ece_mass", ece_mass), ("brier", brier)] + metrics
-                rows.append(g.row(rnd, "mean_confidence" + tag, mean_confidence(c),
+                rows.append(g.row(rnd, MetricName("mean_confidence", name), mean_confidence(c),
                                   bootstrap_mean_ci(c, docs, seed=g.seed), c.size, note=LABELS.get(name, name)))
                 extras.setdefault(name, {})[str(rnd)] = {
                     "width": reliability(c, y, binning="width"), "mass": reliability(c, y, binning="mass"),
@@ -64,6 +64,6 @@ def summarize_calibration(g: Group) -> Summary | None:
                 if np.isnan(value) and metric == "conf_auroc":
                     note += f"; undefined: all {c.size} answers with this confidence are " + (
                         "right" if y.all() else "wrong")
-                rows.append(g.row(rnd, metric + tag, value, bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size,
+                rows.append(g.row(rnd, MetricName(metric, name), value, bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size,
                                   note=note))
     return Summary(rows, {"reliability": extras} if extras else {})

@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 
 from evalsuite.metrics import contamination as det
-from evalsuite.metrics.roc import best_f1_threshold, bootstrap_roc, percentile_ci, roc_auc, roc_points, tpr_at_fpr
+from evalsuite.metrics.base import MetricName
+from evalsuite.metrics.roc import (best_f1, best_f1_threshold, bootstrap_roc, percentile_ci, roc_auc, roc_points,
+                                   tpr_at_1fpr, tpr_at_5fpr)
 from evalsuite.metrics.contamination import chosen_detectors, entropy_key
 from evalsuite.records import Generation, Sample
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 TARGETS = (("mia_tpr_at_1fpr", 0.01), ("mia_tpr_at_5fpr", 0.05))
+TPR_AT = {"mia_tpr_at_1fpr": tpr_at_1fpr, "mia_tpr_at_5fpr": tpr_at_5fpr}
+"""The registered TPR@FPR metric of each target."""
 
 
 def doc_scores(by_kind: dict[str, list[Generation]], entropy: str, names: tuple[str, ...]) -> dict[str, float]:
@@ -68,7 +72,7 @@ def _docs(samples: list[Sample]) -> dict[str, tuple[bool, str, dict[str, list[Ge
 
 def _row(g: Group, name: str, detector: str, source: str, value: float, ci: tuple[float, float], n: int,
          note: str = "") -> MetricRow:
-    row = g.row(-1, f"{name}[{detector}]", value, ci, n, note)
+    row = g.row(-1, MetricName(name, detector), value, ci, n, note)
     label = row.label.split(" (", 1)[0] + f": {det.DETECTORS[detector].label}"
     return dataclasses.replace(row, subset=source, label=label)
 
@@ -105,8 +109,8 @@ def summarize_contamination(g: Group) -> Summary | None:
                                            else "", f"{len(ids) - n} docs without a score" if n < len(ids) else ""]))
             rows.append(_row(g, "mia_auc", d, source, auc, percentile_ci(boots["roc_auc"]), n, note))
             for name, t in TARGETS:
-                rows.append(_row(g, name, d, source, tpr_at_fpr(y, s, t), percentile_ci(boots[f"tpr@{t}"]), n))
-            f1, th = best_f1_threshold(y, s)
+                rows.append(_row(g, name, d, source, TPR_AT[name](y, s), percentile_ci(boots[f"tpr@{t}"]), n))
+            f1, th = best_f1(y, s), best_f1_threshold(y, s)[1]
             rows.append(_row(g, "mia_best_f1", d, source, f1, (det.NAN, det.NAN), n,
                              f"threshold {th:.6g} on the member-oriented score" if th == th else ""))
             fpr, tpr, _ = roc_points(y, s)
@@ -130,13 +134,13 @@ def _mean_rows(g: Group, names: tuple[str, ...], rows: list[MetricRow], curves: 
     """Unweighted mean over sources of each metric; CI from the mean of the sources' bootstrap replicates."""
     out = []
     for d in names:
-        per = {r.metric: [] for r in rows}
+        per: dict[str, list[float]] = defaultdict(list)
         for r in rows:
-            if r.metric.endswith(f"[{d}]"):
-                per[r.metric].append(r.value)
+            if r.metric.variant == d:
+                per[r.metric.name].append(r.value)
         boots = [c["_boots"][d] for c in curves]
         for name, key in (("mia_auc", "roc_auc"), *((n, f"tpr@{t}") for n, t in TARGETS), ("mia_best_f1", None)):
-            vals = np.array(per[f"{name}[{d}]"], dtype=float)
+            vals = np.array(per[name], dtype=float)
             value = float(np.nanmean(vals)) if np.isfinite(vals).any() else det.NAN
             ci = (det.NAN, det.NAN)
             if key:

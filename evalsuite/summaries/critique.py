@@ -16,10 +16,12 @@ from typing import Callable
 
 import numpy as np
 
+from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
 from evalsuite.metrics.critique import (
     confusion, correction_accuracy, critique_accuracy, critique_f1, critique_precision, critique_recall,
-    generation_accuracy, response_error_rate, self_check, verdict_parse_rate, vote,
+    generation_accuracy, response_error_rate, self_check, self_check_accuracy, self_consistency_accuracy,
+    verdict_parse_rate, vote,
 )
 from evalsuite.records import Sample
 from evalsuite.registry import run_option
@@ -85,7 +87,8 @@ def critique_rows(g: Group, js: list[Judgement], rnd: int, seed: int) -> tuple[l
     ok, judged, clusters = _arrays(js)
     rows = []
 
-    def add(name: str, fn: Callable[..., float], arrays: list[np.ndarray], **kw) -> None:
+    def add(name: MetricName | str, fn: Callable[..., float], arrays: list[np.ndarray], **kw) -> None:
+        name = name if isinstance(name, MetricName) else MetricName(name)
         ci = bootstrap_ci(lambda *a: fn(*a, **kw), arrays, clusters, n_boot=N_BOOT, seed=seed)
         value = fn(*arrays, **kw)
         rows.append(g.row(rnd, name, value, ci, len(js), _undefined_because(name, value, judged)))
@@ -94,9 +97,9 @@ def critique_rows(g: Group, js: list[Judgement], rnd: int, seed: int) -> tuple[l
     for name, fn in (("critique_accuracy", critique_accuracy), ("critique_precision", critique_precision),
                      ("critique_recall", critique_recall), ("critique_f1", critique_f1)):
         add(name, fn, pair)
-    add("critique_accuracy[luo]", critique_accuracy, pair, unparsed="luo")
-    add("critique_accuracy[parsed]", critique_accuracy, pair, unparsed="exclude")
-    add("critique_f1[parsed]", critique_f1, pair, unparsed="exclude")
+    add(MetricName("critique_accuracy", "luo"), critique_accuracy, pair, unparsed="luo")
+    add(MetricName("critique_accuracy", "parsed"), critique_accuracy, pair, unparsed="exclude")
+    add(MetricName("critique_f1", "parsed"), critique_f1, pair, unparsed="exclude")
     add("verdict_parse_rate", verdict_parse_rate, [judged])
     add("response_error_rate", response_error_rate, [ok])
     missing = np.isnan(judged)
@@ -108,18 +111,18 @@ def critique_rows(g: Group, js: list[Judgement], rnd: int, seed: int) -> tuple[l
     return rows, extras
 
 
-def _undefined_because(name: str, value: float, judged: np.ndarray) -> str:
+def _undefined_because(name: MetricName, value: float, judged: np.ndarray) -> str:
     """Why a critique ratio is NaN: the reason, so an empty cell is never a silent gap."""
     if not np.isnan(value):
         return ""
     parsed = ~np.isnan(judged)
-    if "[parsed]" in name and not parsed.any():
+    if name.variant == "parsed" and not parsed.any():
         return "undefined: no verdict parsed"
-    if name.startswith("critique_precision"):
+    if name.name == "critique_precision":
         return "undefined: no response judged wrong"
-    if name.startswith("critique_recall"):
+    if name.name == "critique_recall":
         return "undefined: no wrong response"
-    if name.startswith("critique_f1"):
+    if name.name == "critique_f1":
         return "undefined: no wrong response and none judged wrong"
     return "undefined: no judgement"
 
@@ -187,17 +190,17 @@ def self_check_summary(g: Group, js: list[Judgement], threshold: int) -> tuple[l
     sc, ck = np.array(sc_ok, dtype=float), np.array(check_ok, dtype=float)
     k = max(len(v) for v in by_doc.values())
     note = f"k={k} samples, threshold C={threshold}, {low} of {len(docs)} questions below it"
-    rows = [g.row(0, "self_consistency_accuracy", float(sc.mean()), bootstrap_mean_ci(sc, d, seed=g.seed),
-                  len(docs), note),
-            g.row(0, "self_check_accuracy", float(ck.mean()), bootstrap_mean_ci(ck, d, seed=g.seed), len(docs),
-                  note)]
+    rows = [g.row(0, "self_consistency_accuracy", self_consistency_accuracy(sc),
+                  bootstrap_mean_ci(sc, d, seed=g.seed), len(docs), note),
+            g.row(0, "self_check_accuracy", self_check_accuracy(ck), bootstrap_mean_ci(ck, d, seed=g.seed),
+                  len(docs), note)]
     certainty = {}
     for margin, part in sorted(by_margin.items()):
         ok, judged, _ = _arrays(part)
         certainty[str(margin)] = {"n": len(part), "critique_accuracy": critique_accuracy(ok, judged)}
     extras = {"threshold": threshold, "k": k, "questions": len(docs), "low_certainty": low,
-              "answer_changed": changed, "self_consistency_accuracy": float(sc.mean()),
-              "self_check_accuracy": float(ck.mean()), "critique_accuracy_by_margin": certainty}
+              "answer_changed": changed, "self_consistency_accuracy": self_consistency_accuracy(sc),
+              "self_check_accuracy": self_check_accuracy(ck), "critique_accuracy_by_margin": certainty}
     return rows, extras
 
 
@@ -220,7 +223,7 @@ def summarize_critique(g: Group) -> Summary | None:
             part = [j for j in js if j.domain == dom]
             r, _ = critique_rows(g, part, 0, g.seed)
             rows.extend(dataclasses.replace(row, subset=dom) for row in r
-                        if row.metric in ("critique_accuracy", "critique_f1", "verdict_parse_rate"))
+                        if row.metric.text in ("critique_accuracy", "critique_f1", "verdict_parse_rate"))
     extras["by_domain"] = _breakdown(js, "domain")
     extras["by_source"] = _breakdown(js, "source")
     rows.extend(gqc_rows(g, js))

@@ -14,11 +14,11 @@ from collections import defaultdict
 import numpy as np
 
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
-from evalsuite.metrics.pass_at_k import exec_skipped, pass_at_k
+from evalsuite.metrics.pass_at_k import PASS_AT, exec_skipped, pass_at_k
 from evalsuite.records import Sample
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
-K_VALUES = (1, 5)
+K_VALUES = tuple(PASS_AT)
 
 
 def doc_counts(chains: list[Sample]) -> tuple[int, int]:
@@ -65,7 +65,8 @@ def pass_at_k_row(g: Group, rnd: int, k: int, counts: np.ndarray, note: str) -> 
         nan = float("nan")
         return g.row(rnd, f"pass@{k}", nan, (nan, nan), len(counts), f"{why}; {note}" if note else why)
     values = np.array([pass_at_k(int(n), int(c), k) for n, c in counts])
-    return g.row(rnd, f"pass@{k}", float(values.mean()), bootstrap_mean_ci(values, seed=g.seed), len(values), note)
+    value = PASS_AT[k](counts[:, 0], counts[:, 1])
+    return g.row(rnd, f"pass@{k}", value, bootstrap_mean_ci(values, seed=g.seed), len(values), note)
 
 
 @summarizer("pass_at_k")
@@ -90,7 +91,7 @@ def summarize_pass_at_k(g: Group) -> Summary | None:
                 continue
             row = pass_at_k_row(g, rnd, k, counts, note)
             rows.append(row)
-            entry[row.metric] = row.value
+            entry[row.metric.text] = row.value
         if has_skip_rule:
             flags = np.array([bool(s.info.get("skipped")) for ss in answers.values() for s in ss])
             rows.append(g.row(rnd, "exec_skipped", exec_skipped(flags), (float("nan"), float("nan")), flags.size))

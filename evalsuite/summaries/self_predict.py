@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
 from evalsuite.metrics.self_prediction import (introspective_advantage, majority_baseline, observer_accuracy,
                                                self_predict_accuracy)
@@ -64,12 +65,11 @@ def summarize_self_predict(g: Group) -> Summary | None:
             continue
         groups = np.array(docs)
         hit = np.array([m == a for m, a in zip(mine, actual)], dtype=float)
-        tag = f"[{target}]"
-        rows.append(g.row(0, "self_predict_accuracy" + tag, self_predict_accuracy(hit),
+        rows.append(g.row(0, MetricName("self_predict_accuracy", target), self_predict_accuracy(hit),
                           bootstrap_mean_ci(hit, groups, seed=g.seed), len(docs)))
         mode = Counter(actual).most_common(1)[0][0] if actual else None
         base_hit = np.array([a == mode for a in actual], dtype=float)
-        rows.append(g.row(0, "self_predict_baseline" + tag, majority_baseline(actual),
+        rows.append(g.row(0, MetricName("self_predict_baseline", target), majority_baseline(actual),
                           bootstrap_mean_ci(base_hit, groups, seed=g.seed), len(docs),
                           f"always {mode!r}; CI of that fixed predictor"))
         ex = {"n": len(docs), "actual": dict(Counter(actual)), "predicted": dict(Counter(map(str, mine))),
@@ -78,9 +78,10 @@ def summarize_self_predict(g: Group) -> Summary | None:
         if observer and seen.any():
             obs_hit = np.array([t == a for t, a in zip(theirs, actual)], dtype=float)[seen]
             own, grp, note = hit[seen], groups[seen], "observer " + ", ".join(observer)
-            rows.append(g.row(0, "observer_accuracy" + tag, observer_accuracy(obs_hit),
+            rows.append(g.row(0, MetricName("observer_accuracy", target), observer_accuracy(obs_hit),
                               bootstrap_mean_ci(obs_hit, grp, seed=g.seed), int(seen.sum()), note))
-            rows.append(g.row(0, "introspective_advantage" + tag, introspective_advantage(own, obs_hit),
+            rows.append(g.row(0, MetricName("introspective_advantage", target),
+                              introspective_advantage(own, obs_hit),
                               bootstrap_ci(introspective_advantage, [own, obs_hit], grp, seed=g.seed),
                               int(seen.sum()), note))
             ex.update(observer=observer, observer_accuracy=observer_accuracy(obs_hit),

@@ -67,10 +67,10 @@ def test_every_run_writes_a_self_contained_report(review_run):
 
 def test_results_csv_loads_in_pandas_with_no_options(review_run):
     df = pd.read_csv(review_run / "results.csv")
-    assert list(df.columns) == ["task", "subset", "protocol", "attempt", "metric", "value", "ci_low", "ci_high", "n",
-                                "direction", "label", "note"]
+    assert list(df.columns) == ["task", "subset", "protocol", "attempt", "metric", "variant", "param_N", "value",
+                                "ci_low", "ci_high", "n", "direction", "label", "note"]
     assert df["attempt"].dtype.kind == "i" and df["n"].dtype.kind == "i" and df["value"].dtype.kind == "f"
-    acc = df[(df.metric == "accuracy") & (df["attempt"] == 1)]
+    acc = df[(df.metric == "accuracy") & df.variant.isna() & (df["attempt"] == 1)]
     assert len(acc) == 1 and acc.iloc[0]["n"] == 3 and acc.iloc[0]["direction"] == "higher"
 
 

@@ -6,6 +6,7 @@ import threading
 
 import pandas as pd
 
+from evalsuite.metrics.base import MetricName
 from evalsuite.reporting import outputs
 from evalsuite.reporting.outputs import csv_cell
 from evalsuite.summaries import MetricRow
@@ -56,3 +57,17 @@ def test_concurrent_writers_use_their_own_temp_files(tmp_path):
     assert errors == []
     assert target.read_text() in texts
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_structured_names_get_their_own_csv_columns_and_json_fields(tmp_path):
+    bon = MetricRow("gsm8k", "", "best_of_n", 0, MetricName.of("bon_accuracy", "majority", N=4), 0.5, 0.25, 0.75, 8,
+                    "higher", "Best-of-N accuracy (majority, N=4)")
+    plain = MetricRow("gsm8k", "", "direct", 0, "accuracy", 0.75, 0.5, 1.0, 12, "higher", "Accuracy")
+    outputs.write_results_csv(tmp_path / "results.csv", [bon, plain])
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert df["metric"].tolist() == ["bon_accuracy", "accuracy"]
+    assert df["variant"].iloc[0] == "majority" and pd.isna(df["variant"].iloc[1])
+    assert df["param_N"].iloc[0] == 4 and pd.isna(df["param_N"].iloc[1])
+    d = bon.to_dict()
+    assert (d["metric"], d["name"], d["variant"], d["params"]) == ("bon_accuracy[majority, N=4]", "bon_accuracy",
+                                                                    "majority", {"N": 4})
