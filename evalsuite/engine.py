@@ -14,7 +14,7 @@ from evalsuite.executors.base import Executor, WorkItem
 from evalsuite.executors.local import LocalExecutor
 from evalsuite.progress import RoundBar, token_listener
 from evalsuite.protocols.base import Protocol, Turn
-from evalsuite.records import Doc, Generation, Request, Sample
+from evalsuite.records import Doc, Generation, Kind, Request, Sample
 from evalsuite.scoring.base import Score, Scorer
 from evalsuite.store import SampleStore
 from evalsuite.tasks.cards import TaskCard
@@ -166,7 +166,7 @@ def _answer_text(c: _Chain, gen: Generation) -> str:
 def _attach_confidence(chains: list[_Chain], out: list[Sample], executor: Executor) -> None:
     """Put each finished chain's confidences (the protocol's `confidence` hook) on its answer samples."""
     where = {(s.task, s.doc_id, s.protocol, s.sample_idx, s.round): i
-             for i, s in enumerate(out) if s.kind == "answer"}
+             for i, s in enumerate(out) if s.kind == Kind.ANSWER}
     for c in chains:
         for rnd, conf in c.plan.protocol.confidence(c.doc, c.history, executor.token_offsets).items():
             i = where.get((c.doc.task, c.doc.doc_id, c.plan.protocol.registry_name, c.sample_idx, rnd))
@@ -179,7 +179,7 @@ def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None
     out: list[Score | None] = [None] * len(items)
     by_scorer: dict[int, tuple[Scorer, list[int]]] = {}
     for i, (c, req, _) in enumerate(items):
-        if req.kind == "answer":
+        if req.kind == Kind.ANSWER:
             by_scorer.setdefault(id(c.plan.scorer), (c.plan.scorer, []))[1].append(i)
     for scorer, idx in by_scorer.values():
         scores = scorer.score_many([(_answer_text(items[i][0], got[items[i][2]]), items[i][0].doc.target,
@@ -192,12 +192,11 @@ def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None
 
 def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None = None) -> Sample:
     proto = c.plan.protocol
-    info = {"oracle": True} if proto.oracle else {}
+    info = proto.sample_info(c.doc)
     base = dict(task=c.doc.task, doc_id=c.doc.doc_id, protocol=proto.registry_name, round=rnd,
-                sample_idx=c.sample_idx, key=key, request=req, generation=gen, kind=req.kind, target=c.doc.target)
-    if c.doc.fields.get("member") is not None:
-        base["member"] = bool(c.doc.fields["member"])
-    if req.kind != "answer":
+                sample_idx=c.sample_idx, key=key, request=req, generation=gen, kind=req.kind, target=c.doc.target,
+                member=proto.member(c.doc))
+    if req.kind != Kind.ANSWER:
         return Sample(attempt=None, info=info, **base)
     if sc is None:
         sc = c.plan.scorer.score(_answer_text(c, gen), c.doc.target, c.doc.fields)

@@ -4,7 +4,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
+
+try:
+    from enum import StrEnum
+except ImportError:  # Python 3.10
+    class StrEnum(str, Enum):
+        """A str whose members print as their value (Python 3.11's enum.StrEnum)."""
+
+        __str__ = str.__str__
+        __format__ = str.__format__
 
 STATS = ("logprob", "entropy", "sc_term", "mink_mu", "mink_sigma", "entropy_top50")
 """Per-token statistics a backend can return, each one float per generated token.
@@ -14,6 +24,57 @@ term -log V - mean_j log p_j (SPEC-metrics §3.1); mink_mu / mink_sigma: mean an
 entropy_top50: -sum p log p over the 50 likeliest tokens only, not renormalised (RL-MIA's entropy, SPEC §4.2).
 All come from the model's own (untempered) distribution.
 """
+
+
+class Kind(StrEnum):
+    """What a request's reply is. Only ANSWER replies are scored; the others feed the next round or a summary.
+    The values are the strings stored in samples, so store keys and samples.jsonl do not depend on this enum."""
+
+    ANSWER = "answer"
+    FEEDBACK = "feedback"
+    """self_refine's feedback on its own answer."""
+    PLAN = "plan"
+    """CoVe's verification questions."""
+    VERIFY = "verify"
+    """CoVe's independent answer to one verification question."""
+    REFLECT = "reflect"
+    """Reflexion's reflection and plan."""
+    CRITIQUE = "critique"
+    """A verdict on an answer (critique, self_critique, critique_correct; the critique summary reads it)."""
+    RETHINK = "rethink"
+    """contamination: Self-Critique's second greedy pass."""
+    PERTURBED = "perturbed"
+    """contamination: the greedy answer to the perturbed prompt."""
+    SAMPLE = "sample"
+    """contamination: a temperature sample for CDD and Entropy-Temp."""
+    RECALL_PERTURBED = "recall_perturbed"
+    RECALL_ORIGINAL = "recall_original"
+    """contamination: the answer teacher-forced under the perturbed / original prompt (ReCaLL)."""
+    SC_OFFICIAL = "sc_official"
+    """The teacher-forced pass of the official self-certainty convention."""
+    PTRUE = "ptrue"
+    """confidence: P(True) of the extracted answer."""
+    PREDICT_CORRECT = "predict_correct"
+    PREDICT_LAST_DIGIT = "predict_last_digit"
+    PREDICT_PARITY = "predict_parity"
+    PREDICT_OPTION = "predict_option"
+    PREDICT_FIRST_WORD = "predict_first_word"
+    OBSERVE_CORRECT = "observe_correct"
+    OBSERVE_LAST_DIGIT = "observe_last_digit"
+    OBSERVE_PARITY = "observe_parity"
+    OBSERVE_OPTION = "observe_option"
+    OBSERVE_FIRST_WORD = "observe_first_word"
+
+
+PREDICTIONS: dict[Kind, tuple[str, str]] = {
+    k: (who, k.value[len(who) + 1:]) for k in Kind for who in ("predict", "observe") if k.value.startswith(who + "_")
+}
+"""self_predict's kinds -> (who: "predict" the model itself or "observe" the observer, the predicted property)."""
+
+
+def prediction_kind(who: str, prop: str) -> Kind:
+    """The kind of a self_predict request: `who` ("predict" or "observe") predicts `prop` ("correct", "parity"...)."""
+    return next(k for k, wp in PREDICTIONS.items() if wp == (who, prop))
 
 
 @dataclass(frozen=True)
@@ -41,7 +102,7 @@ class GenParams:
 class Request:
     """A chat (`messages`) or raw-text (`prompt`) request, with what statistics it wants back.
 
-    `kind` says what the reply is: "answer" replies are scored, anything else (feedback, plans) is kept but not.
+    `kind` says what the reply is: ANSWER replies are scored, anything else (feedback, plans) is kept but not.
     A request with a `continuation` is teacher-forced instead of generated: the backend returns the statistics of
     that given text after the prompt (contamination baselines, re-scoring).
     """
@@ -51,7 +112,7 @@ class Request:
     continuation: str | None = None
     gen: GenParams = field(default_factory=GenParams)
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
-    kind: str = "answer"
+    kind: Kind = Kind.ANSWER
     choices: tuple[str, ...] | None = None
     """Also return the log-probability of each choice's first token at the first generated position (P(True))."""
     score_offset: int = 0
@@ -120,7 +181,7 @@ class Sample:
     key: str
     request: Request
     generation: Generation
-    kind: str
+    kind: Kind
     attempt: int | None
     target: str
     extracted: str | None = None

@@ -43,7 +43,7 @@ def check_sampling(temperature: float, top_p: float) -> None:
 def check_plans(plans: Sequence[Any], options: Mapping[str, Any]) -> None:
     """Every protocol fits its task's docs, and stage options have a task to act on."""
     for p in plans:
-        needs: Mapping[str, str] = getattr(p.protocol, "needs_doc_fields", {})
+        needs: Mapping[str, str] = p.protocol.needs_doc_fields
         for field, what in needs.items():
             if not any(d.fields.get(field) is not None for d in p.docs):
                 name = _proto_name(p)

@@ -19,7 +19,7 @@ from evalsuite.errors import UsageError
 from evalsuite.lmeval.hooks import DOC_ID, doc_of
 from evalsuite.lmeval.replies import reply_generation, score_reply
 from evalsuite.lmeval.twins import PREFIX, Twin, make_doc, scorer_for, twin_for_task, twin_named
-from evalsuite.records import Doc, GenParams, Request, Sample
+from evalsuite.records import Doc, GenParams, Kind, Request, Sample
 from evalsuite.tasks.cards import TaskCard, catalog
 
 FILE_RE = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl$")
@@ -190,7 +190,7 @@ def _rescore_line(lt: LoggedTask, path: Path, n: int, rec: dict[str, Any]) -> li
         key = hashlib.sha256(json.dumps([lt.source, doc.doc_id, rec.get("prompt_hash"), j, text]).encode()).hexdigest()
         out.append(Sample(
             task=lt.card.name, doc_id=doc.doc_id, protocol=lt.protocol, round=0, sample_idx=j, key=key,
-            request=request, generation=gen, kind="answer", attempt=0, target=doc.target,
+            request=request, generation=gen, kind=Kind.ANSWER, attempt=0, target=doc.target,
             extracted=sc.extracted, correct=sc.correct, conventions=dict(sc.conventions), confidence=confidence,
             info={**sc.info, "lm_eval": {"task": lt.source, "file": path.name, "line": n, "doc_id": rec.get("doc_id")}},
         ))

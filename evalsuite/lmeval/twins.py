@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.base import Protocol, Settings, Turn
-from evalsuite.records import Doc, Generation, Request
+from evalsuite.protocols.base import Protocol, Settings
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import PROTOCOLS, SCORERS, lookup
 from evalsuite.tasks.cards import GroupCard, TaskCard, catalog
 
@@ -190,7 +190,7 @@ class Prompt:
 def first_request(twin: Twin, doc: Doc) -> Prompt:
     """The twin's request for `doc`; a UsageError when round 0 is not one generated answer lm-eval can send."""
     reqs = protocol_of(twin).first(doc)
-    if len(reqs) != 1 or reqs[0].kind != "answer" or reqs[0].continuation is not None:
+    if len(reqs) != 1 or reqs[0].kind != Kind.ANSWER or reqs[0].continuation is not None:
         raise UsageError(f"protocol {twin.protocol!r} opens with {len(reqs)} request(s) per doc, not one "
                          "generated answer")
     req = reqs[0]
@@ -204,9 +204,5 @@ def first_request(twin: Twin, doc: Doc) -> Prompt:
 
 
 def single_round(twin: Twin, doc: Doc, prompt: Prompt) -> bool:
-    """Whether the protocol stops after the first reply (probed with an empty reply)."""
-    reply = Generation(text="", token_ids=[], stats={}, finish_reason="stop", backend="probe", model_id="probe")
-    try:
-        return protocol_of(twin).next(doc, [[Turn(prompt.request, reply)]]) is None
-    except Exception:  # a protocol may need a real reply to decide; then it is not known to stop
-        return False
+    """Whether the protocol stops after the first reply, as it declares (`Protocol.single_round`)."""
+    return protocol_of(twin).single_round

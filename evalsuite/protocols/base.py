@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import jinja2
 
@@ -64,10 +64,30 @@ def render(text: str, fields: dict[str, Any]) -> str:
         raise UsageError(f"prompt template needs a field the doc lacks ({e.message})") from e
 
 
-class Protocol(ABC):
-    """Subclasses register with `@protocol(name)`; `first` opens a chain, `next` continues it or ends it (None)."""
+GENERIC_SUMMARIES = ("accuracy", "answer_overlap", "pass_at_k", "critique")
+"""Summaries of answer samples that any protocol's chains get; each reports what its task's scorer records
+(execution reports, F1, verdicts) and nothing for a task without it."""
 
-    oracle: bool = False
+
+class Protocol(ABC):
+    """Subclasses register with `@protocol(name)`; `first` opens a chain, `next` continues it or ends it (None).
+
+    What the run needs to know about a protocol is declared here, never probed: its summaries, whether `--rounds`
+    counts its corrections, whether a chain is one request, whether it reads the gold answer (`oracle`) and which
+    doc fields it needs."""
+
+    oracle: ClassVar[bool] = False
+    """Reads the gold answer (every sample is marked oracle, and so is every metric row of its runs)."""
+    summaries: ClassVar[tuple[str, ...]] = GENERIC_SUMMARIES
+    """Names of the registered summarizers that apply to this protocol's samples."""
+    correction_rounds: ClassVar[bool] = False
+    """`--rounds k` is the number of corrected answers after the first (the self-correction protocols): summaries
+    report rounds 0..k even when every chain stopped earlier."""
+    single_round: bool = False
+    """A chain is one request and its reply (the lm-eval twin of such a protocol is the whole run, not round 0);
+    a protocol whose round count depends on its options or task overrides this with a property."""
+    needs_doc_fields: ClassVar[dict[str, str]] = {}
+    """Doc fields the protocol reads -> what they are, e.g. {"member": "membership labels"} (checked at the edge)."""
 
     def __init__(self, card: TaskCard, settings: Settings):
         self.card = card
@@ -87,6 +107,15 @@ class Protocol(ABC):
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         """The requests of the next round given every earlier round, or None when the chain is done."""
         return None
+
+    def sample_info(self, doc: Doc) -> dict[str, Any]:
+        """What every sample of `doc` under this protocol records besides its score (the oracle mark)."""
+        return {"oracle": True} if self.oracle else {}
+
+    def member(self, doc: Doc) -> bool | None:
+        """The doc's membership label (a `member` field: training data or not), None when it has none."""
+        value = doc.fields.get("member")
+        return None if value is None else bool(value)
 
     def answer_text(self, text: str) -> str:
         """The part of a reply the scorer reads; a protocol that asks for more than the answer drops the rest."""

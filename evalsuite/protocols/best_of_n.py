@@ -11,8 +11,8 @@ import math
 
 from evalsuite.errors import UsageError
 from evalsuite.metrics.self_certainty import self_certainty
-from evalsuite.protocols.base import Protocol, Settings, Turn, render
-from evalsuite.records import Doc, Request
+from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol, run_option
 from evalsuite.scoring.confidence import mean
 from evalsuite.tasks.cards import TaskCard
@@ -37,16 +37,16 @@ def sc_requests(answer: Turn, settings: Settings) -> list[Request]:
     if sc_convention(settings) != "official":
         return []
     return [Request(messages=answer.request.messages, prompt=answer.request.prompt,
-                    continuation=answer.generation.text, score_offset=1, want=("sc_term",), kind="sc_official")]
+                    continuation=answer.generation.text, score_offset=1, want=("sc_term",), kind=Kind.SC_OFFICIAL)]
 
 
 def sc_values(history: list[list[Turn]]) -> dict[str, float]:
     """Self-certainty of a chain's first answer: streamed, and official when its teacher-forced turn exists."""
-    answer = next(t for rnd in history for t in rnd if t.request.kind == "answer")
+    answer = next(t for rnd in history for t in rnd if t.request.kind == Kind.ANSWER)
     out: dict[str, float] = {}
     if "sc_term" in answer.generation.stats:
         out["self_certainty_streamed"] = self_certainty(answer.generation.stats["sc_term"])
-    for t in (t for rnd in history for t in rnd if t.request.kind == "sc_official"):
+    for t in (t for rnd in history for t in rnd if t.request.kind == Kind.SC_OFFICIAL):
         out["self_certainty_official"] = self_certainty(t.generation.stats.get("sc_term", []))
     return out
 
@@ -65,6 +65,7 @@ class BestOfN(Protocol):
     """One sampled chain-of-thought answer per chain; the engine runs `--samples` chains per doc."""
 
     first_prompt = ("cot", "direct")
+    summaries = GENERIC_SUMMARIES + ("calibration", "best_of_n")
 
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
@@ -73,6 +74,10 @@ class BestOfN(Protocol):
         self.key = next((k for k in self.first_prompt if k in card.prompts), None)
         if self.key is None:
             raise UsageError(f"task {card.name} has neither a 'cot' nor a 'direct' prompt; choose another --protocol")
+
+    @property
+    def single_round(self) -> bool:
+        return sc_convention(self.settings) != "official"
 
     def first(self, doc: Doc) -> list[Request]:
         text = render(self.prompt(self.key), doc.fields)

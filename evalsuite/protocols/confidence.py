@@ -12,10 +12,10 @@ Self-certainty (streamed, and official with `--self-certainty-convention officia
 from __future__ import annotations
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.base import Protocol, Settings, Turn, render
-from evalsuite.protocols.best_of_n import sc_requests, sc_values
+from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
+from evalsuite.protocols.best_of_n import sc_convention, sc_requests, sc_values
 from evalsuite.protocols.multiround import protocol_card
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol, run_option
 from evalsuite.scoring.confidence import mask_verbal, option_probability, parse_verbal, token_probability
 from evalsuite.tasks.cards import TaskCard
@@ -50,12 +50,18 @@ def _first_key(card: TaskCard, keys) -> str:
 class Confidence(Protocol):
     """Answer, then P(True) when asked; confidences are attached to the answer sample by `confidence`."""
 
+    summaries = GENERIC_SUMMARIES + ("calibration",)
+
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
         self.methods = parse_methods(settings.options.get("confidence"))
         self.pcard = protocol_card("confidence")
         self.answer_key = _first_key(card, self.pcard.first_prompt)
         self.question_key = _first_key(card, self.pcard.defaults["question_prompt"])
+
+    @property
+    def single_round(self) -> bool:
+        return "ptrue" not in self.methods and sc_convention(self.settings) != "official"
 
     def first(self, doc: Doc) -> list[Request]:
         text = render(self.prompt(self.answer_key), doc.fields)
@@ -72,7 +78,7 @@ class Confidence(Protocol):
             question = render(self.prompt(self.question_key), doc.fields)
             text = render(self.pcard.prompts["ptrue"], {"question": question, "answer": answer.extracted})
             reqs.append(Request(messages=(("user", text),), gen=self.settings.gen(temperature=0.0, max_tokens=1),
-                                want=(), kind="ptrue", choices=("True", "False")))
+                                want=(), kind=Kind.PTRUE, choices=("True", "False")))
         return reqs + sc_requests(answer, self.settings) or None
 
     def answer_text(self, text: str) -> str:
@@ -86,7 +92,7 @@ class Confidence(Protocol):
         if "verbal" in self.methods:
             out["verbal"] = _nan(parse_verbal(gen.text))
         if "ptrue" in self.methods:
-            turns = [t for rnd in history[1:] for t in rnd if t.request.kind == "ptrue"]
+            turns = [t for rnd in history[1:] for t in rnd if t.request.kind == Kind.PTRUE]
             out["ptrue"] = _nan(option_probability(turns[0].generation.choice_logprobs, "True") if turns else None)
         if "tokenprob" in self.methods:
             offsets = token_offsets(gen.token_ids) if gen.token_ids else None

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from evalsuite.errors import UsageError
 from evalsuite.metrics.contamination import DETECTORS, chosen_detectors, entropy_key
-from evalsuite.protocols.base import Protocol, Settings, Turn, render
+from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol, run_option
 from evalsuite.tasks.cards import TaskCard
 
@@ -38,6 +38,7 @@ NEEDS = {
 class Contamination(Protocol):
     """Greedy, perturbed and sampled replies; then the Self-Critique pass and the teacher-forced Recall pair."""
 
+    summaries = GENERIC_SUMMARIES + ("contamination",)
     needs_doc_fields = {"member": "membership labels"}
     """Every detector is scored by AUC of members against non-members (evalsuite.validate refuses docs without)."""
 
@@ -86,12 +87,12 @@ class Contamination(Protocol):
 
     def first(self, doc: Doc) -> list[Request]:
         greedy = self.settings.gen(temperature=0.0, top_p=1.0)
-        reqs = [Request(messages=self.messages(doc), gen=greedy, want=self.want, kind="answer")]
+        reqs = [Request(messages=self.messages(doc), gen=greedy, want=self.want, kind=Kind.ANSWER)]
         if self._needs("perturbed"):
-            reqs.append(Request(messages=self.perturbed(doc), gen=greedy, want=self.want, kind="perturbed"))
+            reqs.append(Request(messages=self.perturbed(doc), gen=greedy, want=self.want, kind=Kind.PERTURBED))
         if self._needs("sample"):
             d = self.pcard.defaults
-            reqs += [Request(messages=self.messages(doc), kind="sample", want=("logprob", self.entropy),
+            reqs += [Request(messages=self.messages(doc), kind=Kind.SAMPLE, want=("logprob", self.entropy),
                              gen=self.settings.gen(temperature=float(d["cdd_temperature"]), top_p=float(d["cdd_top_p"]),
                                                    seed=self.settings.seed * 1000 + j))
                      for j in range(self.n_samples)]
@@ -100,7 +101,7 @@ class Contamination(Protocol):
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         if len(history) != 1:
             return None
-        answer = next(t for t in history[0] if t.request.kind == "answer").generation.text
+        answer = next(t for t in history[0] if t.request.kind == Kind.ANSWER).generation.text
         reqs = []
         if self._needs("critique"):
             msgs = self.messages(doc)
@@ -108,10 +109,10 @@ class Contamination(Protocol):
             text = content + render(self.card.prompts.get("critique") or self.pcard.prompts["critique"],
                                     {**doc.fields, "response": answer})
             gen = self.settings.gen(temperature=0.0, top_p=1.0, max_tokens=2 * self.settings.max_tokens)
-            reqs.append(Request(messages=msgs[:-1] + ((role, text),), gen=gen, want=self.want, kind="rethink"))
+            reqs.append(Request(messages=msgs[:-1] + ((role, text),), gen=gen, want=self.want, kind=Kind.RETHINK))
         if self._needs("recall"):
             gen = self.settings.gen(temperature=0.0, top_p=1.0)
             reqs += [Request(messages=m, continuation=answer, gen=gen, want=("logprob",), kind=kind)
-                     for m, kind in ((self.perturbed(doc), "recall_perturbed"),
-                                     (self.messages(doc), "recall_original"))]
+                     for m, kind in ((self.perturbed(doc), Kind.RECALL_PERTURBED),
+                                     (self.messages(doc), Kind.RECALL_ORIGINAL))]
         return reqs or None

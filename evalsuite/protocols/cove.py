@@ -6,7 +6,7 @@ import re
 
 from evalsuite.protocols.base import Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 
 _NUMBERING = re.compile(r"^\s*(?:[-*•]|\(?\d+[.):]|\(?[Qq]\d*[.):]|[Qq]uestion\s*\d*[.):])\s*")
@@ -33,18 +33,18 @@ class ChainOfVerification(MultiRound):
         return verification_questions(plan.generation.text, int(self.pcard.defaults["max_questions"]))
 
     def final(self, doc: Doc, plan: Turn, checks: list[tuple[str, str]]) -> Request:
-        return self.ask(reply(plan), self.say("final", doc, checks=checks), "answer")
+        return self.ask(reply(plan), self.say("final", doc, checks=checks), Kind.ANSWER)
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1]
         kind = last[0].request.kind
-        if kind == "answer":
-            return [self.ask(reply(last[0]), self.say("plan", doc), "plan")] if self.more(history) else None
-        if kind == "plan":
+        if kind == Kind.ANSWER:
+            return [self.ask(reply(last[0]), self.say("plan", doc), Kind.PLAN)] if self.more(history) else None
+        if kind == Kind.PLAN:
             qs = self.questions(last[0])
             if not qs:
                 return [self.final(doc, last[0], [])]
-            return [self.ask((), self.say("verify", doc, question=q), "verify") for q in qs]
+            return [self.ask((), self.say("verify", doc, question=q), Kind.VERIFY) for q in qs]
         plan = history[-2][0]
         checks = [(q, t.generation.text.strip()) for q, t in zip(self.questions(plan), last)]
         return [self.final(doc, plan, checks)]

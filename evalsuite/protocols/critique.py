@@ -19,7 +19,7 @@ from typing import Any
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol, run_option
 from evalsuite.reporting.rundir import RunDir
 from evalsuite.tasks.cards import TaskCard
@@ -42,7 +42,7 @@ def load_policy_run(path: str | Path, card: TaskCard) -> dict[str, str]:
     names = {card.name, card.extra.get("policy_task", card.name)}
     out: dict[str, str] = {}
     for rec in RunDir(f.parent, {}).samples():
-        if (rec.get("task") in names and rec.get("kind") == "answer" and rec.get("attempt") == 0
+        if (rec.get("task") in names and rec.get("kind") == Kind.ANSWER and rec.get("attempt") == 0
                 and rec.get("sample_idx") == 0):
             out.setdefault(str(rec["doc_id"]), rec.get("output") or "")
     if not out:
@@ -72,18 +72,23 @@ class Critique(Protocol):
         if policy_run:
             self.policy = load_policy_run(policy_run, card)
 
+    @property
+    def single_round(self) -> bool:
+        """A given response is judged in one request; a generated one is answered first, then judged."""
+        return self.given
+
     def critique_request(self, fields: dict[str, Any], question: str, response: str) -> Request:
         """The critique prompt (the task card's `critique` if it has one, else the protocol card's)."""
         template = self.card.prompts.get("critique") or self.pcard.prompts["critique"]
         text = render(template, {**self.pcard.defaults, **fields, "question": question, "response": response})
         return Request(messages=(("user", text.strip()),), gen=self.settings.gen(), want=self.settings.want,
-                       kind="answer" if self.given else "critique")
+                       kind=Kind.ANSWER if self.given else Kind.CRITIQUE)
 
     def first(self, doc: Doc) -> list[Request]:
         if self.given:
             return [self.critique_request(doc.fields, doc.fields["question"], doc.fields["response"])]
         ask = Request(messages=(("user", render(self.card.prompts[self.first_key], doc.fields)),),
-                      gen=self.settings.gen(), want=self.settings.want, kind="answer")
+                      gen=self.settings.gen(), want=self.settings.want, kind=Kind.ANSWER)
         if self.policy is None:
             return [ask]
         if doc.doc_id not in self.policy:

@@ -10,7 +10,7 @@ from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings, Turn
 from evalsuite.protocols.critique import given_responses
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 from evalsuite.tasks.cards import TaskCard
 
@@ -27,6 +27,6 @@ class CritiqueCorrect(MultiRound):
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
-        if last.request.kind == "answer":
-            return [self.ask(reply(last), self.say("critique", doc), "critique")] if self.more(history) else None
-        return [self.ask(reply(last), self.say("correct", doc), "answer")]
+        if last.request.kind == Kind.ANSWER:
+            return [self.ask(reply(last), self.say("critique", doc), Kind.CRITIQUE)] if self.more(history) else None
+        return [self.ask(reply(last), self.say("correct", doc), Kind.ANSWER)]

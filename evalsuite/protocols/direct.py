@@ -11,6 +11,7 @@ class Direct(Protocol):
     """Ask once with the card's `direct` prompt."""
 
     template = "direct"
+    single_round = True
 
     def first(self, doc: Doc) -> list[Request]:
         text = render(self.prompt(self.template), doc.fields)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings, Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import SCORERS, lookup, protocol
 from evalsuite.tasks.cards import TaskCard
 
@@ -38,4 +38,4 @@ class ExecFeedback(MultiRound):
         if report.get("status") == "passed" or not self.more(history):
             return None
         error = report.get("message") or FALLBACK_ERROR
-        return [self.ask(reply(last), self.say("feedback", doc, error=error), "answer")]
+        return [self.ask(reply(last), self.say("feedback", doc, error=error), Kind.ANSWER)]

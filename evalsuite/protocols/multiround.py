@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.base import Protocol, Settings, Turn, render
-from evalsuite.records import Doc, Request
+from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.tasks.cards import TaskCard
 
 
@@ -46,11 +46,14 @@ def reply(turn: Turn) -> tuple[tuple[str, str], ...]:
 
 def answers(history: list[list[Turn]]) -> list[Turn]:
     """Every answer turn of a chain, in order."""
-    return [t for rnd in history for t in rnd if t.request.kind == "answer"]
+    return [t for rnd in history for t in rnd if t.request.kind == Kind.ANSWER]
 
 
 class MultiRound(Protocol):
     """Base of the self-correction protocols: subclasses implement `next` with `ask`, `say` and `more`."""
+
+    summaries = GENERIC_SUMMARIES + ("self_correction",)
+    correction_rounds = True
 
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
@@ -62,9 +65,9 @@ class MultiRound(Protocol):
                              "from; choose another --protocol")
 
     def first(self, doc: Doc) -> list[Request]:
-        return [self.ask((), render(self.card.prompts[self.first_key], doc.fields), "answer")]
+        return [self.ask((), render(self.card.prompts[self.first_key], doc.fields), Kind.ANSWER)]
 
-    def ask(self, messages: tuple[tuple[str, str], ...], text: str, kind: str) -> Request:
+    def ask(self, messages: tuple[tuple[str, str], ...], text: str, kind: Kind) -> Request:
         """A request that extends `messages` with one user turn."""
         return Request(messages=tuple(messages) + (("user", text),), gen=self.settings.gen(),
                        want=self.settings.want, kind=kind)

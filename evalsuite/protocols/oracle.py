@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evalsuite.protocols.base import Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 
 
@@ -18,4 +18,4 @@ class Oracle(MultiRound):
         last = history[-1][0]
         if last.correct or not self.more(history):
             return None
-        return [self.ask(reply(last), self.say("wrong", doc), "answer")]
+        return [self.ask(reply(last), self.say("wrong", doc), Kind.ANSWER)]

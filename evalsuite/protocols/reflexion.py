@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from evalsuite.protocols.base import Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 
 
@@ -16,9 +16,9 @@ class Reflexion(MultiRound):
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
-        if last.request.kind == "answer":
-            return [self.ask(reply(last), self.say("reflect", doc), "reflect")] if self.more(history) else None
-        memory = [t.generation.text.strip() for rnd in history for t in rnd if t.request.kind == "reflect"]
+        if last.request.kind == Kind.ANSWER:
+            return [self.ask(reply(last), self.say("reflect", doc), Kind.REFLECT)] if self.more(history) else None
+        memory = [t.generation.text.strip() for rnd in history for t in rnd if t.request.kind == Kind.REFLECT]
         keep = int(self.pcard.defaults.get("max_reflections", 3))
         text = self.say("retry", doc, question=self.question(history), reflections=memory[-keep:])
-        return [self.ask((), text, "answer")]
+        return [self.ask((), text, Kind.ANSWER)]

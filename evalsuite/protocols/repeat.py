@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from evalsuite.protocols.base import Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 
 
@@ -14,4 +14,4 @@ class Repeat(MultiRound):
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         if not self.more(history):
             return None
-        return [self.ask(reply(history[-1][0]), self.say("again", doc, question=self.question(history)), "answer")]
+        return [self.ask(reply(history[-1][0]), self.say("again", doc, question=self.question(history)), Kind.ANSWER)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from evalsuite.protocols.base import Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 
 
@@ -13,6 +13,6 @@ class Review(MultiRound):
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
-        if last.request.kind == "answer":
-            return [self.ask(reply(last), self.say("critique", doc), "feedback")] if self.more(history) else None
-        return [self.ask(reply(last), self.say("improve", doc), "answer")]
+        if last.request.kind == Kind.ANSWER:
+            return [self.ask(reply(last), self.say("critique", doc), Kind.FEEDBACK)] if self.more(history) else None
+        return [self.ask(reply(last), self.say("improve", doc), Kind.ANSWER)]

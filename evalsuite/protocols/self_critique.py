@@ -11,7 +11,7 @@ from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Protocol, Settings, Turn, render
 from evalsuite.protocols.critique import given_responses
 from evalsuite.protocols.multiround import protocol_card, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 from evalsuite.tasks.cards import TaskCard
 
@@ -40,4 +40,4 @@ class SelfCritique(Protocol):
             return None
         text = render(self.pcard.prompts["critique"], {**self.pcard.defaults, **doc.fields}).strip()
         return [Request(messages=reply(history[0][0]) + (("user", text),), gen=self.settings.gen(),
-                        want=self.settings.want, kind="critique")]
+                        want=self.settings.want, kind=Kind.CRITIQUE)]

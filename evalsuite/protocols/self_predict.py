@@ -12,9 +12,9 @@ about "another AI assistant" (kinds `observe_*`), for the introspective-advantag
 from __future__ import annotations
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.base import Protocol, Settings, Turn, render
+from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
-from evalsuite.records import Doc, Request, Sample
+from evalsuite.records import Doc, Kind, Request, Sample, prediction_kind
 from evalsuite.registry import protocol, run_option
 from evalsuite.scoring.confidence import PROBABILITY_RE, option_probability, parse_verbal
 from evalsuite.scoring.properties import CHOICES, properties_for
@@ -32,6 +32,9 @@ run_option("--observer-model-args", metavar="K=V,...", help="backend options of 
 class SelfPredict(Protocol):
     """Predictions and the answer in round 0; an observer instance asks only the predictions, in third person."""
 
+    summaries = GENERIC_SUMMARIES + ("calibration", "self_predict")
+    single_round = True
+
     def __init__(self, card: TaskCard, settings: Settings, observer: bool = False):
         super().__init__(card, settings)
         self.pcard = protocol_card("self_predict")
@@ -47,12 +50,12 @@ class SelfPredict(Protocol):
     def first(self, doc: Doc) -> list[Request]:
         task = render(self.prompt(self.key), doc.fields)
         who = "observe" if self.observer else "predict"
-        reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(), kind=f"{who}_correct",
+        reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(), kind=prediction_kind(who, "correct"),
                         gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()),
                         choices=("Yes", "No"))]
         for prop in self.properties:
             text = self._ask("property", task=task, question=self._ask(prop))
-            reqs.append(Request(messages=(("user", text),), want=(), kind=f"{who}_{prop}",
+            reqs.append(Request(messages=(("user", text),), want=(), kind=prediction_kind(who, prop),
                                 gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["property"], stop=()),
                                 choices=CHOICES.get(prop)))
         if not self.observer:
@@ -63,7 +66,7 @@ class SelfPredict(Protocol):
         """P(Yes) and the stated probability of the correctness prediction, put on the answer sample."""
         if self.observer:
             return {}
-        turns = [t for t in history[0] if t.request.kind == "predict_correct"]
+        turns = [t for t in history[0] if t.request.kind == Kind.PREDICT_CORRECT]
         if not turns:
             return {}
         gen = turns[0].generation

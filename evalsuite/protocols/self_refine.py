@@ -5,7 +5,7 @@ import re
 
 from evalsuite.protocols.base import Turn
 from evalsuite.protocols.multiround import MultiRound, reply
-from evalsuite.records import Doc, Request
+from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 
 
@@ -23,8 +23,8 @@ class SelfRefine(MultiRound):
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
-        if last.request.kind == "answer":
-            return [self.ask(reply(last), self.say("feedback", doc), "feedback")] if self.more(history) else None
+        if last.request.kind == Kind.ANSWER:
+            return [self.ask(reply(last), self.say("feedback", doc), Kind.FEEDBACK)] if self.more(history) else None
         if self.verdict(last.generation.text) in self.pcard.defaults["stop_verdicts"]:
             return None
-        return [self.ask(reply(last), self.say("refine", doc), "answer")]
+        return [self.ask(reply(last), self.say("refine", doc), Kind.ANSWER)]

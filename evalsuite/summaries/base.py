@@ -55,6 +55,8 @@ class Group:
     subset: str = ""
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    rounds: int | None = None
+    """The run's `--rounds` when the protocol counts corrections by it (rounds every chain skipped still get rows)."""
 
     def row(self, rnd: int, name: "MetricName | str", value: float, ci: tuple[float, float], n: int,
             note: str = "") -> MetricRow:
@@ -86,28 +88,53 @@ def summarizer(name: str):
     return deco
 
 
+def applicable(protocol: str) -> tuple[str, ...]:
+    """The summarizers a protocol declares (`Protocol.summaries`), in registration order; every registered one
+    for a protocol that is not installed here (samples of another installation)."""
+    from evalsuite.registry import PROTOCOLS, load_plugins
+
+    load_plugins()
+    cls = PROTOCOLS.get(protocol)
+    declared = cls.summaries if cls is not None else tuple(SUMMARIZERS)
+    return tuple(n for n in SUMMARIZERS if n in declared)
+
+
+def correction_rounds(protocol: str, rounds: int | None) -> int | None:
+    """`rounds` for a protocol whose `--rounds` counts corrections (`Protocol.correction_rounds`), else None."""
+    from evalsuite.registry import PROTOCOLS, load_plugins
+
+    load_plugins()
+    cls = PROTOCOLS.get(protocol)
+    return rounds if cls is not None and cls.correction_rounds else None
+
+
+def _family(row: MetricRow) -> str:
+    return str(row.metric).partition("[")[0]
+
+
 def summarize(
     samples: list[Sample], seed: int = 0, primary: dict[str, str] | None = None,
     subsets: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+    metrics: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
-    """Every registered summarizer over every (task, protocol) group: (rows, extras by task)."""
-    from evalsuite.registry import load_plugins
-
-    load_plugins()
-
+    """The summarizers each (task, protocol) group's protocol declares: (rows, extras by task). A task whose card
+    lists `metrics:` reports only those metric families (and the extras of the summarizers that gave them)."""
     groups: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:
         groups[(s.task, s.protocol)].append(s)
     rows: list[MetricRow] = []
     extras: dict[str, dict[str, Any]] = defaultdict(dict)
+    opts = dict(options or {})
     for (task, proto), ss in groups.items():
-        g = Group(task, proto, ss, (primary or {}).get(task, ""), (subsets or {}).get(task, ""), seed,
-                  dict(options or {}))
-        for name, fn in SUMMARIZERS.items():
-            out = fn(g)
+        g = Group(task, proto, ss, (primary or {}).get(task, ""), (subsets or {}).get(task, ""), seed, opts,
+                  correction_rounds(proto, opts.get("rounds")))
+        wanted = set((metrics or {}).get(task, ()))
+        for name in applicable(proto):
+            out = SUMMARIZERS[name](g)
             if out is None:
                 continue
-            rows.extend(out.rows)
-            if out.extras:
+            kept = [r for r in out.rows if not wanted or _family(r) in wanted]
+            rows.extend(kept)
+            if out.extras and (kept or not wanted):
                 extras[task][name] = out.extras
     return rows, dict(extras)

@@ -36,8 +36,6 @@ def _selectors(ss: list[Sample], p: float) -> dict[str, int | None]:
 
 @summarizer("best_of_n")
 def summarize_best_of_n(g: Group) -> Summary | None:
-    if g.protocol != "best_of_n":
-        return None
     by_doc: dict[str, list[Sample]] = defaultdict(list)
     for s in g.samples:
         if s.attempt == 0 and s.correct is not None:

@@ -18,7 +18,7 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.roc import (best_f1, best_f1_threshold, bootstrap_roc, percentile_ci, roc_auc, roc_points,
                                    tpr_at_1fpr, tpr_at_5fpr)
 from evalsuite.metrics.contamination import chosen_detectors, entropy_key
-from evalsuite.records import Generation, Sample
+from evalsuite.records import Generation, Kind, Sample
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 TARGETS = (("mia_tpr_at_1fpr", 0.01), ("mia_tpr_at_5fpr", 0.05))
@@ -28,13 +28,13 @@ TPR_AT = {"mia_tpr_at_1fpr": tpr_at_1fpr, "mia_tpr_at_5fpr": tpr_at_5fpr}
 
 def doc_scores(by_kind: dict[str, list[Generation]], entropy: str, names: tuple[str, ...]) -> dict[str, float]:
     """Raw detector scores of one doc from its generations grouped by request kind (NaN where a probe is absent)."""
-    ans = by_kind["answer"][0]
+    ans = by_kind[Kind.ANSWER][0]
     lp = ans.stats.get("logprob", [])
     ent = ans.stats.get(entropy, [])
     one = lambda kind: by_kind[kind][0] if by_kind.get(kind) else None  # noqa: E731
-    pert, crit = one("perturbed"), one("rethink")
-    rp, ro = one("recall_perturbed"), one("recall_original")
-    samples = by_kind.get("sample", [])
+    pert, crit = one(Kind.PERTURBED), one(Kind.RETHINK)
+    rp, ro = one(Kind.RECALL_PERTURBED), one(Kind.RECALL_ORIGINAL)
+    samples = by_kind.get(Kind.SAMPLE, [])
     calc = {
         "self_critique": lambda: det.self_critique(ent, crit.stats.get(entropy, [])) if crit else det.NAN,
         "ppl": lambda: det.perplexity(lp),
@@ -62,7 +62,7 @@ def _docs(samples: list[Sample]) -> dict[str, tuple[bool, str, dict[str, list[Ge
         if s.sample_idx != 0:
             continue
         kinds[s.doc_id][s.kind].append(s.generation)
-        if s.kind == "answer":
+        if s.kind == Kind.ANSWER:
             meta[s.doc_id] = (s.member, str(s.info.get("subset") or ""))
     for doc, (member, source) in meta.items():
         if member is not None:
@@ -80,8 +80,6 @@ def _row(g: Group, name: str, detector: str, source: str, value: float, ci: tupl
 @summarizer("contamination")
 def summarize_contamination(g: Group) -> Summary | None:
     """Rows per detector and data source, plus the mean over sources when there are several."""
-    if g.protocol != "contamination":
-        return None
     docs = _docs(g.samples)
     if not docs:
         return None
@@ -91,7 +89,7 @@ def summarize_contamination(g: Group) -> Summary | None:
     for doc, (_, source, _) in docs.items():
         by_source[source or g.subset or g.task].append(doc)
     scores = {doc: doc_scores(kinds, entropy, names) for doc, (_, _, kinds) in docs.items()}
-    approx = sorted({a for _, _, k in docs.values() for a in k["answer"][0].approximate})
+    approx = sorted({a for _, _, k in docs.values() for a in k[Kind.ANSWER][0].approximate})
     rows: list[MetricRow] = []
     curves: list[dict[str, Any]] = []
     oriented: dict[str, dict[str, float]] = {d: {} for d in names}

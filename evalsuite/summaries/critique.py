@@ -23,7 +23,7 @@ from evalsuite.metrics.critique import (
     generation_accuracy, response_error_rate, self_check, self_check_accuracy, self_consistency_accuracy,
     verdict_parse_rate, vote,
 )
-from evalsuite.records import Sample
+from evalsuite.records import Kind, Sample
 from evalsuite.registry import run_option
 from evalsuite.scoring.verdict import parse_verdict
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
@@ -59,15 +59,15 @@ def judgements(samples: list[Sample]) -> list[Judgement]:
     """Every judgement in a group's samples (see module doc); critiques of an unscored answer are skipped."""
     answers: dict[tuple[str, int], list[Sample]] = defaultdict(list)
     for s in samples:
-        if s.kind == "answer":
+        if s.kind == Kind.ANSWER:
             answers[(s.doc_id, s.sample_idx)].append(s)
     out = []
     for s in samples:
-        if s.kind == "answer" and "critique_label" in s.info:
+        if s.kind == Kind.ANSWER and "critique_label" in s.info:
             out.append(Judgement(s.doc_id, s.sample_idx, 0, s.info.get("cluster") or s.doc_id,
                                  s.info.get("domain", ""), s.info.get("source", ""),
                                  s.info["critique_label"] == "correct", s.info.get("verdict")))
-        elif s.kind == "critique":
+        elif s.kind == Kind.CRITIQUE:
             prior = [a for a in answers[(s.doc_id, s.sample_idx)] if a.round < s.round and a.correct is not None]
             if not prior:
                 continue
@@ -144,7 +144,7 @@ def gqc_rows(g: Group, js: list[Judgement]) -> list[MetricRow]:
     """Lin's G (first answers) and C (each later answer over every chain; a missing one counts as incorrect)."""
     chains: dict[tuple[str, int], dict[int, bool]] = defaultdict(dict)
     for s in g.samples:
-        if s.kind == "answer" and s.attempt is not None and s.correct is not None:
+        if s.kind == Kind.ANSWER and s.attempt is not None and s.correct is not None:
             chains[(s.doc_id, s.sample_idx)][s.attempt] = bool(s.correct)
     if not any(1 in c for c in chains.values()) or not js:
         return []

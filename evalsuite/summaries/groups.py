@@ -13,7 +13,7 @@ import numpy as np
 
 from evalsuite.metrics.self_correction import acc_after, undefined_reason
 from evalsuite.records import Sample
-from evalsuite.summaries.base import Group, MetricRow
+from evalsuite.summaries.base import Group, MetricRow, correction_rounds
 from evalsuite.summaries.self_correction import (
     CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, join, percentile_ci,
     resampled_flips,
@@ -66,11 +66,8 @@ def summarize_groups(
     """Rows and extras for every group named in `tasks` (task names are ignored), per protocol.
 
     `rounds` (the run's --rounds) pads the self-correction protocols' chains that all stopped early."""
-    from evalsuite.protocols.multiround import MultiRound
-    from evalsuite.registry import PROTOCOLS, load_plugins
     from evalsuite.tasks.cards import GroupCard, catalog
 
-    load_plugins()
     cards = catalog()
     by: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:
@@ -82,8 +79,7 @@ def summarize_groups(
         if not isinstance(card, GroupCard):
             continue
         for proto in sorted({p for (t, p) in by if t in card.tasks}):
-            cls = PROTOCOLS.get(proto)
-            hint = rounds if isinstance(cls, type) and issubclass(cls, MultiRound) else None
+            hint = correction_rounds(proto, rounds)
             chs = {t: ch for t in card.tasks
                    if (ch := build_chains(by.get((t, proto), []), hint, prefix=f"{t}/")) is not None}
             if not chs:

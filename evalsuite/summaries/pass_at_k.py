@@ -47,15 +47,6 @@ def latest(chain: dict[int, Sample], rnd: int) -> Sample | None:
     return chain[max(done)] if done else None
 
 
-def rounds_hint(g: Group) -> int:
-    """The run's `--rounds` for multi-round protocols (so rounds every chain skipped still get rows), else 0."""
-    from evalsuite.protocols.multiround import MultiRound
-    from evalsuite.registry import PROTOCOLS
-
-    cls = PROTOCOLS.get(g.protocol)
-    multi = isinstance(cls, type) and issubclass(cls, MultiRound)
-    return int(g.options.get("rounds") or 0) if multi else 0
-
 
 def pass_at_k_row(g: Group, rnd: int, k: int, counts: np.ndarray, note: str) -> MetricRow:
     """The pass@k row over docs' (n, c) counts: NaN with an `n < k` note when any doc has fewer than k."""
@@ -79,7 +70,7 @@ def summarize_pass_at_k(g: Group) -> Summary | None:
     min_samples = min(len(chains) for chains in docs.values())
     max_samples = max(len(chains) for chains in docs.values())
     has_skip_rule = any("skipped" in s.info for s in g.samples)
-    for rnd in range(max(last, rounds_hint(g)) + 1):
+    for rnd in range(max(last, g.rounds or 0) + 1):
         answers = {d: [s for s in (latest(ch, rnd) for ch in chains) if s is not None] for d, chains in docs.items()}
         answers = {d: ss for d, ss in answers.items() if ss}
         counts = np.array([doc_counts(ss) for ss in answers.values()], dtype=int).reshape(-1, 2)

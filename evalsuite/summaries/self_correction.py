@@ -18,7 +18,7 @@ from evalsuite.metrics.self_correction import (
     Flips, accuracy_carried, confidence_level, critique_score, delta, delta_c2i, delta_i2c, flip_counts,
     relative_self_correction, undefined_reason,
 )
-from evalsuite.records import Sample
+from evalsuite.records import Kind, Sample
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 N_BOOT = 1000
@@ -60,7 +60,7 @@ def build_chains(samples: list[Sample], rounds: int | None = None, prefix: str =
     oracle = False
     for s in samples:
         oracle = oracle or bool(s.info.get("oracle"))
-        if s.kind == "answer" and s.attempt is not None:
+        if s.kind == Kind.ANSWER and s.attempt is not None:
             by_chain[(s.doc_id, s.sample_idx)][s.attempt] = (s.round, bool(s.correct))
     if not by_chain:
         return None
@@ -139,20 +139,10 @@ def flip_extras(ch: Chains) -> dict:
     }
 
 
-def _rounds_hint(g: Group) -> int | None:
-    """The run's `--rounds` for the self-correction protocols, so chains that all stopped early still get rows."""
-    from evalsuite.protocols.multiround import MultiRound
-    from evalsuite.registry import PROTOCOLS, load_plugins
-
-    load_plugins()
-    cls = PROTOCOLS.get(g.protocol)
-    return g.options.get("rounds") if isinstance(cls, type) and issubclass(cls, MultiRound) else None
-
-
 @summarizer("self_correction")
 def summarize_self_correction(g: Group) -> Summary | None:
     """Rows at every round r >= 1 comparing round r with round 0; extras with the flip matrices."""
-    ch = build_chains(g.samples, _rounds_hint(g))
+    ch = build_chains(g.samples, g.rounds)
     if ch is None or ch.rounds < 1:
         return None
     rng = np.random.default_rng(g.seed)

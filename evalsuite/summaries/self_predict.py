@@ -16,10 +16,13 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
 from evalsuite.metrics.self_prediction import (introspective_advantage, majority_baseline, observer_accuracy,
                                                self_predict_accuracy)
-from evalsuite.records import Sample
+from evalsuite.records import PREDICTIONS, Kind, Sample, prediction_kind
 from evalsuite.scoring.confidence import option_probability
 from evalsuite.scoring.properties import answer_property, read_prediction
 from evalsuite.summaries.base import Group, Summary, summarizer
+
+_OWN = {k: prop for k, (who, prop) in PREDICTIONS.items() if who == "predict"}
+"""The model's own prediction kinds -> the property each predicts."""
 
 
 def _predicted(s: Sample | None, target: str) -> str | None:
@@ -40,27 +43,26 @@ def _actual(answer: Sample, target: str) -> str | None:
 
 @summarizer("self_predict")
 def summarize_self_predict(g: Group) -> Summary | None:
-    if g.protocol != "self_predict":
-        return None
     items: dict[tuple[str, int], dict[str, Sample]] = defaultdict(dict)
     for s in g.samples:
         items[(s.doc_id, s.sample_idx)][s.kind] = s
-    items = {k: v for k, v in items.items() if "answer" in v}
+    items = {k: v for k, v in items.items() if Kind.ANSWER in v}
     if not items:
         return None
-    targets = sorted({k.split("_", 1)[1] for v in items.values() for k in v if k.startswith("predict_")})
+    targets = sorted({_OWN[k] for v in items.values() for k in v if k in _OWN})
     observer = sorted({s.info["observer"] for s in g.samples if s.info.get("observer")})
     rows, extras = [], {}
     for target in targets:
         docs, actual, mine, theirs = [], [], [], []
         for (doc_id, _), v in sorted(items.items()):
-            a = _actual(v["answer"], target)
+            a = _actual(v[Kind.ANSWER], target)
             if a is None:
                 continue
             docs.append(doc_id)
             actual.append(a)
-            mine.append(_predicted(v.get(f"predict_{target}"), target))
-            theirs.append(_predicted(v.get(f"observe_{target}"), target) if f"observe_{target}" in v else "")
+            mine.append(_predicted(v.get(prediction_kind("predict", target)), target))
+            seen = prediction_kind("observe", target)
+            theirs.append(_predicted(v.get(seen), target) if seen in v else "")
         if not docs:
             continue
         groups = np.array(docs)

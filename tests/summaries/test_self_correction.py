@@ -55,7 +55,7 @@ def test_carry_forward_of_stopped_chains():
 def test_rounds_hint_pads_chains_that_all_stopped():
     samples = [answer("a", 0, True), answer("b", 0, False)]
     assert summarize_self_correction(Group("t", "direct", samples)) is None
-    summary = summarize_self_correction(Group("t", "self_refine", samples, options={"rounds": 2}))
+    summary = summarize_self_correction(Group("t", "self_refine", samples, rounds=2))
     r2 = rows_by(summary, 2)
     assert r2["accuracy_carried"].value == 0.5 and r2["delta"].value == 0.0 and r2["cl"].value == 1.0
 
