@@ -35,9 +35,10 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _configure_run(run: argparse.ArgumentParser) -> None:
+def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> None:
     """`evalsuite run`'s flags in groups: tasks and data, model, generation, protocol, output, execution, then the
-    options each protocol declares with `run_option()` (grouped by its `group`)."""
+    options each protocol declares with `run_option()` (grouped by its `group`; only `with_plugins`, which imports
+    the plugin modules: another subcommand's parse skips them)."""
     from evalsuite.registry import RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
 
     g = {name: run.add_argument_group(name) for name in
@@ -82,6 +83,8 @@ def _configure_run(run: argparse.ArgumentParser) -> None:
                                 help="Ray cluster to join (default: $RAY_ADDRESS, else start a local Ray)")
     g["execution"].add_argument("--data-parallel", type=_int, default=None, metavar="N",
                                 help="shorthand for --executor ray --replicas N")
+    if not with_plugins:
+        return
     load_plugins()
     for flag, kw in sorted(RUN_OPTIONS.items(), key=lambda item: (RUN_OPTION_GROUPS.get(item[0], ""), item[0])):
         name = RUN_OPTION_GROUPS.get(flag) or "protocol options"
@@ -90,7 +93,9 @@ def _configure_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the command line, the run flags that plugins declare are added only for `run`."""
+    command = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     p = _Parser(prog="evalsuite", description=__doc__)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -98,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run tasks with a model and write results", formatter_class=_DefaultsFormatter,
                          description="Run tasks with a model; write results.json, results.csv, samples.jsonl and "
                                      "report.html into --output-dir (re-running into it resumes).")
-    _configure_run(run)
-    from evalsuite.registry import COMMANDS
+    _configure_run(run, with_plugins=command in (None, "run"))
+    from evalsuite.registry import COMMANDS, load_plugins
+
+    load_plugins(("commands",))
 
     tasks = sub.add_parser("tasks", help="list registered tasks with their size and answer type")
     tasks.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -175,7 +182,8 @@ def _crash_log(args: argparse.Namespace) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     from evalsuite.registry import COMMANDS as PLUGIN_COMMANDS
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)

@@ -116,19 +116,18 @@ def lookup(table: dict, kind: str, name: str):
         raise UsageError(f"unknown {kind} {name!r}; choose one of: {known}") from None
 
 
-_loaded = False
+_loaded: set[str] = set()
 
 
-def load_plugins() -> None:
-    """Import every plugin module so its decorators run (idempotent)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+def load_plugins(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> None:
+    """Import the plugin modules of `packages` (default: all) that declare something, once each."""
     import importlib
     import pkgutil
 
-    for sub in PLUGIN_PACKAGES:
+    for sub in packages:
+        if sub in _loaded:
+            continue
+        _loaded.add(sub)
         pkg = importlib.import_module(f"evalsuite.{sub}")
         for info in pkgutil.iter_modules(pkg.__path__):
             if info.name.startswith("_"):

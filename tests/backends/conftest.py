@@ -31,7 +31,11 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    """llama-cpp-python's OpenAI-compatible server as a child process on 127.0.0.1."""
+    """llama-cpp-python's OpenAI-compatible server as a child process on 127.0.0.1.
+
+    `--n_batch 1` evaluates every prompt token on its own: the server reuses the previous prompt's common prefix
+    from its KV cache, and a prefix evaluated in a different chunking gives other float rounding, which flipped
+    greedy tokens of the embedded model (a reply depended on which request the server saw before it)."""
 
     def __init__(self, port: int | None = None, api_key: str | None = None):
         from evalsuite.backends.embedded import gguf_path
@@ -47,7 +51,7 @@ class LlamaServer:
 
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", "2048", "--logits_all", "True", "--verbose", "False",
-               "--n_threads", os.environ.get("EVALSUITE_LLAMA_THREADS", "1"), "--seed", "0"]
+               "--n_threads", os.environ.get("EVALSUITE_LLAMA_THREADS", "1"), "--seed", "0", "--n_batch", "1"]
         if self.api_key:
             cmd += ["--api_key", self.api_key]
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
