@@ -36,7 +36,7 @@ def test_results_csv_columns_match_what_is_written(tmp_path):
 def _layout() -> dict[str, list[str]]:
     """The layout block's package lines: '' for evalsuite/ itself, else the subpackage name -> names listed."""
     block = README.split("## Layout", 1)[1].split("```", 2)[1]
-    out: dict[str, list[str]] = {}
+    out: dict[str, str] = {}
     current = None
     for line in block.splitlines():
         if line.startswith("evalsuite/"):
@@ -47,8 +47,10 @@ def _layout() -> dict[str, list[str]]:
             current = None
         if current is None:
             continue
-        out.setdefault(current, []).extend(re.sub(r"\([^)]*\)", " ", line).split())
-    return out
+        out[current] = out.get(current, "") + " " + line
+    # a parenthesised note (over lines too) and a "prose intro:" before the names are descriptions, not names
+    return {sub: re.sub(r"^\s*[^:()]*:\s", " ", re.sub(r"\([^)]*\)", " ", text)).split()
+            for sub, text in out.items()}
 
 
 def test_layout_names_every_subpackage_and_module_that_exists():
