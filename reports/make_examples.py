@@ -2,7 +2,7 @@
 
 Entrants: the embedded SmolLM2-135M-Instruct and the tiny random Llama the tests use (built here, offline). Both run
 GSM8K and MATH-500 under the `review` self-correction protocol (one correction round), so the reports show
-per-round accuracy, flip matrices and the sample browser; the leaderboard uses leaderboards/core.yaml.
+per-round accuracy, flip matrices and the sample browser; the leaderboard uses the shipped `core` spec.
 
     python reports/make_examples.py [--limit 4] [--max-tokens 128]
 """
@@ -54,7 +54,7 @@ def main() -> int:
             for f in KEEP:
                 shutil.copy2(work / f, dest / f)
             runs.append(dest.relative_to(ROOT))
-        board = build_leaderboard([load_run(d) for d in runs], load_spec(ROOT / "leaderboards" / "core.yaml"))
+        board = build_leaderboard([load_run(d) for d in runs], load_spec("core"))
         for path in write_leaderboard(board, OUT / "leaderboard"):
             print(f"wrote {path}")
     return 0

@@ -10,8 +10,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="directories written by `evalsuite run`")
     p.add_argument("--out", required=True, help="folder for leaderboard.csv, leaderboard.md and leaderboard.html")
     p.add_argument("--spec", default=None,
-                   help="leaderboard spec YAML (e.g. leaderboards/self_correction.yaml); default: every metric, "
-                        "no overall score")
+                   help="leaderboard spec: a YAML file, or a shipped one by name (core, self_correction, "
+                        "introspection, contamination); default: every metric, no overall score")
 
 
 @command("leaderboard", "merge run directories into a leaderboard (CSV, Markdown, HTML)", _configure)

@@ -1,4 +1,4 @@
-"""Leaderboard specs (`leaderboards/*.yaml`): which task metrics are columns, their direction, and the overall score.
+"""Leaderboard specs (`evalsuite/leaderboards/*.yaml`, or any file): which task metrics are columns, their direction, and the overall score.
 
 A spec::
 
@@ -22,6 +22,7 @@ score (shown as missing, never as 0).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ import yaml
 from evalsuite.errors import UsageError
 from evalsuite.metrics.base import spec as metric_spec
 
+SPEC_DIR = Path(str(resources.files("evalsuite") / "leaderboards"))
+"""The specs shipped inside the package (core, self_correction, introspection, contamination)."""
 COLUMN_KEYS = {"task", "metric", "round", "protocol", "subset", "weight", "direction", "scale", "label"}
 SPEC_KEYS = {"title", "description", "columns"}
 
@@ -151,12 +154,13 @@ def parse_spec(data: Any, name: str) -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read a spec file; a bare name (e.g. `self_correction`) is looked up as `leaderboards/NAME.yaml`."""
+    """Read a spec file; a bare name (e.g. `self_correction`) is a spec shipped in the package (`SPEC_DIR`)."""
     p = Path(path)
     if not p.is_file() and p.suffix == "" and len(p.parts) == 1:
-        p = Path("leaderboards") / f"{p.name}.yaml"
+        p = SPEC_DIR / f"{p.name}.yaml"
     if not p.is_file():
-        raise UsageError(f"leaderboard spec {path} not found; pass a file such as leaderboards/self_correction.yaml")
+        shipped = ", ".join(sorted(s.stem for s in SPEC_DIR.glob("*.yaml")))
+        raise UsageError(f"leaderboard spec {path} not found; pass a spec file or a shipped name ({shipped})")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:

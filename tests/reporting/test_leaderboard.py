@@ -2,8 +2,6 @@
 flagged, runs of one model merged or kept apart, specs validated; and a real run over two tiny-model runs."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -11,7 +9,7 @@ from evalsuite import evaluate
 from evalsuite.cli import main
 from evalsuite.errors import UsageError
 from evalsuite.reporting.leaderboard import build_leaderboard
-from evalsuite.reporting.leaderboard_spec import load_spec, parse_spec
+from evalsuite.reporting.leaderboard_spec import SPEC_DIR, load_spec, parse_spec
 from evalsuite.reporting.leaderboard_write import csv_rows, write_leaderboard
 from evalsuite.reporting.rundir import load_run
 
@@ -142,7 +140,7 @@ def test_bad_specs_are_one_line_usage_errors(bad, needle):
 
 
 def test_shipped_specs_load():
-    root = Path(__file__).resolve().parents[2] / "leaderboards"
+    root = SPEC_DIR
     names = {p.stem for p in root.glob("*.yaml")}
     assert {"self_correction", "introspection", "contamination"} <= names
     for name in names:
@@ -158,8 +156,7 @@ def test_cli_over_two_real_runs(tiny_model_dir, tmp_path, capsys):
         evaluate(tasks="gsm8k", model=f"hf:{tiny_model_dir}", limit=2, max_tokens=max_tokens, output_dir=out,
                  progress=False, log=lambda m: None)
         runs.append(str(out))
-    spec = Path(__file__).resolve().parents[2] / "leaderboards" / "core.yaml"
-    assert main(["leaderboard", *runs, "--out", str(tmp_path / "lb"), "--spec", str(spec)]) == 0
+    assert main(["leaderboard", *runs, "--out", str(tmp_path / "lb"), "--spec", "core"]) == 0
     printed = capsys.readouterr().out
     assert "flag: gsm8k" in printed and "max_tokens" in printed
     df = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
