@@ -181,7 +181,7 @@ def evaluate(
             continue
         proto_name = protocol or card.protocol
         proto = lookup(PROTOCOLS, "protocol", proto_name)(card, settings)
-        plans.append(engine.TaskPlan(card, docs, proto, lookup(SCORERS, "scorer", card.scorer)()))
+        plans.append(engine.TaskPlan(card, docs, proto, lookup(SCORERS, "scorer", card.scorer).for_card(card)))
         files = data_files(card, data_dir) if data_source == "local" else []
         data_info[card.name] = {"source": data_source, "files": file_hashes(files), "n_docs": len(docs),
                                 "protocol": proto_name, "oracle": proto.oracle,

@@ -158,7 +158,8 @@ def protocol_of(twin: Twin) -> Protocol:
 
 @lru_cache(maxsize=64)
 def scorer_for(card_name: str):
-    return lookup(SCORERS, "scorer", catalog()[card_name].scorer)()
+    card = catalog()[card_name]
+    return lookup(SCORERS, "scorer", card.scorer).for_card(card)
 
 
 def plain_files(card: TaskCard) -> bool:

@@ -40,6 +40,11 @@ class Scorer(ABC):
     def score(self, output: str, target: str, fields: dict[str, Any] | None = None) -> Score:
         """Extract the answer from `output` and compare it with `target`."""
 
+    @classmethod
+    def for_card(cls, card: Any) -> "Scorer":
+        """The scorer for a task card: most take nothing from it; declarative ones (`regex`) read their settings."""
+        return cls()
+
     def score_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[Score]:
         """Score (output, target, fields) triples in order; scorers that run code override it to run in parallel."""
         return [self.score(output, target, fields) for output, target, fields in items]

@@ -100,7 +100,7 @@ def load_docs(
 
         records, limit = arrange(card, records, limit), None
     required = card.data.get("required_fields", [])
-    scorer = lookup(SCORERS, "scorer", card.scorer)()
+    scorer = lookup(SCORERS, "scorer", card.scorer).for_card(card)
     prepare = card.data.get("prepare")
     if prepare:
         import importlib
