@@ -93,7 +93,7 @@ def test_tiny_model_run_reports_every_detector_per_subset(tiny_run):
     # 10 docs: answer, perturbed, 2 samples; then critique and the two teacher-forced recall requests
     assert len(res.samples) == 10 * 7
     assert {s.member for s in res.samples} == {True, False}
-    rows = [r for r in res.metrics if r.metric.startswith("mia_")]
+    rows = [r for r in res.metrics if r.metric.name.startswith("mia_")]
     subsets = {"aime24", "aime25", "gsm8k", "kk", "sat", "mean"}
     for d in det.DETECTORS:
         for m in ("mia_auc", "mia_tpr_at_1fpr", "mia_tpr_at_5fpr", "mia_best_f1"):
@@ -105,7 +105,7 @@ def test_tiny_model_run_reports_every_detector_per_subset(tiny_run):
     extras = payload["tasks"]["rl_mia"]["extras"]["contamination"]
     assert extras["entropy"] == "entropy_top50" and len(extras["roc"]) == 5
     assert extras["roc"][0]["plot"] == "roc" and "self_critique" in extras["roc"][0]["detectors"]
-    assert not [r for r in rows if r.metric.startswith("critique_")], "Self-Critique's second pass is no verdict"
+    assert not [r for r in rows if r.metric.name.startswith("critique_")], "Self-Critique's second pass is no verdict"
 
 
 def test_scores_come_from_the_right_probes(tiny_run):
