@@ -1,0 +1,107 @@
+"""docs/extending.md stays true: its `file=PATH` code blocks are written to a temporary folder and exercised
+(the task and its variant through the catalog and a run, the scorer on hand-worked replies, the backend end to end).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from evalsuite import evaluate
+from evalsuite.registry import BACKENDS, METRICS, PROTOCOLS, SCORERS, lookup
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
+BLOCK = re.compile(r"^```(\w+) file=(\S+)\n(.*?)^```", re.M | re.S)
+
+
+def blocks() -> dict[str, str]:
+    """The doc's `file=PATH` code blocks, by path."""
+    found = {path: body for _, path, body in BLOCK.findall(DOC.read_text(encoding="utf-8"))}
+    assert found, "docs/extending.md has no ```LANG file=PATH blocks"
+    return found
+
+
+@pytest.fixture
+def doc_files(tmp_path, monkeypatch) -> Path:
+    for rel, body in blocks().items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", str(tmp_path / "my_tasks"))
+    return tmp_path
+
+
+def _import(path: Path, registry: dict, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"doc_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    assert name in registry
+    return module
+
+
+@pytest.fixture
+def plugins(doc_files):
+    """Import every doc plugin module; unregister what they added afterwards."""
+    before = {id(t): set(t) for t in (BACKENDS, METRICS, PROTOCOLS, SCORERS)}
+    yield doc_files / "my_plugins"
+    for table in (BACKENDS, METRICS, PROTOCOLS, SCORERS):
+        for name in set(table) - before[id(table)]:
+            dict.pop(table, name, None)
+
+
+def test_the_task_example_is_one_card_plus_data_and_scores_by_its_filters(doc_files):
+    from evalsuite.tasks import catalog, load_docs
+
+    card = catalog()["iso_dates"]
+    assert card.scorer == "regex" and card.home == doc_files / "my_tasks"
+    docs = load_docs(card)
+    assert [d.target for d in docs] == ["1969-07-20", "1989-11-09", "1912-04-15"]
+    scorer = lookup(SCORERS, "scorer", "regex").for_card(card)
+    s = scorer.score("Armstrong stepped out on 1969-07-21 UTC.\nAnswer: 1969-07-20", "1969-07-20")
+    assert (s.extracted, s.correct, s.conventions) == ("1969-07-20", True, {"strict": True, "flexible": True})
+    s = scorer.score("It fell on 1989-11-09, a Thursday.", "1989-11-09")
+    assert (s.extracted, s.correct, s.conventions) == (None, False, {"strict": False, "flexible": True})
+
+
+def test_the_variant_example_is_the_task_with_its_overrides(doc_files):
+    from evalsuite.tasks import catalog
+
+    base, variant = catalog()["iso_dates"], catalog()["iso_dates_review"]
+    assert (variant.protocol, variant.prompts["answer_format"]) == ("review", 'End with a line "Answer: YYYY-MM-DD".')
+    assert (variant.data, variant.extra, variant.scorer) == (base.data, base.extra, base.scorer)
+    assert {k: v for k, v in variant.prompts.items() if k != "answer_format"} == base.prompts
+    assert len((doc_files / "my_tasks" / "iso_dates_review.yaml").read_text().splitlines()) <= 7
+
+
+def test_the_scorer_example_reads_dates_in_every_format_it_names(plugins):
+    _import(plugins / "iso_date_scorer.py", SCORERS, "iso_date")
+    sc = lookup(SCORERS, "scorer", "iso_date")()
+    assert sc.gold({"date": "1969-07-20"}) == "1969-07-20"
+    for reply in ("It was 1969-07-20.", "On July 20, 1969.", "On 20 July 1969.", "Jul. 20, 1969", "20 Jul 1969"):
+        s = sc.score(reply, "1969-07-20")
+        assert (s.extracted, s.correct) == ("1969-07-20", True), reply
+    s = sc.score("Launched July 16, 1969; landed July 20, 1969.", "1969-07-16")  # the last date counts
+    assert (s.extracted, s.correct) == ("1969-07-20", False)
+    assert sc.score("No idea.", "1969-07-20").extracted is None
+
+
+def test_the_backend_example_runs_the_task_end_to_end(plugins, doc_files):
+    from evalsuite.backends import load_backend
+    from evalsuite.records import Request
+
+    _import(plugins / "echo_backend.py", BACKENDS, "echo")
+    be = load_backend("echo:demo", "upper=true")
+    (gen,) = be.generate([Request(messages=(("system", "s"), ("user", "Say 1969-07-20")))])
+    assert gen.text == "SAY 1969-07-20" and be.model_id == "echo:demo"
+    out = doc_files / "run"
+    evaluate(tasks="iso_dates", model="echo:demo", output_dir=out, progress=False, log=lambda m: None)
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert [s["output"].splitlines()[0] for s in samples] == [
+        "On what date did Apollo 11 land on the Moon?", "On what date did the Berlin Wall fall?",
+        "On what date did the Titanic sink?"]
+    assert all(s["extracted"] is None and s["correct"] is False for s in samples)  # "YYYY-MM-DD" is no date
