@@ -14,18 +14,22 @@ from evalsuite.tasks.cards import TaskCard
 Expander = Callable[[dict[str, Any], int], list[dict[str, Any]]]
 
 
-def expander(card: TaskCard) -> Expander | None:
-    """The card's expand function, imported from its `module:function` path, or None when it has none."""
-    path = card.data.get("expand")
+def card_function(card: TaskCard, key: str) -> Callable[..., Any] | None:
+    """The function a card names under `data.<key>` as `package.module:function` (expand, prepare), or None."""
+    path = card.data.get(key)
     if not path:
         return None
     module, _, name = str(path).partition(":")
     try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise UsageError(f"task card {card.name} names data.expand {path!r}, which cannot be imported ({e}); "
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise UsageError(f"task card {card.name} names data.{key} {path!r}, which cannot be imported ({e}); "
                          "write it as package.module:function") from None
-    return fn
+
+
+def expander(card: TaskCard) -> Expander | None:
+    """The card's expand function, or None when it has none."""
+    return card_function(card, "expand")
 
 
 def expand_records(card: TaskCard, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

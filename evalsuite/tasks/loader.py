@@ -9,6 +9,7 @@ from typing import Any
 from evalsuite.errors import UsageError
 from evalsuite.records import Doc
 from evalsuite.tasks.cards import TaskCard
+from evalsuite.tasks.expand import card_function, expand_records
 from evalsuite.tasks.roots import data_root
 
 
@@ -91,22 +92,14 @@ def load_docs(
     from evalsuite.registry import SCORERS, lookup
 
     records = load_records(card, source, data_dir)
-    if card.data.get("expand"):
-        from evalsuite.tasks.expand import expand_records
-
-        records = expand_records(card, records)
+    records = expand_records(card, records)
     if card.data.get("subsets"):
         from evalsuite.tasks.subsets import arrange
 
         records, limit = arrange(card, records, limit), None
     required = card.data.get("required_fields", [])
     scorer = lookup(SCORERS, "scorer", card.scorer).for_card(card)
-    prepare = card.data.get("prepare")
-    if prepare:
-        import importlib
-
-        module, _, fn = prepare.partition(":")
-        prepare = getattr(importlib.import_module(module), fn)
+    prepare = card_function(card, "prepare")
     docs = []
     for i, rec in enumerate(records[:limit] if limit else records):
         missing = [f for f in required if f not in rec]
