@@ -11,18 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from evalsuite import engine, runlock, validate
+from evalsuite import engine, runlock, runner, validate
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
-from evalsuite.scoring.code_exec import apply_exec_options
+from evalsuite.scoring.code_exec import ExecOptions, apply_exec_options
 from evalsuite.protocols.base import Settings
+from evalsuite.protocols.options import RunOptions, TaskOptions
 from evalsuite.records import STATS, Sample
-from evalsuite.registry import PROTOCOLS, SCORERS, lookup
-from evalsuite.store import SampleStore
+from evalsuite.registry import PROTOCOLS, lookup
 from evalsuite.run_outputs import RunOutputs
 from evalsuite.summaries import MetricRow
 from evalsuite.tasks.cards import resolve_tasks
-from evalsuite.tasks.loader import data_files, file_hashes, load_docs
 
 
 @dataclass
@@ -122,7 +121,7 @@ def evaluate(
     data_source: str = "local",
     data_dir: str | Path | None = None,
     token_stats: bool = True,
-    options: dict[str, Any] | None = None,
+    options: "dict[str, Any] | RunOptions | None" = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
     threads: int | None = None,
@@ -132,14 +131,15 @@ def evaluate(
 ) -> Results:
     """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv.
 
-    `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power) to the
-    protocols (`Settings.options`) and summarizers (`Group.options`). `executor` is "local" (this process) or
+    `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power), keyed by option
+    name (`borda_p` for `--borda-p`); they are parsed into each protocol's typed `Options` here, once. `executor` is "local" (this process) or
     "ray" (`replicas` Ray actors, on the cluster at `ray_address` / $RAY_ADDRESS or a local Ray).
     """
     t_start = time.perf_counter()
+    opts = RunOptions.parse(options)
     if limit is not None and limit <= 0:
         raise UsageError(f"--limit must be a positive number of docs, got {limit}; omit it to run every doc")
-    if limit is not None and (options or {}).get("full"):
+    if limit is not None and opts.of(TaskOptions).full:
         raise UsageError("--full and --limit contradict each other; pass only one of them")
     for name, val in (("--samples", samples), ("--rounds", rounds), ("--max-tokens", max_tokens)):
         if val <= 0:
@@ -150,9 +150,9 @@ def evaluate(
     if data_source not in ("local", "hub"):
         raise UsageError(f"--data-source must be local or hub, got {data_source!r}")
     cards = resolve_tasks(tasks)
-    if (options or {}).get("confidence") and protocol in (None, "confidence"):
+    if "confidence" in opts.given and protocol in (None, "confidence"):
         protocol = "confidence"
-    elif (options or {}).get("confidence"):
+    elif "confidence" in opts.given:
         raise UsageError(f"--confidence works with --protocol confidence, not {protocol}; drop one of the two")
     if protocol is not None:
         lookup(PROTOCOLS, "protocol", protocol)
@@ -160,35 +160,12 @@ def evaluate(
     validate.check_model_args(model_args)
     backend = load_backend(model, model_args)
     _use_threads(backend, threads)
-    apply_exec_options(options or {}, log)
+    apply_exec_options(opts.of(ExecOptions), log)
     _prepare_output_dir(output_dir)
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
-                        want=STATS[:3] if token_stats else (), options=dict(options or {}))
-    plans, data_info = [], {}
-    for card in cards:
-        if card.unavailable:
-            log(f"skipping {card.name}: {card.unavailable}")
-            continue
-        card_limit = limit if limit is not None else (None if settings.options.get("full") else card.default_limit)
-        if limit is None and card_limit is not None:
-            log(f"{card.name}: first {card_limit} docs (the card's default; --full runs all {card.size})")
-        try:
-            docs = load_docs(card, card_limit, data_source, data_dir)
-        except UsageError as e:
-            if not card.data.get("gated"):
-                raise
-            log(f"skipping {card.name}: {e}")
-            continue
-        proto_name = protocol or card.protocol
-        proto = lookup(PROTOCOLS, "protocol", proto_name)(card, settings)
-        plans.append(engine.TaskPlan(card, docs, proto, lookup(SCORERS, "scorer", card.scorer).for_card(card)))
-        files = data_files(card, data_dir) if data_source == "local" else []
-        data_info[card.name] = {"source": data_source, "files": file_hashes(files), "n_docs": len(docs),
-                                "protocol": proto_name, "oracle": proto.oracle,
-                                "primary_convention": plans[-1].scorer.primary}
-    if not plans:
-        raise UsageError("none of the requested tasks is available here; see `evalsuite tasks`")
-    validate.check_plans(plans, settings.options)
+                        want=STATS[:3] if token_stats else (), options=opts)
+    plans, data_info = runner.plan(cards, protocol, settings, limit, data_source, data_dir, log)
+    validate.check_plans(plans, opts)
     runlock.hold(output_dir, log)
     from evalsuite.executors.factory import make_executor
 
@@ -197,24 +174,12 @@ def evaluate(
     config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                   protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                   samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
-                  options=dict(options or {}), threads=backend.threads)
+                  options=dict(opts.given if isinstance(options, RunOptions) else options or {}),
+                  threads=backend.threads)
     header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
                         "revision": backend.revision},
               "versions": _versions(), "git_hash": _git_hash()}
     out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start, log)
-    out.live([], engine.RunStats(), -1)
-    store = SampleStore(output_dir / "samples.sqlite")
-    _threads_line(backend, log)
-    try:
-        all_samples, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
-                                        on_round=out.live)
-        if settings.options.get("observer_model"):
-            from evalsuite.protocols.self_predict import run_observer
-
-            all_samples += run_observer(plans, settings, store, samples, progress, log)
-    finally:
-        execution_info = execution.describe()
-        execution.close()
-        store.close()
-    rows, info = out.write(all_samples, stats, partial=False, execution=execution_info)
+    all_samples, stats, rows, info = runner.run(plans, execution, out, settings, samples, progress, log,
+                                                opened=lambda: _threads_line(backend, log))
     return Results(rows, all_samples, stats, config, output_dir, info)

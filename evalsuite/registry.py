@@ -42,16 +42,19 @@ SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 RUN_OPTIONS: dict[str, dict] = {}
+"""`evalsuite run` flag -> its argparse keywords, from the registered options classes (protocols/options.py)."""
 RUN_OPTION_GROUPS: dict[str, str] = {}
+RUN_OPTION_CLASSES: list[type] = []
+"""Every `@run_options` dataclass, parsed from a run's options once at the edge."""
 
 PLUGIN_PACKAGES = ("backends", "protocols", "scoring", "metrics", "summaries", "commands")
 """Every module in these subpackages is read once, so dropping a file in registers what it declares. A module is
-imported when it declares a registration (a decorator below, `run_option` or `command`); `@backend` classes are only
+imported when it declares a registration (a decorator, `@run_options` or `command`); `@backend` classes are only
 noted by name and imported when that backend is used, and modules that declare nothing are not imported at all,
 so `evalsuite --help` and `evalsuite tasks` never load torch. Import heavy libraries inside functions."""
 
 _DECLARATION = re.compile(
-    r"^[ \t]*(?:\w+ = )?@?(backend|protocol|scorer|metric|summarizer|command|run_option)\(", re.M)
+    r"^[ \t]*(?:\w+ = )?@?(backend|protocol|scorer|metric|summarizer|command|run_options)\(", re.M)
 _BACKEND_CLASS = re.compile(r"^@backend\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
 
 
@@ -91,19 +94,6 @@ def command(name: str, help: str, configure: Callable) -> Callable[[T], T]:
         return fn
 
     return deco
-
-
-def run_option(flag: str, group: str | None = None, **argparse_kwargs) -> None:
-    """Declare an `evalsuite run` flag whose value lands in `options[name]` (protocols and summarizers read it).
-
-    The option name is the flag without dashes, with `-` as `_` (`--borda-p` -> `borda_p`). `group` is its heading
-    in `evalsuite run --help`; by default "<module> protocol options" after the declaring module."""
-    RUN_OPTIONS[flag] = argparse_kwargs
-    if group is None:
-        import sys
-
-        group = f"{sys._getframe(1).f_globals.get('__name__', '').rpartition('.')[2]} protocol options"
-    RUN_OPTION_GROUPS[flag] = group
 
 
 def lookup(table: dict, kind: str, name: str):

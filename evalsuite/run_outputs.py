@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from evalsuite.protocols.options import RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
 from evalsuite.summaries import MetricRow, summarize
@@ -25,7 +26,7 @@ class RunOutputs:
     config: dict[str, Any]
     header: dict[str, Any]
     """model, versions and git hash: fixed for the run."""
-    options: dict[str, Any]
+    options: RunOptions
     seed: int
     rounds: int
     t_start: float
@@ -39,7 +40,8 @@ class RunOutputs:
 
         rows, extras = summarize(samples, seed=self.seed, primary={p.card.name: p.scorer.primary for p in self.plans},
                                  subsets={p.card.name: p.card.extra.get("subset", "") for p in self.plans},
-                                 options={**self.options, "rounds": self.rounds})
+                                 options=self.options, rounds=self.rounds,
+                                 metrics={p.card.name: tuple(p.card.metrics) for p in self.plans})
         group_rows, group_extras = summarize_groups(self.tasks, samples, seed=self.seed, rounds=self.rounds)
         group_rows, group_extras = add_critique_groups(self.tasks, samples, self.seed, group_rows, group_extras)
         return rows, extras, group_rows, group_extras

@@ -8,6 +8,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from evalsuite.errors import UsageError
+from evalsuite.protocols.options import RunOptions
 
 
 def _model_arg(model_args: str | Mapping[str, Any] | None, key: str) -> Any:
@@ -40,26 +41,26 @@ def check_sampling(temperature: float, top_p: float) -> None:
             raise UsageError(f"{flag} must be a finite number, got {v}")
 
 
-def check_plans(plans: Sequence[Any], options: Mapping[str, Any]) -> None:
+def check_plans(plans: Sequence[Any], options: RunOptions | Mapping[str, Any]) -> None:
     """Every protocol fits its task's docs, and stage options have a task to act on."""
+    options = RunOptions.parse(options)
     for p in plans:
         needs: Mapping[str, str] = p.protocol.needs_doc_fields
         for field, what in needs.items():
             if not any(d.fields.get(field) is not None for d in p.docs):
-                name = _proto_name(p)
+                name = p.protocol.registry_name
                 raise UsageError(f"protocol {name} needs docs with {what} (field {field!r}) and task {p.card.name} "
                                  f"has none; run it on tasks that have them (e.g. rl_mia, see `evalsuite tasks`) "
                                  f"or choose another --protocol than {name}")
-    if options.get("observer_model_args") and not options.get("observer_model"):
-        raise UsageError("--observer-model-args needs --observer-model; add it or drop the args")
-    if options.get("observer_model"):
-        from evalsuite.protocols.self_predict import SelfPredict
+    from evalsuite.protocols.self_predict import SelfPredictOptions
 
-        if not any(isinstance(p.protocol, SelfPredict) for p in plans):
+    observer = options.of(SelfPredictOptions)
+    if observer.observer_model:
+        if not any(p.protocol.observer() is not None for p in plans):
             raise UsageError("--observer-model applies to self_predict runs only; add --tasks self_predict or "
                              "--protocol self_predict, or drop --observer-model")
-        check_model_args(options.get("observer_model_args"), "--observer-model-args")
-        spec = str(options["observer_model"])
+        check_model_args(observer.observer_model_args, "--observer-model-args")
+        spec = observer.observer_model
         if spec != "embedded":
             from evalsuite.backends.base import split_model_spec
 
@@ -68,8 +69,3 @@ def check_plans(plans: Sequence[Any], options: Mapping[str, Any]) -> None:
             except UsageError as e:
                 raise UsageError(f"--observer-model: {e}") from None
 
-
-def _proto_name(plan: Any) -> str:
-    from evalsuite.registry import PROTOCOLS
-
-    return next((name for name, cls in PROTOCOLS.items() if type(plan.protocol) is cls), type(plan.protocol).__name__)

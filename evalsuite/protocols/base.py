@@ -9,13 +9,15 @@ from typing import Any, Callable, ClassVar, Sequence
 import jinja2
 
 from evalsuite.errors import UsageError
+from evalsuite.protocols.options import NoOptions, Options as OptionsBase, RunOptions
 from evalsuite.records import Doc, GenParams, Generation, Request
 from evalsuite.tasks.cards import TaskCard
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Run-wide settings a protocol builds its requests from; `options` holds protocol-specific flags."""
+    """Run-wide settings a protocol builds its requests from; `options` holds the typed options of the run (a dict
+    given here is parsed and checked at once, as at the CLI)."""
 
     max_tokens: int = 512
     temperature: float = 0.0
@@ -23,9 +25,13 @@ class Settings:
     seed: int = 0
     rounds: int = 1
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
-    options: dict[str, Any] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
     stop: tuple[str, ...] = ()
     """Stop strings of every request; a task card's `stop:` list is added per protocol instance."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.options, RunOptions):
+            object.__setattr__(self, "options", RunOptions.parse(self.options))
 
     def gen(self, **override: Any) -> GenParams:
         kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
@@ -88,11 +94,14 @@ class Protocol(ABC):
     a protocol whose round count depends on its options or task overrides this with a property."""
     needs_doc_fields: ClassVar[dict[str, str]] = {}
     """Doc fields the protocol reads -> what they are, e.g. {"member": "membership labels"} (checked at the edge)."""
+    Options: ClassVar[type[OptionsBase]] = NoOptions
+    """Its `@run_options` dataclass; an instance's `options` holds the run's parsed values of it."""
 
     def __init__(self, card: TaskCard, settings: Settings):
         self.card = card
         stop = tuple(s for s in card.extra.get("stop", ()) if s not in settings.stop)
         self.settings = replace(settings, stop=settings.stop + stop) if stop else settings
+        self.options = self.settings.options.of(self.Options)
 
     def prompt(self, key: str) -> str:
         if key not in self.card.prompts:
@@ -106,6 +115,10 @@ class Protocol(ABC):
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         """The requests of the next round given every earlier round, or None when the chain is done."""
+        return None
+
+    def observer(self) -> "Protocol | None":
+        """The protocol a second model runs on the same docs in the observer stage (`--observer-model`), or None."""
         return None
 
     def sample_info(self, doc: Doc) -> dict[str, Any]:

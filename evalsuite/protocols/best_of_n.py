@@ -8,28 +8,55 @@ repository's off-by-one positions (SPEC-metrics §3.2) is added, and both are re
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from evalsuite.errors import UsageError
 from evalsuite.metrics.self_certainty import self_certainty
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
+from evalsuite.protocols.options import Options, flag, run_options
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.registry import protocol, run_option
+from evalsuite.registry import protocol
 from evalsuite.scoring.confidence import mean
 from evalsuite.tasks.cards import TaskCard
 
 DEFAULT_TEMPERATURE = 0.7
 CONVENTIONS = ("streamed", "official")
 
-run_option("--borda-p", type=float, metavar="P",
-           help="Borda voting power p for best_of_n (default 0.5; p=0 is majority vote)")
-run_option("--self-certainty-convention", choices=list(CONVENTIONS),
-           help="streamed (default: from generation, no second pass) or official (adds the Self-Certainty "
-                "repository's teacher-forced, off-by-one positions; both are reported)")
+GROUP = "best_of_n protocol options"
+
+
+@run_options(GROUP)
+@dataclass(frozen=True)
+class SelfCertaintyOptions(Options):
+    """How self-certainty is computed (best_of_n and confidence report it)."""
+
+    self_certainty_convention: str = flag(
+        "streamed", "streamed (default: from generation, no second pass) or official (adds the Self-Certainty "
+        "repository's teacher-forced, off-by-one positions; both are reported)", parse=str, choices=list(CONVENTIONS))
+
+    def check(self) -> None:
+        if self.self_certainty_convention not in CONVENTIONS:
+            raise UsageError(f"--self-certainty-convention must be one of {', '.join(CONVENTIONS)}, "
+                             f"got {self.self_certainty_convention!r}")
+
+
+@run_options(GROUP)
+@dataclass(frozen=True)
+class BestOfNOptions(SelfCertaintyOptions):
+    """best_of_n's selectors."""
+
+    borda_p: float = flag(0.5, "Borda voting power p for best_of_n (default 0.5; p=0 is majority vote)",
+                          parse=float, type=float, metavar="P")
+
+    def check(self) -> None:
+        super().check()
+        if not math.isfinite(self.borda_p) or self.borda_p < 0:
+            raise UsageError(f"--borda-p must be a number >= 0 (0 is majority vote), got {self.borda_p}")
 
 
 def sc_convention(settings: Settings) -> str:
     """The `--self-certainty-convention` of a run (streamed unless told otherwise)."""
-    return settings.options.get("self_certainty_convention") or "streamed"
+    return settings.options.of(SelfCertaintyOptions).self_certainty_convention
 
 
 def sc_requests(answer: Turn, settings: Settings) -> list[Request]:
@@ -51,25 +78,16 @@ def sc_values(history: list[list[Turn]]) -> dict[str, float]:
     return out
 
 
-def borda_power(settings: Settings) -> float:
-    """`--borda-p`, validated (default 0.5)."""
-    p = settings.options.get("borda_p")
-    p = 0.5 if p is None else float(p)
-    if not math.isfinite(p) or p < 0:
-        raise UsageError(f"--borda-p must be a number >= 0 (0 is majority vote), got {p}")
-    return p
-
-
 @protocol("best_of_n")
 class BestOfN(Protocol):
     """One sampled chain-of-thought answer per chain; the engine runs `--samples` chains per doc."""
 
     first_prompt = ("cot", "direct")
     summaries = GENERIC_SUMMARIES + ("calibration", "best_of_n")
+    Options = BestOfNOptions
 
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
-        borda_power(settings)
         self.temperature = settings.temperature or DEFAULT_TEMPERATURE
         self.key = next((k for k in self.first_prompt if k in card.prompts), None)
         if self.key is None:

@@ -11,30 +11,41 @@ Self-certainty (streamed, and official with `--self-certainty-convention officia
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
-from evalsuite.protocols.best_of_n import sc_convention, sc_requests, sc_values
+from evalsuite.protocols.best_of_n import SelfCertaintyOptions, sc_convention, sc_requests, sc_values
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.registry import protocol, run_option
+from evalsuite.protocols.options import flag, run_options
+from evalsuite.registry import protocol
 from evalsuite.scoring.confidence import mask_verbal, option_probability, parse_verbal, token_probability
 from evalsuite.tasks.cards import TaskCard
 
 METHODS = ("verbal", "ptrue", "tokenprob")
 NAN = float("nan")
 
-run_option("--confidence", metavar="LIST",
-           help="confidence methods, comma-separated: verbal,ptrue,tokenprob (default: all); implies --protocol "
-                "confidence")
 
 
-def parse_methods(text: str | None) -> tuple[str, ...]:
+def parse_methods(text: "str | tuple[str, ...] | None") -> tuple[str, ...]:
     """`verbal,ptrue` -> ("verbal", "ptrue"); None or empty means all three."""
-    names = [m.strip() for m in (text or "").split(",") if m.strip()] or list(METHODS)
+    parts = text.split(",") if isinstance(text, str) else list(text or ())
+    names = [m.strip() for m in parts if m.strip()] or list(METHODS)
     bad = [m for m in names if m not in METHODS]
     if bad:
         raise UsageError(f"unknown --confidence method {bad[0]!r}; choose from {','.join(METHODS)}")
     return tuple(m for m in METHODS if m in names)
+
+
+@run_options("confidence protocol options")
+@dataclass(frozen=True)
+class ConfidenceOptions(SelfCertaintyOptions):
+    """Which confidences to elicit (and self-certainty's convention, shared with best_of_n)."""
+
+    confidence: tuple[str, ...] = flag(METHODS, "confidence methods, comma-separated: verbal,ptrue,tokenprob "
+                                       "(default: all); implies --protocol confidence", parse=parse_methods,
+                                       metavar="LIST")
 
 
 def _first_key(card: TaskCard, keys) -> str:
@@ -51,10 +62,11 @@ class Confidence(Protocol):
     """Answer, then P(True) when asked; confidences are attached to the answer sample by `confidence`."""
 
     summaries = GENERIC_SUMMARIES + ("calibration",)
+    Options = ConfidenceOptions
 
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
-        self.methods = parse_methods(settings.options.get("confidence"))
+        self.methods = self.options.confidence
         self.pcard = protocol_card("confidence")
         self.answer_key = _first_key(card, self.pcard.first_prompt)
         self.question_key = _first_key(card, self.pcard.defaults["question_prompt"])

@@ -9,21 +9,47 @@ a doc's chat-format `prompt` field when it has one, else the task's `cot`/`direc
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from evalsuite.errors import UsageError
 from evalsuite.metrics.contamination import DETECTORS, chosen_detectors, entropy_key
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.registry import protocol, run_option
+from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.registry import protocol
 from evalsuite.tasks.cards import TaskCard
 
-run_option("--entropy-topk", type=int, metavar="K",
-           help="contamination: entropies over the K likeliest tokens only, as RL-MIA's vLLM code (K=50 "
-                "reproduces the paper); default: the full distribution")
-run_option("--cdd-samples", type=int, metavar="N",
-           help="contamination: temperature samples per doc for CDD and Entropy-Temp (default 10)")
-run_option("--detectors", metavar="LIST",
-           help=f"contamination: comma-separated detectors to run (default all: {','.join(DETECTORS)})")
+
+
+def _detectors(raw: "str | tuple[str, ...]") -> tuple[str, ...]:
+    return chosen_detectors({"detectors": raw if isinstance(raw, str) else ",".join(raw)})
+
+
+@run_options("contamination protocol options")
+@dataclass(frozen=True)
+class ContaminationOptions(Options):
+    """Which detectors run, and the probes they need."""
+
+    entropy_topk: int | None = flag(None, "contamination: entropies over the K likeliest tokens only, as RL-MIA's "
+                                    "vLLM code (K=50 reproduces the paper); default: the full distribution",
+                                    parse=int, type=int, metavar="K")
+    cdd_samples: int | None = flag(None, "contamination: temperature samples per doc for CDD and Entropy-Temp "
+                                   "(default 10)", parse=int, type=int, metavar="N")
+    """None: the protocol card's `cdd_samples` (10)."""
+    detectors: tuple[str, ...] = flag(tuple(DETECTORS), "contamination: comma-separated detectors to run (default "
+                                      f"all: {','.join(DETECTORS)})", parse=_detectors, metavar="LIST")
+
+    def check(self) -> None:
+        if self.entropy_topk is not None and self.entropy_topk <= 0:
+            raise UsageError(f"--entropy-topk must be a positive number of tokens, got {self.entropy_topk}")
+        if self.cdd_samples is not None and self.cdd_samples <= 0:
+            raise UsageError(f"--cdd-samples must be positive, got {self.cdd_samples}")
+
+    @property
+    def entropy(self) -> str:
+        """The per-token statistic the entropy-based detectors read: `entropy` or `entropy_top<K>`."""
+        return entropy_key({"entropy_topk": self.entropy_topk})
 
 NEEDS = {
     "perturbed": {"entropy_noise", "recall_repo"},
@@ -39,25 +65,19 @@ class Contamination(Protocol):
     """Greedy, perturbed and sampled replies; then the Self-Critique pass and the teacher-forced Recall pair."""
 
     summaries = GENERIC_SUMMARIES + ("contamination",)
+    Options = ContaminationOptions
     needs_doc_fields = {"member": "membership labels"}
     """Every detector is scored by AUC of members against non-members (evalsuite.validate refuses docs without)."""
 
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
         self.pcard = protocol_card("contamination")
-        opts = settings.options
         if settings.temperature != 0:
             raise UsageError("the contamination protocol fixes its own temperatures (greedy, and T=0.8 samples); "
                              "drop --temperature")
-        k = opts.get("entropy_topk")
-        if k is not None and int(k) <= 0:
-            raise UsageError(f"--entropy-topk must be a positive number of tokens, got {k}")
-        n = opts.get("cdd_samples", self.pcard.defaults["cdd_samples"])
-        if int(n) <= 0:
-            raise UsageError(f"--cdd-samples must be positive, got {n}")
-        self.n_samples = int(n)
-        self.detectors = set(chosen_detectors(opts))
-        self.entropy = entropy_key(opts)
+        self.n_samples = self.options.cdd_samples or int(self.pcard.defaults["cdd_samples"])
+        self.detectors = set(self.options.detectors)
+        self.entropy = self.options.entropy
         self.want = tuple(dict.fromkeys(("logprob", "entropy", self.entropy, "mink_mu", "mink_sigma")))
 
     def _text(self, key: str, doc: Doc) -> str:

@@ -13,6 +13,7 @@ here); run the policy first, e.g. `evalsuite run --tasks humaneval --model POLIC
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,21 @@ from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.registry import protocol, run_option
+from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.registry import protocol
 from evalsuite.reporting.rundir import RunDir
 from evalsuite.tasks.cards import TaskCard
 
-run_option("--policy-run", metavar="DIR",
-           help="critique: judge the first answers of an earlier run in DIR (another model) instead of generating "
-                "them; that run must cover the same task docs")
+
+
+@run_options("critique protocol options")
+@dataclass(frozen=True)
+class CritiqueOptions(Options):
+    """Where the judged answers come from."""
+
+    policy_run: str | None = flag(None, "critique: judge the first answers of an earlier run in DIR (another model) "
+                                  "instead of generating them; that run must cover the same task docs", parse=str,
+                                  metavar="DIR")
 
 
 def given_responses(card: TaskCard) -> bool:
@@ -55,11 +64,13 @@ def load_policy_run(path: str | Path, card: TaskCard) -> dict[str, str]:
 class Critique(Protocol):
     """Judge a given response (one round), or the policy's answer in a fresh conversation (two rounds)."""
 
+    Options = CritiqueOptions
+
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
         self.pcard = protocol_card("critique")
         self.given = given_responses(card)
-        policy_run = settings.options.get("policy_run")
+        policy_run = self.options.policy_run
         self.policy: dict[str, str] | None = None
         if self.given:
             if policy_run:

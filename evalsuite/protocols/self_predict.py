@@ -11,21 +11,36 @@ about "another AI assistant" (kinds `observe_*`), for the introspective-advantag
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
-from evalsuite.records import Doc, Kind, Request, Sample, prediction_kind
-from evalsuite.registry import protocol, run_option
+from evalsuite.records import Doc, Kind, Request, prediction_kind
+from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.registry import protocol
 from evalsuite.scoring.confidence import PROBABILITY_RE, option_probability, parse_verbal
 from evalsuite.scoring.properties import CHOICES, properties_for
 from evalsuite.tasks.cards import TaskCard
 
 PREDICT_TOKENS = {"correct": 24, "property": 8}
 
-run_option("--observer-model", metavar="SPEC",
-           help="self_predict: a second model (hf:PATH, vllm:..., openai:..., or 'embedded') that predicts the first "
-                "model's behaviour, for the introspective advantage")
-run_option("--observer-model-args", metavar="K=V,...", help="backend options of --observer-model, key=value,...")
+
+
+@run_options("self_predict protocol options")
+@dataclass(frozen=True)
+class SelfPredictOptions(Options):
+    """The observer stage: a second model predicting the first one's behaviour."""
+
+    observer_model: str | None = flag(None, "self_predict: a second model (hf:PATH, vllm:..., openai:..., or "
+                                      "'embedded') that predicts the first model's behaviour, for the introspective "
+                                      "advantage", parse=str, metavar="SPEC")
+    observer_model_args: str | None = flag(None, "backend options of --observer-model, key=value,...", parse=str,
+                                           metavar="K=V,...")
+
+    def check(self) -> None:
+        if self.observer_model_args and not self.observer_model:
+            raise UsageError("--observer-model-args needs --observer-model; add it or drop the args")
 
 
 @protocol("self_predict")
@@ -33,23 +48,24 @@ class SelfPredict(Protocol):
     """Predictions and the answer in round 0; an observer instance asks only the predictions, in third person."""
 
     summaries = GENERIC_SUMMARIES + ("calibration", "self_predict")
+    Options = SelfPredictOptions
     single_round = True
 
     def __init__(self, card: TaskCard, settings: Settings, observer: bool = False):
         super().__init__(card, settings)
         self.pcard = protocol_card("self_predict")
-        self.observer = observer
+        self.observer_mode = observer
         self.key = next((k for k in self.pcard.first_prompt if k in card.prompts), None)
         if self.key is None:
             raise UsageError(f"task {card.name} has neither a 'cot' nor a 'direct' prompt; choose another --protocol")
         self.properties = properties_for(card.answer_type)
 
     def _ask(self, name: str, **fields) -> str:
-        return render(self.pcard.prompts[("observer_" if self.observer else "") + name], fields)
+        return render(self.pcard.prompts[("observer_" if self.observer_mode else "") + name], fields)
 
     def first(self, doc: Doc) -> list[Request]:
         task = render(self.prompt(self.key), doc.fields)
-        who = "observe" if self.observer else "predict"
+        who = "observe" if self.observer_mode else "predict"
         reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(), kind=prediction_kind(who, "correct"),
                         gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()),
                         choices=("Yes", "No"))]
@@ -58,13 +74,17 @@ class SelfPredict(Protocol):
             reqs.append(Request(messages=(("user", text),), want=(), kind=prediction_kind(who, prop),
                                 gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["property"], stop=()),
                                 choices=CHOICES.get(prop)))
-        if not self.observer:
+        if not self.observer_mode:
             reqs.append(Request(messages=(("user", task),), gen=self.settings.gen(), want=self.settings.want))
         return reqs
 
+    def observer(self) -> "SelfPredict | None":
+        """The same predictions asked about "another AI assistant", for the observer model."""
+        return None if self.observer_mode else SelfPredict(self.card, self.settings, observer=True)
+
     def confidence(self, doc: Doc, history: list[list[Turn]], token_offsets) -> dict[int, dict[str, float]]:
         """P(Yes) and the stated probability of the correctness prediction, put on the answer sample."""
-        if self.observer:
+        if self.observer_mode:
             return {}
         turns = [t for t in history[0] if t.request.kind == Kind.PREDICT_CORRECT]
         if not turns:
@@ -76,30 +96,3 @@ class SelfPredict(Protocol):
         return {0: {"self_predict": nan if p_yes is None else p_yes,
                     "self_predict_verbal": nan if stated is None else stated}}
 
-
-def run_observer(plans: list, settings: Settings, store, samples: int, progress: bool, log) -> list[Sample]:
-    """The observer stage: the `--observer-model` backend answers the prediction questions about the subject for
-    every self_predict plan; its samples join the run (same task and protocol, kinds `observe_*`)."""
-    from evalsuite import engine
-    from evalsuite.backends.base import load_backend
-
-    spec = settings.options["observer_model"]
-    ours = [p for p in plans if isinstance(p.protocol, SelfPredict)]
-    if not ours:
-        raise UsageError("--observer-model applies to self_predict runs only; add --tasks self_predict or "
-                         "--protocol self_predict (what was generated is stored, so a rerun resumes)")
-    backend = load_backend(None if spec == "embedded" else spec, settings.options.get("observer_model_args"))
-    log(f"observer stage: {backend.name}:{backend.model_id} predicts the subject's behaviour")
-    obs = [engine.TaskPlan(p.card, p.docs, SelfPredict(p.card, p.protocol.settings, observer=True), p.scorer)
-           for p in ours]
-    try:
-        out, _ = engine.run(obs, backend, store, samples=samples, progress=progress, log=log)
-    finally:
-        backend.close()
-    return [s if s.info.get("observer") else _mark(s, f"{backend.name}:{backend.model_id}") for s in out]
-
-
-def _mark(s: Sample, who: str) -> Sample:
-    from dataclasses import replace
-
-    return replace(s, info={**s.info, "observer": who})

@@ -6,15 +6,23 @@ exception line, the program line that failed, and a ready-to-show `message`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from evalsuite.registry import run_option
+from evalsuite.protocols.options import Options, flag, run_options
 from evalsuite.sandbox import ExecResult, allow_unsafe_exec, run_many
 
-run_option("--unsafe-exec-in-process", group="code execution", action="store_true",
-           help="where the kernel refuses the namespaces of the sandbox, run model-written code with rlimits, "
-                "seccomp and (as root) its own uid only, instead of stopping; printed in the run header and "
-                "recorded in results.json")
+
+
+@run_options("code execution")
+@dataclass(frozen=True)
+class ExecOptions(Options):
+    """How model-written code runs where the sandbox cannot isolate it."""
+
+    unsafe_exec_in_process: bool = flag(
+        False, "where the kernel refuses the namespaces of the sandbox, run model-written code with rlimits, "
+        "seccomp and (as root) its own uid only, instead of stopping; printed in the run header and recorded in "
+        "results.json", parse=bool, action="store_true")
 
 TIMEOUT_S = 3.0
 """Both official evaluators (CRUXEval `check_correctness(..., 3)`, HumanEval `timeout=3.0`) allow 3 s."""
@@ -23,9 +31,9 @@ MESSAGE_CHARS = 600
 _FRAME_RE = re.compile(r'^  File "<program>", line (\d+)(?:, in ([^\n]+))?\n(?:    ([^\n]*)\n)?', re.MULTILINE)
 
 
-def apply_exec_options(options: dict, log: Callable[[str], None]) -> None:
+def apply_exec_options(options: ExecOptions, log: Callable[[str], None]) -> None:
     """Pass --unsafe-exec-in-process to the sandbox (process-wide) and say so in the run header."""
-    unsafe = bool(options.get("unsafe_exec_in_process"))
+    unsafe = options.unsafe_exec_in_process
     allow_unsafe_exec(unsafe)
     if unsafe:
         log("WARNING: --unsafe-exec-in-process: where the kernel refuses namespaces, model-written code runs "

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from evalsuite.metrics.base import MetricName, spec
+from evalsuite.protocols.options import Options, RunOptions
 from evalsuite.records import Sample
 
 SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
@@ -54,9 +55,23 @@ class Group:
     primary: str = ""
     subset: str = ""
     seed: int = 0
-    options: dict[str, Any] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
+    """The run's typed options (a dict given here is parsed, as at the CLI)."""
     rounds: int | None = None
     """The run's `--rounds` when the protocol counts corrections by it (rounds every chain skipped still get rows)."""
+
+    def __post_init__(self) -> None:
+        self.options = RunOptions.parse(self.options)
+
+    @property
+    def protocol_options(self) -> Options:
+        """The parsed options of this group's protocol (its `Options` class; defaults when it is not installed)."""
+        from evalsuite.protocols.options import NoOptions
+        from evalsuite.registry import PROTOCOLS, load_plugins
+
+        load_plugins()
+        cls = PROTOCOLS.get(self.protocol)
+        return self.options.of(cls.Options if cls is not None else NoOptions)
 
     def row(self, rnd: int, name: "MetricName | str", value: float, ci: tuple[float, float], n: int,
             note: str = "") -> MetricRow:
@@ -89,13 +104,14 @@ def summarizer(name: str):
 
 
 def applicable(protocol: str) -> tuple[str, ...]:
-    """The summarizers a protocol declares (`Protocol.summaries`), in registration order; every registered one
-    for a protocol that is not installed here (samples of another installation)."""
+    """The summarizers a protocol declares (`Protocol.summaries`), in registration order; for samples of a protocol
+    not installed here (e.g. lm-eval's, rescored), those that read answers and their confidences."""
+    from evalsuite.protocols.base import GENERIC_SUMMARIES
     from evalsuite.registry import PROTOCOLS, load_plugins
 
     load_plugins()
     cls = PROTOCOLS.get(protocol)
-    declared = cls.summaries if cls is not None else tuple(SUMMARIZERS)
+    declared = cls.summaries if cls is not None else GENERIC_SUMMARIES + ("calibration", "self_correction")
     return tuple(n for n in SUMMARIZERS if n in declared)
 
 
@@ -114,8 +130,8 @@ def _family(row: MetricRow) -> str:
 
 def summarize(
     samples: list[Sample], seed: int = 0, primary: dict[str, str] | None = None,
-    subsets: dict[str, str] | None = None, options: dict[str, Any] | None = None,
-    metrics: dict[str, tuple[str, ...]] | None = None,
+    subsets: dict[str, str] | None = None, options: "RunOptions | dict[str, Any] | None" = None,
+    metrics: dict[str, tuple[str, ...]] | None = None, rounds: int | None = None,
 ) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
     """The summarizers each (task, protocol) group's protocol declares: (rows, extras by task). A task whose card
     lists `metrics:` reports only those metric families (and the extras of the summarizers that gave them)."""
@@ -124,10 +140,10 @@ def summarize(
         groups[(s.task, s.protocol)].append(s)
     rows: list[MetricRow] = []
     extras: dict[str, dict[str, Any]] = defaultdict(dict)
-    opts = dict(options or {})
+    opts = RunOptions.parse(options)
     for (task, proto), ss in groups.items():
         g = Group(task, proto, ss, (primary or {}).get(task, ""), (subsets or {}).get(task, ""), seed, opts,
-                  correction_rounds(proto, opts.get("rounds")))
+                  correction_rounds(proto, rounds))
         wanted = set((metrics or {}).get(task, ()))
         for name in applicable(proto):
             out = SUMMARIZERS[name](g)

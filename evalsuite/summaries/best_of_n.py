@@ -42,8 +42,7 @@ def summarize_best_of_n(g: Group) -> Summary | None:
             by_doc[s.doc_id].append(s)
     if not by_doc:
         return None
-    p = g.options.get("borda_p")
-    p = 0.5 if p is None else float(p)
+    p = g.protocol_options.borda_p
     docs = sorted(by_doc)
     for d in docs:
         by_doc[d].sort(key=lambda s: s.sample_idx)

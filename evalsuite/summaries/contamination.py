@@ -17,7 +17,6 @@ from evalsuite.metrics import contamination as det
 from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.roc import (best_f1, best_f1_threshold, bootstrap_roc, percentile_ci, roc_auc, roc_points,
                                    tpr_at_1fpr, tpr_at_5fpr)
-from evalsuite.metrics.contamination import chosen_detectors, entropy_key
 from evalsuite.records import Generation, Kind, Sample
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
@@ -83,8 +82,8 @@ def summarize_contamination(g: Group) -> Summary | None:
     docs = _docs(g.samples)
     if not docs:
         return None
-    names = chosen_detectors(g.options)
-    entropy = entropy_key(g.options)
+    names = g.protocol_options.detectors
+    entropy = g.protocol_options.entropy
     by_source: dict[str, list[str]] = defaultdict(list)
     for doc, (_, source, _) in docs.items():
         by_source[source or g.subset or g.task].append(doc)

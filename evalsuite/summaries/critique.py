@@ -24,16 +24,24 @@ from evalsuite.metrics.critique import (
     verdict_parse_rate, vote,
 )
 from evalsuite.records import Kind, Sample
-from evalsuite.registry import run_option
+from evalsuite.protocols.options import Options, flag, run_options
 from evalsuite.scoring.verdict import parse_verdict
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 N_BOOT = 1000
 DEFAULT_THRESHOLD = 1
 
-run_option("--selfcheck-threshold", type=int, metavar="C",
-           help=f"self-check: questions whose vote margin among --samples is below C get their answers judged "
-                f"wrong dropped before the vote (Luo et al.; default {DEFAULT_THRESHOLD})")
+
+
+@run_options("critique protocol options")
+@dataclass(frozen=True)
+class SelfCheckOptions(Options):
+    """Luo et al.'s self-check, computed by the critique summary."""
+
+    selfcheck_threshold: int = flag(
+        DEFAULT_THRESHOLD, f"self-check: questions whose vote margin among --samples is below C get their answers "
+        f"judged wrong dropped before the vote (Luo et al.; default {DEFAULT_THRESHOLD})", parse=int, type=int,
+        metavar="C")
 
 
 @dataclass(frozen=True)
@@ -227,8 +235,7 @@ def summarize_critique(g: Group) -> Summary | None:
     extras["by_domain"] = _breakdown(js, "domain")
     extras["by_source"] = _breakdown(js, "source")
     rows.extend(gqc_rows(g, js))
-    threshold = g.options.get("selfcheck_threshold")
-    checked = self_check_summary(g, js, DEFAULT_THRESHOLD if threshold is None else int(threshold))
+    checked = self_check_summary(g, js, g.options.of(SelfCheckOptions).selfcheck_threshold)
     if checked:
         rows.extend(checked[0])
         extras["self_check"] = checked[1]

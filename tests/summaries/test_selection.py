@@ -38,7 +38,7 @@ def test_a_new_protocol_gets_the_summaries_it_declares(monkeypatch):
     # docs a, b answered right then wrong / wrong then right; every chain stopped after one correction
     samples = [answer("a", 0, True, "ask_twice"), answer("a", 1, False, "ask_twice"),
                answer("b", 0, False, "ask_twice"), answer("b", 1, True, "ask_twice")]
-    rows, _ = summarize(samples, options={"rounds": 2})
+    rows, _ = summarize(samples, rounds=2)
     got = _metrics(rows)
     assert (1, "delta") in got and (1, "delta_i2c") in got
     assert (2, "delta") in got, "--rounds 2 pads round 2 for a protocol that counts corrections"
@@ -56,7 +56,7 @@ def test_undeclared_summaries_do_not_run(monkeypatch):
 
     monkeypatch.setitem(PROTOCOLS, "plain", Plain)
     samples = [answer("a", 0, True, "plain"), answer("a", 1, False, "plain")]
-    rows, _ = summarize(samples, options={"rounds": 2})
+    rows, _ = summarize(samples, rounds=2)
     assert {m for _, m in _metrics(rows)} == {"accuracy", "parse_rate", "mean_tokens"}
     assert {r for r, _ in _metrics(rows)} == {0, 1}
 
