@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata
-import platform
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +15,7 @@ from evalsuite.protocols.base import Settings
 from evalsuite.protocols.options import RunOptions, TaskOptions
 from evalsuite.records import STATS, Sample
 from evalsuite.registry import PROTOCOLS, lookup
+from evalsuite.reporting.results_file import git_hash, prepare_output_dir, versions
 from evalsuite.run_outputs import RunOutputs
 from evalsuite.summaries import MetricRow
 from evalsuite.tasks.cards import resolve_tasks
@@ -46,46 +43,6 @@ class Results:
         import pandas as pd
 
         return pd.DataFrame([r.to_dict() for r in self.metrics])
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("evalsuite", "torch", "transformers", "datasets", "numpy", "math-verify", "vllm"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def _git_hash() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return head.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _prepare_output_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path) as probe:  # a unique name: a concurrent run probes its own file
-            probe.write(b"ok")
-    except OSError as e:
-        raise UsageError(f"output dir {path} cannot be written ({e.strerror or e}); choose another --output-dir") from e
-    for name in RUN_FILES:
-        if (path / name).exists() and not (path / name).is_file():
-            raise UsageError(f"{path / name} is not a file, so the run could not write it; move it aside or choose "
-                             "another --output-dir")
-
-
-RUN_FILES = ("results.json", "samples.jsonl", "results.csv", "report.html", "samples.sqlite")
-"""The files a run writes into its output dir."""
 
 
 def _use_threads(backend: Backend, threads: int | None) -> None:
@@ -161,7 +118,7 @@ def evaluate(
     backend = load_backend(model, model_args)
     _use_threads(backend, threads)
     apply_exec_options(opts.of(ExecOptions), log)
-    _prepare_output_dir(output_dir)
+    prepare_output_dir(output_dir)
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
                         want=STATS[:3] if token_stats else (), options=opts)
     plans, data_info = runner.plan(cards, protocol, settings, limit, data_source, data_dir, log)
@@ -178,7 +135,7 @@ def evaluate(
                   threads=backend.threads)
     header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
                         "revision": backend.revision},
-              "versions": _versions(), "git_hash": _git_hash()}
+              "versions": versions(), "git_hash": git_hash()}
     out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start, log)
     all_samples, stats, rows, info = runner.run(plans, execution, out, settings, samples, progress, log,
                                                 opened=lambda: _threads_line(backend, log))

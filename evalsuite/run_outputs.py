@@ -3,7 +3,6 @@ when the run starts and after each round while it goes on (`"partial": true`, so
 killed one still has a report), and once at the end (`"partial": false`)."""
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, Callable
 from evalsuite.protocols.options import RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
+from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
 from evalsuite.summaries import MetricRow, summarize
 
 
@@ -50,25 +50,22 @@ class RunOutputs:
               execution: dict[str, Any] | None = None) -> tuple[list[MetricRow], dict[str, Any]]:
         """Summarize `samples` and write every output; return (all metric rows, the run info of results.json)."""
         rows, extras, group_rows, group_extras = self.summarize(samples) if samples else ([], {}, [], {})
-        info = {**self.header,
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "run": {**asdict(stats), "tokens_per_s": stats.tokens_per_s,
-                        "wall_seconds": time.perf_counter() - self.t_start}}
-        if execution is not None:
-            info["execution"] = execution
-        payload = {**info, "partial": partial, "config": self.config, "tasks": {
-            name: {**d, "metrics": [r.to_dict() for r in rows if r.task == name], "extras": extras.get(name, {})}
-            for name, d in self.data_info.items()}}
-        if partial:
-            payload["rounds_done"] = rounds_done
-        payload["groups"] = {name: {"metrics": [r.to_dict() for r in group_rows if r.task == name], "extras": ex}
-                             for name, ex in group_extras.items()}
+        results = ResultsFile(
+            model=self.header["model"], versions=self.header["versions"], git_hash=self.header.get("git_hash"),
+            run={**asdict(stats), "tokens_per_s": stats.tokens_per_s,
+                 "wall_seconds": time.perf_counter() - self.t_start},
+            execution=execution, partial=partial, rounds_done=rounds_done if partial else None, config=self.config,
+            tasks={name: task_results([r for r in rows if r.task == name], extras.get(name, {}), **d)
+                   for name, d in self.data_info.items()},
+            groups={name: task_results([r for r in group_rows if r.task == name], ex)
+                    for name, ex in group_extras.items()},
+            glossary=glossary_of(rows + group_rows))
         rows = rows + group_rows
-        outputs.write_results_json(self.output_dir / "results.json", payload)
+        results.write(self.output_dir / "results.json")
         outputs.write_samples(self.output_dir / "samples.jsonl", samples)
         outputs.write_results_csv(self.output_dir / "results.csv", rows)
         self._report(partial)
-        return rows, info
+        return rows, results.header()
 
     def _report(self, partial: bool) -> None:
         try:

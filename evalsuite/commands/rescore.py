@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import hashlib
-import importlib.metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,28 +32,18 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed of the confidence intervals")
 
 
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("evalsuite", "lm_eval", "math-verify"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def _task_entry(lt: LoggedTask, got: list[MetricRow], extras: dict[str, Any], primary: str) -> dict[str, Any]:
     """The results.json entry of one rescored lm-eval task: its source, filters and per-filter agreement."""
-    return {
-        "source": "lm-eval samples", "lm_eval_task": lt.source, "lm_eval_native": lt.native,
-        "lm_eval_filters": list(lt.filters),
-        "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in lt.files},
-        "n_docs": len({s.doc_id for s in lt.samples}), "protocol": lt.protocol, "oracle": False,
-        "primary_convention": primary, "lm_eval_reported": lt.lm_eval_metrics,
-        "per_sample_agreement": {"agree": lt.primary.agree, "compared": lt.primary.compared},
-        "per_filter_agreement": {name: fa.to_dict() for name, fa in lt.filters.items()},
-        "metrics": [r.to_dict() for r in got], "extras": extras,
-    }
+    from evalsuite.reporting.results_file import task_results
+
+    return task_results(
+        got, extras, source="lm-eval samples", lm_eval_task=lt.source, lm_eval_native=lt.native,
+        lm_eval_filters=list(lt.filters),
+        files={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in lt.files},
+        n_docs=len({s.doc_id for s in lt.samples}), protocol=lt.protocol, oracle=False,
+        primary_convention=primary, lm_eval_reported=lt.lm_eval_metrics,
+        per_sample_agreement={"agree": lt.primary.agree, "compared": lt.primary.compared},
+        per_filter_agreement={name: fa.to_dict() for name, fa in lt.filters.items()})
 
 
 def _agreement_lines(lt: LoggedTask, rows: list[MetricRow]) -> list[str]:
@@ -90,15 +79,15 @@ def _agreement_lines(lt: LoggedTask, rows: list[MetricRow]) -> list[str]:
 
 @command("rescore", "score lm-eval --log_samples output with evalsuite's scorers and metrics", _configure)
 def cmd_rescore(args: argparse.Namespace) -> int:
-    from evalsuite.api import _prepare_output_dir
     from evalsuite.lmeval.samples import read_logged
     from evalsuite.lmeval.twins import scorer_for
     from evalsuite.reporting import outputs
+    from evalsuite.reporting.results_file import ResultsFile, git_hash, glossary_of, prepare_output_dir
     from evalsuite.summaries import summarize
 
     logged = read_logged(args.lm_eval_samples, args.task)
     out = Path(args.output_dir or f"runs/rescore-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-    _prepare_output_dir(out)
+    prepare_output_dir(out)
     samples, rows, tasks = [], [], {}
     for lt in logged:
         card, primary = lt.card, scorer_for(lt.card.name).primary
@@ -110,15 +99,10 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         tasks[lt.source if card.name in tasks else card.name] = _task_entry(lt, got, extras.get(card.name, {}),
                                                                            primary)
     model = logged[0].model
-    payload = {
-        "model": {"spec": model, "backend": "lm-eval", "model_id": model, "revision": None},
-        "versions": _versions(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"tasks": list(tasks), "source": "lm-eval", "lm_eval_samples": [str(p) for p in
-                   args.lm_eval_samples], "seed": args.seed, "model": model},
-        "tasks": tasks,
-    }
-    outputs.write_results_json(out / "results.json", payload)
+    ResultsFile(model={"spec": model, "backend": "lm-eval", "model_id": model, "revision": None},
+                config={"tasks": list(tasks), "source": "lm-eval", "lm_eval_samples": [str(p) for p in
+                        args.lm_eval_samples], "seed": args.seed, "model": model},
+                tasks=tasks, git_hash=git_hash(), glossary=glossary_of(rows)).write(out / "results.json")
     outputs.write_samples(out / "samples.jsonl", samples)
     outputs.write_results_csv(out / "results.csv", rows)
     outputs.print_summary(rows)

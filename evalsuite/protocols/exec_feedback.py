@@ -16,6 +16,7 @@ from evalsuite.protocols.base import Settings, Turn
 from evalsuite.protocols.multiround import MultiRound, reply
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import SCORERS, lookup, protocol
+from evalsuite.scoring.info import ExecReport
 from evalsuite.tasks.cards import TaskCard
 
 FALLBACK_ERROR = "The program did not run to its end."
@@ -34,8 +35,8 @@ class ExecFeedback(MultiRound):
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
-        report = last.info.get("exec") or {}
-        if report.get("status") == "passed" or not self.more(history):
+        report = ExecReport.from_info(last.info)
+        if (report is not None and report.passed) or not self.more(history):
             return None
-        error = report.get("message") or FALLBACK_ERROR
+        error = (report.message if report is not None else "") or FALLBACK_ERROR
         return [self.ask(reply(last), self.say("feedback", doc, error=error), Kind.ANSWER)]

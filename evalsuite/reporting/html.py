@@ -17,9 +17,9 @@ from typing import Any
 import jinja2
 
 from evalsuite.errors import UsageError
-from evalsuite.metrics.base import spec, variant_term
 from evalsuite.reporting import plots
 from evalsuite.reporting.browser import group_chains
+from evalsuite.reporting.glossary import Glossary, base_name
 from evalsuite.reporting.outputs import atomic_write_text
 from evalsuite.reporting.rundir import RunDir, load_run
 
@@ -71,14 +71,18 @@ def visible(text: Any) -> str:
     return _CONTROL.sub(lambda m: "␡" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), s)
 
 
-def fmt_value(value: Any, metric: str = "") -> str:
-    """A metric value in its metadata's format; missing or undefined values read `n/a`."""
+def fmt_value(value: Any, metric: str = "", fmt: str | None = None) -> str:
+    """A metric value in `fmt` (default: the registered metric's format); missing or undefined values read `n/a`."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if not isinstance(value, (int, float)):
         return str(value)
-    meta = spec(metric) if metric else None
-    return format(value, meta.fmt if meta else ".3f")
+    if fmt is None:
+        from evalsuite.metrics.base import spec
+
+        meta = spec(metric) if metric else None
+        fmt = meta.fmt if meta else ".3f"
+    return format(value, fmt)
 
 
 def environment() -> jinja2.Environment:
@@ -96,24 +100,26 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def metric_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def metric_table(rows: list[dict[str, Any]], gl: Glossary | None = None) -> dict[str, Any]:
     """A task's metrics pivoted to one line per metric (and protocol, subset) with a column per attempt (the answer
     round: 0 is the first answer, 1 the first revision, ...).
 
     Each cell holds the value, its 95% CI and n; within a line the best attempt is marked (by the metric's
     direction) when the values differ. Round -1 (not per attempt) is the column "all attempts"."""
+    gl = gl or Glossary(legacy=True)
     rounds = sorted({int(r.get("round", 0)) for r in rows}, key=lambda x: (x < 0, x))
     lines: dict[tuple, dict[str, Any]] = {}
     for r in rows:
+        fmt = gl.fmt(base_name(r))
         key = (r["metric"], r.get("protocol", ""), r.get("subset", ""))
         line = lines.setdefault(key, {
             "metric": r["metric"], "label": r.get("label", r["metric"]), "protocol": key[1], "subset": key[2],
-            "explain": explain(r["metric"]),
+            "explain": explain(r, gl),
             "direction": r.get("direction", "none"), "arrow": ARROWS.get(r.get("direction", ""), ""),
             "cells": {}, "notes": []})
-        ci = (f"[{fmt_value(r['ci_low'], r['metric'])}, {fmt_value(r['ci_high'], r['metric'])}]"
+        ci = (f"[{fmt_value(r['ci_low'], fmt=fmt)}, {fmt_value(r['ci_high'], fmt=fmt)}]"
               if _finite(r.get("ci_low")) and _finite(r.get("ci_high")) else "")
-        line["cells"][int(r.get("round", 0))] = {"shown": fmt_value(r.get("value"), r["metric"]), "ci": ci,
+        line["cells"][int(r.get("round", 0))] = {"shown": fmt_value(r.get("value"), fmt=fmt), "ci": ci,
                                                   "n": r.get("n"), "value": r.get("value"), "best": False}
         if r.get("note") and r["note"] not in line["notes"]:
             line["notes"].append(r["note"])
@@ -129,28 +135,24 @@ def metric_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "ns": sorted({r["n"] for r in rows if isinstance(r.get("n"), int)})}
 
 
-def explain(row_metric: str) -> str:
-    """The hover text of a metric row: its definition and source, then its bracketed variant's, if declared."""
+def explain(row: dict[str, Any], gl: Glossary) -> str:
+    """The hover text of a metric row: its definition and source, then its variant's, if declared."""
     parts = []
-    meta = spec(row_metric)
+    meta = gl.metric(base_name(row))
     if meta is not None and meta.definition:
         parts.append(f"{meta.definition} Source: {meta.source}.")
-    t = variant_term(row_metric)
+    t = gl.variants.get(str(row.get("variant") or ""))
     if t is not None:
         parts.append(f"{t.label}: {t.definition} Source: {t.source}.")
     return " ".join(parts)
 
 
-def glossary(metric_names: set[str]) -> list[dict[str, str]]:
-    """One entry per metric and per declared variant the run's rows use, sorted by what the report shows."""
-    entries: dict[str, dict[str, str]] = {}
-    for name in metric_names:
-        meta = spec(name)
-        if meta is not None and meta.definition:
-            entries[meta.name] = {"name": meta.label, "definition": meta.definition, "source": meta.source}
-        t = variant_term(name)
-        if t is not None:
-            entries["term:" + t.key] = {"name": t.label, "definition": t.definition, "source": t.source}
+def glossary(gl: Glossary) -> list[dict[str, str]]:
+    """One entry per metric and per declared variant of the run, sorted by what the report shows."""
+    entries = {name: {"name": m.label, "definition": m.definition, "source": m.source}
+               for name, m in gl.metrics.items() if m.definition}
+    entries.update({"term:" + t.key: {"name": t.label, "definition": t.definition, "source": t.source}
+                    for t in gl.variants.values()})
     return sorted(entries.values(), key=lambda e: e["name"].lower())
 
 
@@ -178,23 +180,22 @@ def stored_generations(run_dir: Path) -> int | None:
 
 
 def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
-    """Everything the report template shows, computed from the run dir alone."""
-    from evalsuite.registry import load_plugins
-
-    load_plugins()
+    """Everything the report template shows, computed from the run dir alone (its glossary included: the report
+    never asks the installed code what a metric means)."""
     res = run.results
+    gl = Glossary.from_dict(res.get("glossary"))
     chains = group_chains(run.samples(), max_chains)
     tasks = []
     sections = [(name, g, True) for name, g in (res.get("groups") or {}).items()]
     sections += [(name, t, False) for name, t in res.get("tasks", {}).items()]
     for name, t, is_group in sections:
-        figures, notes = plots.task_figures(t)
+        figures, notes = plots.task_figures(t, gl)
         protocols = sorted({r.get("protocol", "") for r in t.get("metrics", [])} - {""})
         tasks.append({
             "name": name, "is_group": is_group, "source": t.get("source", ""), "files": t.get("files", {}),
             "n_docs": t.get("n_docs"), "protocol": t.get("protocol") or ", ".join(protocols),
             "oracle": bool(t.get("oracle")), "primary_convention": t.get("primary_convention", ""),
-            "metrics": metric_table(t.get("metrics", [])), "figures": figures, "plot_notes": notes,
+            "metrics": metric_table(t.get("metrics", []), gl), "figures": figures, "plot_notes": notes,
             "samples": None if is_group else chains.get(name),
             "members": sorted({m for v in (t.get("extras") or {}).values() if isinstance(v, dict)
                                for m in v.get("subsets", [])}) if is_group else [],
@@ -209,7 +210,7 @@ def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
         "tokens_per_s": f"{tps:.1f}" if isinstance(tps, (int, float)) else "n/a",
         "tasks": tasks, "max_chains": max_chains, "script": SCRIPT, "csp": content_security_policy(),
         "partial": res.get("partial") is True, "rounds_done": res.get("rounds_done"),
-        "glossary": glossary({r["metric"] for _, t, _ in sections for r in t.get("metrics", [])}),
+        "glossary": glossary(gl),
         "stored": stored_generations(run.path) if res.get("partial") is True else None,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -1,18 +1,19 @@
-"""Find plot data in a task's extras: dicts that name a plot kind, and the shapes the summarizers write.
+"""Plots of a run written before summaries returned typed plot specs (results.json without `plots`): the extras
+shapes those versions wrote are translated, once, to plot entries (`{"plot": KIND, ...}`, see plot_specs.py).
+New runs never go through here; the report draws their stored specs directly.
 
-Summarizers may put a ready plot dict (``{"plot": kind, ...}``, shapes in plots.py) anywhere in their extras. The
-shapes below are recognised as they are written today and translated to those plot dicts:
+The shapes, as the older summarizers wrote them:
 
-* self-correction flips (summaries/self_correction.py ``flip_extras``), any depth; a list of them is one figure::
+* self-correction flips, any depth; a list of them is one figure::
       {"from": 0, "to": 1, "right→right": 5, "right→wrong": 1, "wrong→right": 2, "wrong→wrong": 4}
-* calibration reliability (summaries/calibration.py), one figure per confidence method and round::
+* calibration reliability, one figure per confidence method and round::
       {"width": [bin, ...], "mass": [bin, ...], "n": 30, "label": "verbalized"}
       with bin = {"lo", "hi", "count", "mean_confidence", "accuracy"}
-* best-of-N table (summaries/best_of_n.py); CIs come from the task's `bon_accuracy[SELECTOR, N=n]` and
-  `oracle_pass[N=n]` rows::
+* best-of-N table; CIs come from the task's `bon_accuracy[SELECTOR, N=n]` and `oracle_pass[N=n]` rows::
       {"n": [1, 2, 4], "accuracy": {"majority": [..], "oracle pass@N": [..]}, ...}
-* critique judgements (summaries/critique.py ``critique_rows``): a gold × verdict matrix with the unparsed column::
+* critique judgements: a gold × verdict matrix with the unparsed column::
       {"confusion": {"exclude": {"tp", "fp", "fn", "tn"}, ...}, "unparsed": {"response_correct", "response_wrong"}}
+* ready plot dicts (`{"plot": "roc", ...}`) anywhere in the extras.
 """
 from __future__ import annotations
 
@@ -117,3 +118,10 @@ def recognise(node: Any, path: str, rows: list[dict[str, Any]], kinds: set[str])
             return
         for i, v in enumerate(node):
             yield from recognise(v, f"{path}[{i}]", rows, kinds)
+
+
+def legacy_plots(extras: Any, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path in the extras, plot entry) for every plot an old run's extras hold."""
+    from evalsuite.reporting.plot_specs import KINDS
+
+    yield from recognise(extras, "", rows, set(KINDS))

@@ -19,7 +19,7 @@ CSV_COLUMNS = [
     "task", "subset", "protocol", "attempt", "metric", "variant", *(f"param_{k}" for k in PARAMS), "value", "ci_low",
     "ci_high", "n", "direction", "label", "note",
 ]
-"""`metric` is the registered metric's name; its variant and each parameter (`param_N`, ...) are columns of their own."""
+"""`metric` is the registered metric's name; its variant and each parameter (`param_N`, ...) are columns too."""
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -2,42 +2,11 @@
 
 A plot is chosen by what a run holds, never by task name:
 
-* ``rounds`` comes from metric rows whose metric metadata says ``plot="rounds"`` (e.g. ``accuracy``): value and
-  95% CI against the answer round, one line per metric and protocol.
-* Every other kind comes from a summarizer's ``extras``. The report walks each task's extras (dicts and lists, any
-  depth) and draws every dict whose ``"plot"`` key names a kind below. Optional on all: ``"title"`` (str),
-  ``"protocol"`` (str), ``"subset"`` (str). Numbers may be ``null`` where undefined (JSON has no NaN).
-
-``flip_matrix``: correctness of the same chains in two answer rounds (or ``{"plot": "flip_matrix", "panels":
-[...]}`` with one such dict per round pair, drawn side by side)::
-
-    {"plot": "flip_matrix", "from_round": 0, "to_round": 1,
-     "counts": [[right_to_right, right_to_wrong], [wrong_to_right, wrong_to_wrong]]}
-
-``reliability``: one reliability diagram per confidence method; empty bins have ``count`` 0 and null means;
-``bins`` may also map binning names to bin lists (one panel each); ``mean_confidence`` may stand for ``confidence``::
-
-    {"plot": "reliability", "method": "verbal", "binning": "equal_width",
-     "bins": [{"lo": 0.0, "hi": 0.1, "count": 12, "confidence": 0.06, "accuracy": 0.25}, ...]}
-
-``accuracy_vs_n``: best-of-N accuracy of each selector as N grows (CI lists optional, same length as ``n``)::
-
-    {"plot": "accuracy_vs_n",
-     "selectors": {"majority": {"n": [1, 2, 4], "accuracy": [0.3, 0.35, 0.4],
-                                "ci_low": [...], "ci_high": [...]}, ...}}
-
-``roc``: ROC curve points per detector (``auc`` optional, shown in the legend)::
-
-    {"plot": "roc", "detectors": {"self_critique": {"fpr": [0.0, ..., 1.0], "tpr": [0.0, ..., 1.0], "auc": 0.71}}}
-
-``confusion``: counts with gold labels as rows and predicted labels as columns (e.g. a critique verdict)::
-
-    {"plot": "confusion", "row_labels": ["response correct", "response wrong"],
-     "col_labels": ["judged correct", "judged wrong", "unparsed"], "counts": [[40, 5, 2], [12, 30, 1]]}
-
-A kind whose data is absent is not drawn; a dict that names a kind but has the wrong shape is reported as a note.
-plot_data.py also recognises the shapes the summarizers write today (flips, reliability bins, best-of-N tables,
-critique confusion counts) and translates them to these dicts.
+* ``rounds`` comes from metric rows whose glossary entry (results.json) says ``plot="rounds"`` (e.g. ``accuracy``):
+  value and 95% CI against the answer round, one line per metric and protocol.
+* Every other plot is a typed spec a summarizer returned (plot_specs.py: FlipMatrix, Reliability, AccuracyVsN,
+  RocCurves, ConfusionMatrix), stored per task under ``plots`` and drawn by the renderer of its type. A run written
+  before specs were stored has its extras translated by legacy.py. An entry of the wrong shape becomes a note.
 """
 from __future__ import annotations
 
@@ -47,7 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from evalsuite.metrics.base import spec
+from evalsuite.reporting.glossary import Glossary, base_name
+from evalsuite.reporting.plot_specs import (AccuracyVsN, Bin, ConfusionMatrix, FlipMatrix, Reliability, RocCurves,
+                                            ShapeError, from_dict)
 
 PALETTE = ["#1f5fa8", "#d9731a", "#2e8b57", "#b8336a", "#6a4c93", "#7f7f7f", "#c9a227", "#17becf"]
 LINESTYLES = ["-", "--", ":", "-."]
@@ -66,24 +37,6 @@ class Figure:
     title: str
     uri: str
     caption: str = ""
-
-
-class ShapeError(ValueError):
-    """Extras that name a plot kind but do not have its documented shape."""
-
-
-def _num(x: Any) -> float:
-    if x is None:
-        return float("nan")
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ShapeError(f"expected a number, got {x!r:.40}")
-    return float(x)
-
-
-def _nums(xs: Any, what: str) -> list[float]:
-    if not isinstance(xs, list):
-        raise ShapeError(f"{what} must be a list")
-    return [_num(x) for x in xs]
 
 
 def _new_figure(width: float = 5.0, height: float = 3.3, **subplots: Any):
@@ -111,12 +64,11 @@ def to_data_uri(fig) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def plot_rounds(rows: list[dict[str, Any]]) -> Figure | None:
-    """Value with 95% CI against the answer round for metrics whose metadata asks for the `rounds` plot."""
+def plot_rounds(rows: list[dict[str, Any]], glossary: Glossary) -> Figure | None:
+    """Value with 95% CI against the answer round for metrics whose glossary entry asks for the `rounds` plot."""
     series: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        meta = spec(r["metric"])
-        if meta is None or meta.plot != "rounds" or r.get("round", -1) < 0 or r.get("value") is None:
+        if not glossary.plots_rounds(base_name(r)) or r.get("round", -1) < 0 or r.get("value") is None:
             continue
         series.setdefault((r["label"], r["protocol"], r.get("subset", "")), []).append(r)
     if not series:
@@ -180,19 +132,9 @@ def _plot_single_round(series: dict[tuple[str, str, str], list[dict[str, Any]]],
                   "protocol draws accuracy against the attempt.")
 
 
-def _flip_counts(d: Any) -> list[list[float]]:
-    counts = d.get("counts") if isinstance(d, dict) else None
-    if not (isinstance(counts, list) and len(counts) == 2 and all(isinstance(r, list) and len(r) == 2 for r in counts)):
-        raise ShapeError("counts must be [[right_to_right, right_to_wrong], [wrong_to_right, wrong_to_wrong]]")
-    return [[_num(v) for v in row] for row in counts]
-
-
-def plot_flip_matrix(d: dict[str, Any]) -> Figure:
-    """One 2×2 panel per round pair: the dict itself, or each entry of its `panels` list."""
-    panels = d.get("panels", [d])
-    if not isinstance(panels, list) or not panels:
-        raise ShapeError("panels must be a non-empty list of {from_round, to_round, counts}")
-    mats = [(_flip_counts(p), p.get("from_round", "?"), p.get("to_round", "?")) for p in panels]
+def plot_flip_matrix(d: FlipMatrix) -> Figure:
+    """One 2×2 panel per round pair."""
+    mats = [(p.counts, p.from_round, p.to_round) for p in d.panels]
     fig, axes = _new_figure(0.9 + 2.5 * len(mats), 2.9, ncols=len(mats), squeeze=False)
     for j, (c, a, b) in enumerate(mats):
         ax = axes[0][j]
@@ -213,86 +155,61 @@ def plot_flip_matrix(d: dict[str, Any]) -> Figure:
         ax.tick_params(length=0)
     total = sum(sum(row) for row in mats[0][0])
     pairs = ", ".join(f"{a}→{b}" for _, a, b in mats)
-    title = d.get("title") or ("Flips between attempts" if len(mats) > 1 else f"Flips from attempt {mats[0][1]} to "
-                                                                          f"attempt {mats[0][2]}")
+    title = d.title or ("Flips between attempts" if len(mats) > 1 else f"Flips from attempt {mats[0][1]} to "
+                                                                       f"attempt {mats[0][2]}")
     caption = (f"{total:g} chains; attempt pairs {pairs}. Off-diagonal cells are flips: right→wrong (top right) "
                "and wrong→right (bottom left).")
-    return Figure("flip_matrix", str(title), to_data_uri(fig), caption)
+    return Figure("flip_matrix", title, to_data_uri(fig), caption)
 
 
-def _bins(bins: Any, what: str) -> list[tuple[float, float, float, float, float]]:
-    """(lo, hi, count, mean confidence, accuracy) per bin; `confidence` or `mean_confidence` is accepted."""
-    if not isinstance(bins, list) or not bins or not all(isinstance(b, dict) for b in bins):
-        raise ShapeError(f"{what} must be a non-empty list of {{lo, hi, count, confidence, accuracy}}")
-    return [(_num(b.get("lo")), _num(b.get("hi")), _num(b.get("count")),
-             _num(b.get("confidence", b.get("mean_confidence"))), _num(b.get("accuracy"))) for b in bins]
-
-
-def _reliability_panel(ax, axc, bins: list[tuple[float, float, float, float, float]], name: str) -> None:
+def _reliability_panel(ax, axc, bins: list[Bin], name: str) -> None:
     ax.plot([0, 1], [0, 1], linestyle="--", color="#888", linewidth=1, label="perfect calibration")
-    shown = [b for b in bins if b[2] > 0 and not math.isnan(b[4])]
-    left = [b[0] for b in shown]
-    width = [max(b[1] - b[0], 0.015) for b in shown]
-    ax.bar(left, [b[4] for b in shown], width=width, align="edge", color=PALETTE[0], alpha=0.7, edgecolor="white",
-           label="accuracy in bin")
-    pts = [b for b in shown if not math.isnan(b[3])]
-    ax.plot([b[3] for b in pts], [b[4] for b in pts], "o", color=PALETTE[1], markersize=4,
+    shown = [b for b in bins if b.count > 0 and not math.isnan(b.accuracy)]
+    left = [b.lo for b in shown]
+    width = [max(b.hi - b.lo, 0.015) for b in shown]
+    ax.bar(left, [b.accuracy for b in shown], width=width, align="edge", color=PALETTE[0], alpha=0.7,
+           edgecolor="white", label="accuracy in bin")
+    pts = [b for b in shown if not math.isnan(b.confidence)]
+    ax.plot([b.confidence for b in pts], [b.accuracy for b in pts], "o", color=PALETTE[1], markersize=4,
             label="(mean confidence, accuracy)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title(name, fontsize=9)
     _style(ax)
-    axc.bar(left, [b[2] for b in shown], width=width, align="edge", color="#999", edgecolor="white")
+    axc.bar(left, [b.count for b in shown], width=width, align="edge", color="#999", edgecolor="white")
     for b, w in zip(shown, width):
-        axc.text(b[0] + w / 2, b[2], f"{b[2]:g}", ha="center", va="bottom", fontsize=7)
+        axc.text(b.lo + w / 2, b.count, f"{b.count:g}", ha="center", va="bottom", fontsize=7)
     axc.set_xlabel("confidence")
     axc.margins(y=0.25)
     _style(axc)
 
 
-def plot_reliability(d: dict[str, Any]) -> Figure:
-    """One panel per binning: `bins` is a list of bins, or a dict binning name -> list of bins."""
-    raw = d.get("bins")
-    panels = raw if isinstance(raw, dict) else {str(d.get("binning", "")).replace("_", "-"): raw}
-    if not panels:
-        raise ShapeError("bins must be a list of bins or a dict of binning -> bins")
-    parsed = {name: _bins(b, f"bins[{name}]" if name else "bins") for name, b in panels.items()}
-    cols = len(parsed)
+def plot_reliability(d: Reliability) -> Figure:
+    """One panel per binning."""
+    cols = len(d.bins)
     fig, axes = _new_figure(0.6 + 3.7 * cols, 4.4, nrows=2, ncols=cols, sharex=True, height_ratios=[3, 1],
                             squeeze=False)
-    for j, (name, bins) in enumerate(parsed.items()):
+    for j, (name, bins) in enumerate(d.bins.items()):
         _reliability_panel(axes[0][j], axes[1][j], bins, f"{name} bins" if name else "")
     axes[0][0].set_ylabel("accuracy")
     axes[1][0].set_ylabel("count")
     axes[0][0].legend(fontsize=7, frameon=False, loc="upper left")
-    method = d.get("method", "")
-    title = d.get("title") or f"Reliability diagram{': ' + str(method) if method else ''}"
-    total = sum(b[2] for b in next(iter(parsed.values())))
+    title = d.title or f"Reliability diagram{': ' + d.method if d.method else ''}"
+    total = sum(b.count for b in next(iter(d.bins.values())))
     caption = (f"{total:g} answers with a confidence. Bars: accuracy of the answers in each confidence bin (bottom: "
                "how many); dots: the bin's mean confidence; the dashed line is perfect calibration.")
-    return Figure("reliability", str(title), to_data_uri(fig), caption)
+    return Figure("reliability", title, to_data_uri(fig), caption)
 
 
-def plot_accuracy_vs_n(d: dict[str, Any]) -> Figure:
-    sel = d.get("selectors")
-    if not isinstance(sel, dict) or not sel:
-        raise ShapeError("selectors must map a selector name to {n, accuracy[, ci_low, ci_high]}")
+def plot_accuracy_vs_n(d: AccuracyVsN) -> Figure:
     fig, ax = _new_figure()
     all_n: set[float] = set()
-    for i, (name, s) in enumerate(sorted(sel.items())):
-        if not isinstance(s, dict):
-            raise ShapeError(f"selector {name!r} must be a dict")
-        n, acc = _nums(s.get("n"), "n"), _nums(s.get("accuracy"), "accuracy")
-        if len(n) != len(acc) or not n:
-            raise ShapeError(f"selector {name!r}: n and accuracy must be non-empty and the same length")
+    for i, (name, s) in enumerate(sorted(d.selectors.items())):
         style = _line_style(i)
-        color = style["color"]
-        ax.plot(n, acc, marker="o", linewidth=1.6, label=str(name), **style)
-        if "ci_low" in s and "ci_high" in s:
-            cl, ch = _nums(s["ci_low"], "ci_low"), _nums(s["ci_high"], "ci_high")
-            if len(cl) == len(n) == len(ch):
-                ax.fill_between(n, cl, ch, color=color, alpha=0.12, linewidth=0)
-        all_n.update(n)
+        ax.plot(s.n, s.accuracy, marker="o", linewidth=1.6, label=name, **style)
+        if s.ci_low is not None and s.ci_high is not None:
+            ax.fill_between(s.n, s.ci_low, s.ci_high, color=style["color"], alpha=0.12, linewidth=0)
+        all_n.update(s.n)
     if all_n and min(all_n) > 0 and max(all_n) / min(all_n) >= 4:
         ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(all_n), [f"{v:g}" for v in sorted(all_n)])
@@ -301,88 +218,79 @@ def plot_accuracy_vs_n(d: dict[str, Any]) -> Figure:
     ax.set_ylim(-0.03, 1.03)
     _style(ax)
     ax.legend(fontsize=8, frameon=False, loc="best")
-    title = d.get("title") or "Best-of-N accuracy by selector"
-    return Figure("accuracy_vs_n", str(title), to_data_uri(fig), "Bands are 95% CIs where given.")
+    return Figure("accuracy_vs_n", d.title or "Best-of-N accuracy by selector", to_data_uri(fig),
+                  "Bands are 95% CIs where given.")
 
 
-def plot_roc(d: dict[str, Any]) -> Figure:
-    det = d.get("detectors")
-    if not isinstance(det, dict) or not det:
-        raise ShapeError("detectors must map a detector name to {fpr, tpr[, auc]}")
-    fig, ax = _new_figure(4.6 + (1.8 if len(det) > 4 else 0), 4.0)
+def plot_roc(d: RocCurves) -> Figure:
+    many = len(d.detectors) > 4
+    fig, ax = _new_figure(4.6 + (1.8 if many else 0), 4.0)
     ax.plot([0, 1], [0, 1], linestyle="--", color="#bbb", linewidth=1, label="chance")
-    for i, (name, c) in enumerate(sorted(det.items())):
-        if not isinstance(c, dict):
-            raise ShapeError(f"detector {name!r} must be a dict")
-        fpr, tpr = _nums(c.get("fpr"), "fpr"), _nums(c.get("tpr"), "tpr")
-        if len(fpr) != len(tpr) or len(fpr) < 2:
-            raise ShapeError(f"detector {name!r}: fpr and tpr need the same length (at least 2 points)")
-        auc = c.get("auc")
-        label = f"{name} (AUC {_num(auc):.3f})" if isinstance(auc, (int, float)) else str(name)
-        ax.plot(fpr, tpr, linewidth=1.6, label=label, **_line_style(i))
+    for i, (name, c) in enumerate(sorted(d.detectors.items())):
+        label = f"{name} (AUC {c.auc:.3f})" if c.auc is not None else name
+        ax.plot(c.fpr, c.tpr, linewidth=1.6, label=label, **_line_style(i))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     _style(ax)
-    if len(det) > 4:
+    if many:
         ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
     else:
         ax.legend(fontsize=8, frameon=False, loc="lower right")
-    title = d.get("title") or "ROC curves"
-    return Figure("roc", str(title), to_data_uri(fig), "Positive class = member (seen in training).")
+    return Figure("roc", d.title or "ROC curves", to_data_uri(fig), "Positive class = member (seen in training).")
 
 
-def plot_confusion(d: dict[str, Any]) -> Figure:
-    rows, cols, counts = d.get("row_labels"), d.get("col_labels"), d.get("counts")
-    if not (isinstance(rows, list) and isinstance(cols, list) and isinstance(counts, list)
-            and len(counts) == len(rows) and all(isinstance(r, list) and len(r) == len(cols) for r in counts)
-            and rows and cols):
-        raise ShapeError("needs row_labels, col_labels and counts[len(row_labels)][len(col_labels)]")
-    c = [[_num(v) for v in r] for r in counts]
+def plot_confusion(d: ConfusionMatrix) -> Figure:
+    c, rows, cols = d.counts, d.row_labels, d.col_labels
     top = max(max(r) for r in c) or 1
     fig, ax = _new_figure(1.8 + 1.0 * len(cols), 1.3 + 0.7 * len(rows))
     ax.imshow(c, cmap="Purples", vmin=0, vmax=top, aspect="auto")
     for i, r in enumerate(c):
         for j, v in enumerate(r):
             ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=11, color="white" if v > 0.6 * top else "#111")
-    ax.set_xticks(range(len(cols)), [str(x) for x in cols], fontsize=8)
-    ax.set_yticks(range(len(rows)), [str(x) for x in rows], fontsize=8)
+    ax.set_xticks(range(len(cols)), cols, fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.tick_params(length=0)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
-    title = d.get("title") or "Confusion matrix"
     total = sum(sum(r) for r in c)
-    return Figure("confusion", str(title), to_data_uri(fig), f"{total:g} items; rows are gold labels.")
+    return Figure("confusion", d.title or "Confusion matrix", to_data_uri(fig),
+                  f"{total:g} items; rows are gold labels.")
 
 
-EXTRAS_PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
-    "flip_matrix": plot_flip_matrix,
-    "reliability": plot_reliability,
-    "accuracy_vs_n": plot_accuracy_vs_n,
-    "roc": plot_roc,
-    "confusion": plot_confusion,
+RENDERERS: dict[type, Callable[[Any], Figure]] = {
+    FlipMatrix: plot_flip_matrix,
+    Reliability: plot_reliability,
+    AccuracyVsN: plot_accuracy_vs_n,
+    RocCurves: plot_roc,
+    ConfusionMatrix: plot_confusion,
 }
-"""Plot kinds read from extras (the `rounds` kind reads metric rows)."""
+"""How each plot spec type is drawn (the `rounds` plot reads metric rows)."""
 
 
-def task_figures(task: dict[str, Any]) -> tuple[list[Figure], list[str]]:
-    """The plots a task's metric rows and extras support, and a note for each malformed plot entry."""
-    from evalsuite.reporting.plot_data import recognise
+def task_figures(task: dict[str, Any], glossary: Glossary | None = None) -> tuple[list[Figure], list[str]]:
+    """The plots of a task's (or group's) results.json entry: the rounds plot of its rows, then each plot spec it
+    stores under `plots`; an entry written before plots were typed has its extras translated (legacy.py).
+    A malformed entry becomes a note instead of a figure."""
+    from evalsuite.reporting.legacy import legacy_plots
 
     figures, notes = [], []
     rows = task.get("metrics", [])
-    rounds = plot_rounds(rows)
+    rounds = plot_rounds(rows, glossary or Glossary(legacy=True))
     if rounds is not None:
         figures.append(rounds)
-    for path, data in recognise(task.get("extras", {}), "", rows, set(EXTRAS_PLOTS)):
+    stored = task.get("plots")
+    entries = enumerate(stored) if isinstance(stored, list) else legacy_plots(task.get("extras", {}), rows)
+    for where, data in entries:
+        where = f"plots[{where}]" if isinstance(stored, list) else f"extras {where}"
         try:
-            fig = EXTRAS_PLOTS[data["plot"]](data)
+            spec = from_dict(data)
         except ShapeError as e:
-            notes.append(f"{path}: {data['plot']} data not drawn ({e})")
+            notes.append(f"{where}: {data.get('plot') if isinstance(data, dict) else 'plot'} data not drawn ({e})")
             continue
-        suffix = " · ".join(str(data[k]) for k in ("subset", "protocol")
-                            if data.get(k) and str(data[k]) not in fig.title)
+        fig = RENDERERS[type(spec)](spec)
+        suffix = " · ".join(v for v in (spec.subset, spec.protocol) if v and v not in fig.title)
         figures.append(Figure(fig.kind, fig.title + (f" ({suffix})" if suffix else ""), fig.uri,
-                              f"{fig.caption} Source: extras {path}."))
+                              f"{fig.caption} Source: {where}."))
     return figures, notes

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from evalsuite.protocols.options import Options, flag, run_options
 from evalsuite.sandbox import ExecResult, allow_unsafe_exec, run_many
+from evalsuite.scoring.info import ExecReport
 
 
 
@@ -70,7 +71,7 @@ def describe(result: ExecResult, timeout: float = TIMEOUT_S) -> str:
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
 
 
-def exec_info(result: ExecResult, timeout: float = TIMEOUT_S) -> dict[str, Any]:
-    """The JSON-safe summary stored in `Score.info["exec"]`."""
-    return {"status": result.status, "exception": result.exception, "failing_line": failing_line(result.stderr),
-            "message": describe(result, timeout), "wall_time": round(result.wall_time, 4)}
+def exec_report(result: ExecResult, timeout: float = TIMEOUT_S) -> ExecReport:
+    """What a reader of samples.jsonl and the `exec_feedback` protocol see of a program's run."""
+    return ExecReport(result.status, result.exception, failing_line(result.stderr), describe(result, timeout),
+                      round(result.wall_time, 4))

@@ -16,7 +16,8 @@ from typing import Any
 
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
-from evalsuite.scoring.code_exec import exec_info, run_programs
+from evalsuite.scoring.code_exec import exec_report, run_programs
+from evalsuite.scoring.info import ExecReport, Skip
 
 _FENCE_LINE = re.compile(r"^\s*```[\w+-]*\s*$", re.MULTILINE)
 
@@ -88,13 +89,12 @@ class CruxEvalScorer(Scorer):
                results: dict) -> Score:
         passed = {c: skips[c] is None and results[program(fields, g)].passed for c, g in gens.items()}
         generation, skipped = gens["official"], skips["official"]
-        info: dict[str, Any] = {"mode": self.mode, "skipped": skipped is not None}
+        info: dict[str, Any] = {"mode": self.mode, **Skip(skipped is not None, skipped).to_info()}
         if skipped:
-            info["skip_reason"] = skipped
-            info["exec"] = {"status": "skipped", "exception": None, "failing_line": None,
-                            "message": f"Not run: {skipped} (the benchmark's rule).", "wall_time": 0.0}
+            report = ExecReport("skipped", None, None, f"Not run: {skipped} (the benchmark's rule).", 0.0)
+            info.update(report.to_info())
         else:
-            info["exec"] = exec_info(results[program(fields, generation)])
+            info.update(exec_report(results[program(fields, generation)]).to_info())
         if gens["lenient"] != generation:
             info["lenient_extracted"] = gens["lenient"]
         return Score(extracted=generation or None, correct=passed["official"], conventions=passed, info=info)

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+from evalsuite.scoring.info import Overlap
 
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -87,4 +88,4 @@ class HotpotQAScorer(Scorer):
         contains = bool(ref) and re.search(rf"(?<!\S){re.escape(ref)}(?!\S)", normalize_answer(output)) is not None
         f1, precision, recall = f1_precision_recall(answer, target) if answer is not None else (0.0, 0.0, 0.0)
         return Score(extracted=answer, correct=em, conventions={"em": em, "contains": contains},
-                     info={"rule": rule, "f1": f1, "precision": precision, "recall": recall})
+                     info=Overlap(rule, f1, precision, recall).to_info())

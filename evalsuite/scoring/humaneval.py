@@ -20,7 +20,7 @@ from typing import Any
 
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
-from evalsuite.scoring.code_exec import exec_info, run_programs
+from evalsuite.scoring.code_exec import exec_report, run_programs
 
 _FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _CODE_LANGS = ("", "python", "py", "python3")
@@ -77,5 +77,6 @@ class HumanEvalScorer(Scorer):
         for (reply, _, fields), (prog, form), res in zip(items, built, results):
             code = extract_code(reply, fields["entry_point"])
             out.append(Score(extracted=code if form != "empty" else None, correct=res.passed,
-                             conventions={"official": res.passed}, info={"form": form, "exec": exec_info(res)}))
+                             conventions={"official": res.passed},
+                             info={"form": form, **exec_report(res).to_info()}))
         return out

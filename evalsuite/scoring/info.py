@@ -68,7 +68,8 @@ class Verdict:
 class Overlap:
     """Token-overlap scores of a short free-text answer (HotpotQA's official F1) and the rule that extracted it."""
 
-    rule: str
+    rule: str | None
+    """Which extraction rule found the answer (None: nothing to extract)."""
     f1: float
     precision: float
     recall: float
@@ -80,7 +81,7 @@ class Overlap:
     def from_info(cls, info: dict[str, Any]) -> "Overlap | None":
         if "f1" not in info:
             return None
-        return cls(str(info.get("rule", "")), float(info["f1"]), float(info.get("precision", 0.0)),
+        return cls(info.get("rule"), float(info["f1"]), float(info.get("precision", 0.0)),
                    float(info.get("recall", 0.0)))
 
 

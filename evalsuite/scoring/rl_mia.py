@@ -12,6 +12,7 @@ from typing import Any
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
 from evalsuite.scoring.gsm8k import GSM8KScorer
+from evalsuite.scoring.info import SubsetLabel
 from evalsuite.scoring.math import MathScorer, last_boxed_content
 
 _ROLE_RE = r"\b{name}\b[^.\n]*?\bis\s+an?\s+(knight|knave)\b"
@@ -90,4 +91,4 @@ class RLMIAScorer(Scorer):
             sc = Score(boxed or None, ok)
         else:
             sc = MathScorer().score(output, target)
-        return Score(sc.extracted, sc.correct, {"correct": sc.correct}, {"subset": sub, **sc.info})
+        return Score(sc.extracted, sc.correct, {"correct": sc.correct}, {**SubsetLabel(sub).to_info(), **sc.info})

@@ -15,6 +15,7 @@ from typing import Any
 
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+from evalsuite.scoring.info import Verdict
 
 LABELS = ("correct", "incorrect")
 
@@ -72,8 +73,7 @@ class VerdictScorer(Scorer):
         lin = verdict == target
         luo = (verdict or "correct") == target
         keyword = (verdict or keyword_verdict(output)) == target
-        info = {"critique_label": target, "verdict": verdict,
-                "domain": fields.get("domain", ""), "source": fields.get("source", ""),
-                "cluster": str(fields.get("question_id", ""))}
+        info = Verdict(target, verdict, fields.get("domain", ""), fields.get("source", ""),
+                       str(fields.get("question_id", ""))).to_info()
         return Score(extracted=verdict, correct=lin, conventions={"lin": lin, "luo": luo, "keyword": keyword},
                      info=info)

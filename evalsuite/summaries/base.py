@@ -12,8 +12,11 @@ from typing import Any, Callable
 from evalsuite.metrics.base import MetricName, spec
 from evalsuite.protocols.options import Options, RunOptions
 from evalsuite.records import Sample
+from evalsuite.reporting.plot_specs import PlotSpec, to_dict
 
 SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
+PLOTS = "plots"
+"""The key of a task's extras under which summarize() collects its summarizers' plot specs (as dicts)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class Group:
 class Summary:
     rows: list[MetricRow]
     extras: dict[str, Any] = field(default_factory=dict)
+    plots: list[PlotSpec] = field(default_factory=list)
+    """Typed plot specs the report draws (stored per task under results.json's `plots`)."""
 
 
 def summarizer(name: str):
@@ -153,4 +158,6 @@ def summarize(
             rows.extend(kept)
             if out.extras and (kept or not wanted):
                 extras[task][name] = out.extras
+            if out.plots and (kept or not wanted):
+                extras[task].setdefault(PLOTS, []).extend(to_dict(p) for p in out.plots)
     return rows, dict(extras)

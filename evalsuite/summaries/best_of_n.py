@@ -15,6 +15,7 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
 from evalsuite.metrics.self_certainty import bon_accuracy, borda_vote, majority_vote, n_values, oracle_pass, select_max
 from evalsuite.records import Sample
+from evalsuite.reporting.plot_specs import AccuracyVsN, Series
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 SCORES = {"self_certainty_streamed": "streamed", "self_certainty_official": "official"}
@@ -49,7 +50,7 @@ def summarize_best_of_n(g: Group) -> Summary | None:
     n_max = min(len(v) for v in by_doc.values())
     temps = sorted({s.request.gen.temperature for v in by_doc.values() for s in v})
     note = f"T={','.join(f'{t:g}' for t in temps)}, first N of {n_max} samples per doc"
-    rows, table = [], defaultdict(list)
+    rows, table, cis = [], defaultdict(list), defaultdict(list)
     ns = n_values(n_max)
     for n in ns:
         chosen: dict[str, list[float]] = defaultdict(list)
@@ -65,9 +66,13 @@ def summarize_best_of_n(g: Group) -> Summary | None:
             rows.append(g.row(0, MetricName.of("bon_accuracy", name, N=n), bon_accuracy(v),
                               bootstrap_mean_ci(v, groups, seed=g.seed), len(docs), note))
             table[name].append(bon_accuracy(v))
+            cis[name].append((rows[-1].ci_low, rows[-1].ci_high))
         v = np.array(oracle)
         rows.append(g.row(0, MetricName.of("oracle_pass", N=n), oracle_pass(v),
                           bootstrap_mean_ci(v, groups, seed=g.seed), len(docs), note))
         table["oracle pass@N"].append(oracle_pass(v))
+        cis["oracle pass@N"].append((rows[-1].ci_low, rows[-1].ci_high))
+    plot = AccuracyVsN({name: Series(ns, acc, [lo for lo, _ in cis[name]], [hi for _, hi in cis[name]])
+                        for name, acc in table.items()}, f"Best-of-N accuracy by selector (Borda p={p:g})")
     return Summary(rows, {"n": ns, "accuracy": dict(table), "borda_p": p, "temperature": temps,
-                          "docs": len(docs)})
+                          "docs": len(docs)}, [plot])

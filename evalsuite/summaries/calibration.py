@@ -15,6 +15,7 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
 from evalsuite.metrics.calibration import (aurc, brier, conf_auroc, confidence_missing, ece, ece_mass,
                                            mean_confidence, reliability)
+from evalsuite.reporting.plot_specs import Bin, Reliability
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 PROBABILITIES = ("verbal", "ptrue", "tokenprob", "self_predict", "self_predict_verbal")
@@ -28,6 +29,13 @@ LABELS = {
 }
 
 
+def reliability_plot(ex: dict, rnd: int) -> Reliability:
+    """The reliability diagram of one confidence method at one answer round, both binnings side by side."""
+    bins = {name: [Bin(b["lo"], b["hi"], b["count"], b["mean_confidence"], b["accuracy"]) for b in ex[key]]
+            for key, name in (("width", "equal-width"), ("mass", "equal-mass")) if ex[key]}
+    return Reliability(ex["label"], bins, f"Reliability: {ex['label']}, attempt {rnd}")
+
+
 @summarizer("calibration")
 def summarize_calibration(g: Group) -> Summary | None:
     by_round = defaultdict(list)
@@ -36,7 +44,7 @@ def summarize_calibration(g: Group) -> Summary | None:
             by_round[s.attempt].append(s)
     if not by_round:
         return None
-    rows, extras = [], {}
+    rows, extras, plots = [], {}, []
     for rnd, ss in sorted(by_round.items()):
         docs_all = np.array([s.doc_id for s in ss])
         for name in sorted({k for s in ss for k in s.confidence}):
@@ -55,15 +63,16 @@ def summarize_calibration(g: Group) -> Summary | None:
                 metrics = [("ece", ece), ("ece_mass", ece_mass), ("brier", brier)] + metrics
                 rows.append(g.row(rnd, MetricName("mean_confidence", name), mean_confidence(c),
                                   bootstrap_mean_ci(c, docs, seed=g.seed), c.size, note=LABELS.get(name, name)))
-                extras.setdefault(name, {})[str(rnd)] = {
+                ex = extras.setdefault(name, {})[str(rnd)] = {
                     "width": reliability(c, y, binning="width"), "mass": reliability(c, y, binning="mass"),
                     "n": int(c.size), "label": LABELS.get(name, name)}
+                plots.append(reliability_plot(ex, rnd))
             for metric, fn in metrics:
                 value = fn(c, y)
                 note = LABELS.get(name, name)
                 if np.isnan(value) and metric == "conf_auroc":
                     note += f"; undefined: all {c.size} answers with this confidence are " + (
                         "right" if y.all() else "wrong")
-                rows.append(g.row(rnd, MetricName(metric, name), value, bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size,
-                                  note=note))
-    return Summary(rows, {"reliability": extras} if extras else {})
+                rows.append(g.row(rnd, MetricName(metric, name), value,
+                                  bootstrap_ci(fn, [c, y], docs, seed=g.seed), c.size, note=note))
+    return Summary(rows, {"reliability": extras} if extras else {}, plots)

@@ -18,6 +18,8 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.roc import (best_f1, best_f1_threshold, bootstrap_roc, percentile_ci, roc_auc, roc_points,
                                    tpr_at_1fpr, tpr_at_5fpr)
 from evalsuite.records import Generation, Kind, Sample
+from evalsuite.reporting.plot_specs import Curve, RocCurves
+from evalsuite.scoring.info import SubsetLabel
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 TARGETS = (("mia_tpr_at_1fpr", 0.01), ("mia_tpr_at_5fpr", 0.05))
@@ -62,7 +64,8 @@ def _docs(samples: list[Sample]) -> dict[str, tuple[bool, str, dict[str, list[Ge
             continue
         kinds[s.doc_id][s.kind].append(s.generation)
         if s.kind == Kind.ANSWER:
-            meta[s.doc_id] = (s.member, str(s.info.get("subset") or ""))
+            label = SubsetLabel.from_info(s.info)
+            meta[s.doc_id] = (s.member, label.subset if label else "")
     for doc, (member, source) in meta.items():
         if member is not None:
             out[doc] = (member, source, kinds[doc])
@@ -123,7 +126,9 @@ def summarize_contamination(g: Group) -> Summary | None:
     sources = {doc: src or g.subset or g.task for doc, (_, src, _) in docs.items()}
     extras = {"roc": curves, "entropy": entropy, "scores": oriented, "members": members, "sources": sources,
               "detectors": {d: dataclasses.asdict(det.DETECTORS[d]) for d in names}}
-    return Summary(rows, extras)
+    plots = [RocCurves({d: Curve(v["fpr"], v["tpr"], v["auc"]) for d, v in c["detectors"].items()}, c["title"],
+                       c["subset"]) for c in curves if c["detectors"]]
+    return Summary(rows, extras, plots)
 
 
 def _mean_rows(g: Group, names: tuple[str, ...], rows: list[MetricRow], curves: list[dict[str, Any]],

@@ -25,6 +25,8 @@ from evalsuite.metrics.critique import (
 )
 from evalsuite.records import Kind, Sample
 from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.reporting.plot_specs import ConfusionMatrix
+from evalsuite.scoring.info import Verdict
 from evalsuite.scoring.verdict import parse_verdict
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
@@ -71,10 +73,9 @@ def judgements(samples: list[Sample]) -> list[Judgement]:
             answers[(s.doc_id, s.sample_idx)].append(s)
     out = []
     for s in samples:
-        if s.kind == Kind.ANSWER and "critique_label" in s.info:
-            out.append(Judgement(s.doc_id, s.sample_idx, 0, s.info.get("cluster") or s.doc_id,
-                                 s.info.get("domain", ""), s.info.get("source", ""),
-                                 s.info["critique_label"] == "correct", s.info.get("verdict")))
+        if s.kind == Kind.ANSWER and (v := Verdict.from_info(s.info)) is not None:
+            out.append(Judgement(s.doc_id, s.sample_idx, 0, v.cluster or s.doc_id, v.domain, v.source,
+                                 v.response_ok, v.verdict))
         elif s.kind == Kind.CRITIQUE:
             prior = [a for a in answers[(s.doc_id, s.sample_idx)] if a.round < s.round and a.correct is not None]
             if not prior:
@@ -172,7 +173,7 @@ def gqc_rows(g: Group, js: list[Judgement]) -> list[MetricRow]:
 
 def self_check_summary(g: Group, js: list[Judgement], threshold: int) -> tuple[list[MetricRow], dict] | None:
     """Plain self-consistency vs Luo's self-check over the first answers, when questions have several samples."""
-    first = {(s.doc_id, s.sample_idx): s for s in g.samples if s.kind == "answer" and s.attempt == 0}
+    first = {(s.doc_id, s.sample_idx): s for s in g.samples if s.kind == Kind.ANSWER and s.attempt == 0}
     own = {(j.doc_id, j.sample_idx): j for j in js if j.attempt == 0 and not j.given}
     by_doc: dict[str, list[tuple[int, Sample]]] = defaultdict(list)
     for (doc, idx), s in first.items():
@@ -212,6 +213,14 @@ def self_check_summary(g: Group, js: list[Judgement], threshold: int) -> tuple[l
     return rows, extras
 
 
+def verdict_matrix(ex: dict, title: str) -> ConfusionMatrix:
+    """Gold label × verdict counts of `critique_rows`' extras, with the answers given no verdict as a column."""
+    c, un = ex["confusion"]["exclude"], ex["unparsed"]
+    return ConfusionMatrix(["response correct", "response wrong"], ["judged correct", "judged wrong", "no verdict"],
+                           [[c["tn"], c["fp"], un["response_correct"]], [c["fn"], c["tp"], un["response_wrong"]]],
+                           title)
+
+
 @summarizer("critique")
 def summarize_critique(g: Group) -> Summary | None:
     """Critique rows per judged attempt, per domain when there are several, G/Q/C and self-check."""
@@ -219,12 +228,14 @@ def summarize_critique(g: Group) -> Summary | None:
     if not js:
         return None
     rows: list[MetricRow] = []
+    plots: list[ConfusionMatrix] = []
     extras: dict = {"by_attempt": {}}
     for rnd in sorted({j.attempt for j in js}):
         part = [j for j in js if j.attempt == rnd]
         r, ex = critique_rows(g, part, rnd, g.seed)
         rows.extend(r)
         extras["by_attempt"][str(rnd)] = ex
+        plots.append(verdict_matrix(ex, f"Critique verdicts, answer {rnd} judged"))
     domains = sorted({j.domain for j in js})
     if len(domains) > 1:
         for dom in domains:
@@ -239,4 +250,4 @@ def summarize_critique(g: Group) -> Summary | None:
     if checked:
         rows.extend(checked[0])
         extras["self_check"] = checked[1]
-    return Summary(rows, extras)
+    return Summary(rows, extras, plots)

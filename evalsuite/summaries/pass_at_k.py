@@ -16,14 +16,20 @@ import numpy as np
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
 from evalsuite.metrics.pass_at_k import PASS_AT, exec_skipped, pass_at_k
 from evalsuite.records import Sample
+from evalsuite.scoring.info import ExecReport, Skip
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 K_VALUES = tuple(PASS_AT)
 
 
+def _skipped(s: Sample) -> bool:
+    skip = Skip.from_info(s.info)
+    return skip is not None and skip.skipped
+
+
 def doc_counts(chains: list[Sample]) -> tuple[int, int]:
     """(n, c) of one doc's generations under the official rule (skipped dropped unless nothing passes)."""
-    kept = [s for s in chains if not s.info.get("skipped")]
+    kept = [s for s in chains if not _skipped(s)]
     c = sum(bool(s.correct) for s in kept)
     return (len(kept), c) if c > 0 else (len(chains), 0)
 
@@ -32,7 +38,7 @@ def answers_by_round(samples: list[Sample]) -> tuple[dict[str, list[dict[int, Sa
     """doc_id -> one {attempt: sample} per chain, and the last attempt seen."""
     chains: dict[tuple[str, int], dict[int, Sample]] = defaultdict(dict)
     for s in samples:
-        if s.attempt is not None and s.correct is not None and "exec" in s.info:
+        if s.attempt is not None and s.correct is not None and ExecReport.from_info(s.info) is not None:
             chains[(s.doc_id, s.sample_idx)][s.attempt] = s
     docs: dict[str, list[dict[int, Sample]]] = defaultdict(list)
     for (doc_id, _), by_attempt in sorted(chains.items()):
@@ -69,7 +75,7 @@ def summarize_pass_at_k(g: Group) -> Summary | None:
     rows, per_round = [], []
     min_samples = min(len(chains) for chains in docs.values())
     max_samples = max(len(chains) for chains in docs.values())
-    has_skip_rule = any("skipped" in s.info for s in g.samples)
+    has_skip_rule = any(Skip.from_info(s.info) is not None for s in g.samples)
     for rnd in range(max(last, g.rounds or 0) + 1):
         answers = {d: [s for s in (latest(ch, rnd) for ch in chains) if s is not None] for d, chains in docs.items()}
         answers = {d: ss for d, ss in answers.items() if ss}
@@ -84,7 +90,7 @@ def summarize_pass_at_k(g: Group) -> Summary | None:
             rows.append(row)
             entry[row.metric.text] = row.value
         if has_skip_rule:
-            flags = np.array([bool(s.info.get("skipped")) for ss in answers.values() for s in ss])
+            flags = np.array([_skipped(s) for ss in answers.values() for s in ss])
             rows.append(g.row(rnd, "exec_skipped", exec_skipped(flags), (float("nan"), float("nan")), flags.size))
             entry["skipped"] = int(flags.sum())
         per_round.append(entry)

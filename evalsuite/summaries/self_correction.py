@@ -19,6 +19,7 @@ from evalsuite.metrics.self_correction import (
     relative_self_correction, undefined_reason,
 )
 from evalsuite.records import Kind, Sample
+from evalsuite.reporting.plot_specs import FlipMatrix, FlipPanel
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 N_BOOT = 1000
@@ -139,6 +140,25 @@ def flip_extras(ch: Chains) -> dict:
     }
 
 
+def _panels(flips: list[dict]) -> list[FlipPanel]:
+    return [FlipPanel(f["from"], f["to"], [[f["right→right"], f["right→wrong"]],
+                                           [f["wrong→right"], f["wrong→wrong"]]]) for f in flips]
+
+
+def flip_plots(ex: dict, protocol: str = "") -> list[FlipMatrix]:
+    """The flip figures of `flip_extras`: consecutive attempts, then attempt 0 to each attempt after the first."""
+    out = []
+    if ex["flips"]:
+        one = ex["flips"][0]
+        title = ("Flips between consecutive attempts" if len(ex["flips"]) > 1
+                 else f"Flips from attempt {one['from']} to attempt {one['to']}")
+        out.append(FlipMatrix(_panels(ex["flips"]), title, protocol=protocol))
+    later = [f for f in ex["flips_from_first"] if f["to"] != 1]
+    if later:
+        out.append(FlipMatrix(_panels(later), "Flips from attempt 0 to each later attempt", protocol=protocol))
+    return out
+
+
 @summarizer("self_correction")
 def summarize_self_correction(g: Group) -> Summary | None:
     """Rows at every round r >= 1 comparing round r with round 0; extras with the flip matrices."""
@@ -159,5 +179,6 @@ def summarize_self_correction(g: Group) -> Summary | None:
         for name, fn in ROUND_METRICS:
             rows.append(g.row(r, name, fn(before, after), percentile_ci(fn(boot)), n,
                               join(note, undefined_reason(name, before, after))))
-    return Summary(rows, flip_extras(ch))
+    ex = flip_extras(ch)
+    return Summary(rows, ex, flip_plots(ex))
 

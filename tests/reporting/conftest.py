@@ -9,6 +9,7 @@ import pytest
 
 from evalsuite.records import Generation, Request, Sample
 from evalsuite.reporting import outputs
+from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
 from evalsuite.summaries import MetricRow
 
 
@@ -39,22 +40,19 @@ def write_run(path: Path, rows: list[MetricRow], samples: list[Sample] = (), *, 
     cfg = {"tasks": tasks, "model": f"hf:{model_id}", "limit": 10, "protocol": None, "max_tokens": 64,
            "temperature": 0.0, "top_p": 1.0, "seed": 0, "samples": 1, "rounds": 1, "data_source": "local",
            "token_stats": True, "options": {}, **(config or {})}
-    payload = {
-        "model": {"spec": f"hf:{model_id}", "backend": "hf", "model_id": model_id, "revision": "local-1"},
-        "versions": {"python": "3.11", "evalsuite": "0.1.0"}, "git_hash": "abc123",
-        "created": "2025-01-01T00:00:00+00:00",
-        "run": {"generated": len(samples), "from_store": 0, "gen_tokens": 30, "gen_seconds": 1.5, "rounds": 1,
-                "tokens_per_s": 20.0, "wall_seconds": 2.0},
-        "config": cfg,
-        "tasks": {t: {"source": "local", "files": {"test.jsonl": "ab" * 32}, "n_docs": 10,
-                      "protocol": next((r.protocol for r in rows if r.task == t), "direct"), "oracle": False,
-                      "primary_convention": "flexible", **(task_info or {}).get(t, {}),
-                      "metrics": [r.to_dict() for r in rows if r.task == t], "extras": (extras or {}).get(t, {})}
-                  for t in tasks},
-    }
-    if groups:
-        payload["groups"] = groups
-    outputs.write_results_json(path / "results.json", payload)
+    results = ResultsFile(
+        model={"spec": f"hf:{model_id}", "backend": "hf", "model_id": model_id, "revision": "local-1"},
+        versions={"python": "3.11", "evalsuite": "0.1.0"}, git_hash="abc123", created="2025-01-01T00:00:00+00:00",
+        run={"generated": len(samples), "from_store": 0, "gen_tokens": 30, "gen_seconds": 1.5, "rounds": 1,
+             "tokens_per_s": 20.0, "wall_seconds": 2.0},
+        config=cfg,
+        tasks={t: task_results([r for r in rows if r.task == t], (extras or {}).get(t, {}), source="local",
+                               files={"test.jsonl": "ab" * 32}, n_docs=10,
+                               protocol=next((r.protocol for r in rows if r.task == t), "direct"), oracle=False,
+                               primary_convention="flexible", **(task_info or {}).get(t, {}))
+               for t in tasks},
+        groups=groups or None, glossary=glossary_of(rows))
+    results.write(path / "results.json")
     outputs.write_samples(path / "samples.jsonl", samples)
     outputs.write_results_csv(path / "results.csv", rows)
     return path
