@@ -1,4 +1,5 @@
-"""One contract for every backend: hf (tiny Llama), openai (a real llama.cpp server), vllm (inside its venv).
+"""One contract for every registered backend: hf (tiny Llama), openai (a real llama.cpp server), vllm (inside its
+venv), mock (a scripted reply, seed-dependent when sampled). A backend registered without a case here fails.
 
 Each case says which statistics it can compute exactly (`exact`) and which it always does (`required`); any other
 statistic a backend returns must be listed in `Generation.approximate`, and the full-vocabulary identities below
@@ -14,6 +15,7 @@ import pytest
 
 from evalsuite.errors import UsageError
 from evalsuite.records import GenParams, Request
+from evalsuite.registry import BACKENDS, load_plugins
 
 IN_VLLM_VENV = os.environ.get("EVALSUITE_IN_VLLM_VENV") == "1"
 
@@ -39,20 +41,53 @@ def _n(g) -> int:
     return len(g.stats["logprob"])
 
 
-@pytest.fixture(scope="module", params=["hf", "openai", "vllm"])
+def _hf(request) -> Case:
+    return Case("hf", request.getfixturevalue("tiny_backend"), frozenset(ALL), frozenset(ALL), True, True)
+
+
+def _openai(request) -> Case:
+    from evalsuite.backends.openai import OpenAIBackend
+
+    server = request.getfixturevalue("llama_server")
+    be = OpenAIBackend(f"smollm2@{server.url}", {"concurrency": 4, "top_logprobs": 5})
+    return Case("openai", be, frozenset({"logprob", "entropy_top5"}), frozenset({"logprob"}), False, False)
+
+
+def _vllm(request) -> Case:
+    return Case("vllm", request.getfixturevalue("vllm_backend"), frozenset(ALL), frozenset(ALL), True, True)
+
+
+def _mock(request) -> Case:
+    from evalsuite.backends.mock import MockBackend, prompt_text
+
+    def script(req: Request) -> str:
+        sampled = f"seed {req.gen.seed}: " if req.gen.temperature > 0 else ""
+        return f"{sampled}{len(prompt_text(req))} is the answer"
+
+    return Case("mock", MockBackend("scripted", script=script), frozenset(ALL), frozenset(ALL), True, True)
+
+
+CASES = {"hf": _hf, "openai": _openai, "vllm": _vllm, "mock": _mock}
+"""How to build each registered backend for the contract (a backend needing a server or a venv skips without)."""
+
+
+def _registered() -> list[str]:
+    load_plugins()
+    return sorted(BACKENDS)
+
+
+def test_every_registered_backend_has_a_case():
+    assert set(_registered()) == set(CASES), "add a case for each new backend to CASES"
+
+
+@pytest.fixture(scope="module", params=_registered())
 def case(request):
     name = request.param
     if IN_VLLM_VENV and name != "vllm":
         pytest.skip("inside the vllm venv only the vllm case runs")
-    if name == "hf":
-        return Case(name, request.getfixturevalue("tiny_backend"), frozenset(ALL), frozenset(ALL), True, True)
-    if name == "openai":
-        from evalsuite.backends.openai import OpenAIBackend
-
-        server = request.getfixturevalue("llama_server")
-        be = OpenAIBackend(f"smollm2@{server.url}", {"concurrency": 4, "top_logprobs": 5})
-        return Case(name, be, frozenset({"logprob", "entropy_top5"}), frozenset({"logprob"}), False, False)
-    return Case(name, request.getfixturevalue("vllm_backend"), frozenset(ALL), frozenset(ALL), True, True)
+    if name not in CASES:
+        pytest.fail(f"backend {name!r} is registered but has no contract case in CASES")
+    return CASES[name](request)
 
 
 def test_one_generation_per_request_in_order_and_batch_independent(case):

@@ -1,8 +1,6 @@
 """Protocol state machines on hand-built turns: self_refine's verdict stop, oracle's correct-only stop, CoVe's
-verification round; and oracle's stop end to end on the tiny model."""
+verification round; and oracle's stop end to end with a scripted model (the mock backend)."""
 from __future__ import annotations
-
-import json
 
 from evalsuite import evaluate
 from evalsuite.protocols.base import Settings, Turn
@@ -85,32 +83,29 @@ def test_verification_question_parsing():
     assert verification_questions(plan, 2) == ["Is 16 - 3 = 13?", "Is 13 - 4 = 9?"]
 
 
-def test_oracle_end_to_end_stops_chains_whose_first_answer_is_right(tiny_backend, tmp_path):
-    from evalsuite.tasks.cards import DATA_DIR
+def test_oracle_end_to_end_stops_chains_whose_first_answer_is_right(tmp_path):
+    """A scripted model answers docs 0 and 2 right at first and everything else wrong: the oracle stops exactly
+    the chains that were right, the others run both corrections."""
+    from evalsuite.backends.mock import MockBackend
 
-    lines = (DATA_DIR / "gsm8k" / "test.jsonl").read_text().splitlines()[:4]
-    first = evaluate(tasks="correctbench_gsm8k", model=tiny_backend, limit=4, rounds=2, protocol="oracle",
-                     output_dir=tmp_path / "a", max_tokens=8, progress=False, log=lambda m: None)
-    got = {s.doc_id: s.extracted for s in first.samples if s.attempt == 0}
-    hit = {d for d, x in got.items() if x is not None}
-    assert hit, "the tiny model produced no number at all; raise max_tokens"
-    # Make the extracted first answers the gold ones (the prompt does not show the gold, so replies are unchanged).
-    (tmp_path / "data" / "gsm8k").mkdir(parents=True)
-    recs = [json.loads(x) for x in lines]
-    for i, rec in enumerate(recs):
-        if str(i) in hit:
-            rec["answer"] = f"rewritten\n#### {got[str(i)]}"
-    (tmp_path / "data" / "gsm8k" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    res = evaluate(tasks="correctbench_gsm8k", model=tiny_backend, limit=4, rounds=2, protocol="oracle",
-                   data_dir=tmp_path / "data", output_dir=tmp_path / "b", max_tokens=8, progress=False,
-                   log=lambda m: None)
-    attempts = {}
+    docs = load_docs(CARD, limit=4)
+    right_first = {docs[0].doc_id, docs[2].doc_id}
+
+    def script(req: Request) -> str:
+        doc = next(d for d in docs if d.fields["question"] in req.messages[0][1])
+        first = len(req.messages) == 1
+        return f"#### {doc.target}" if first and doc.doc_id in right_first else "#### -1"
+
+    model = MockBackend("oracle-script", script=script)
+    res = evaluate(tasks="correctbench_gsm8k", model=model, limit=4, rounds=2, protocol="oracle",
+                   output_dir=tmp_path, max_tokens=16, progress=False, log=lambda m: None)
+    attempts: dict[str, list[int]] = {}
     for s in res.samples:
         attempts.setdefault(s.doc_id, []).append(s.attempt)
-    for d, att in attempts.items():
-        first_right = next(s.correct for s in res.samples if s.doc_id == d and s.attempt == 0)
-        assert sorted(att) == ([0] if first_right else [0, 1, 2]), (d, att)
-    assert any(next(s.correct for s in res.samples if s.doc_id == d and s.attempt == 0) for d in hit)
+    assert attempts == {d.doc_id: [0] if d.doc_id in right_first else [0, 1, 2] for d in docs}
+    assert {s.doc_id for s in res.samples if s.attempt == 0 and s.correct} == right_first
+    assert len(model.calls) == 2 + 2 * 3, "each wrong chain was told twice that it was wrong"
+    assert all("incorrect" in r.messages[-1][1] for r in model.calls if len(r.messages) > 1)
     carried = res.metric("correctbench_gsm8k", "accuracy_carried", round=2)
-    assert carried.value >= res.metric("correctbench_gsm8k", "accuracy", round=0).value
+    assert carried.value == 0.5 == res.metric("correctbench_gsm8k", "accuracy", round=0).value
     assert "oracle" in carried.note and "carried forward" in carried.note
