@@ -105,3 +105,36 @@ def test_the_backend_example_runs_the_task_end_to_end(plugins, doc_files):
         "On what date did Apollo 11 land on the Moon?", "On what date did the Berlin Wall fall?",
         "On what date did the Titanic sink?"]
     assert all(s["extracted"] is None and s["correct"] is False for s in samples)  # "YYYY-MM-DD" is no date
+
+
+def test_the_metric_example_reaches_results_csv_with_no_summarizer_edit(plugins, doc_files):
+    import csv
+
+    _import(plugins / "reply_words.py", METRICS, "reply_words")
+    _import(plugins / "echo_backend.py", BACKENDS, "echo")
+    out = doc_files / "run"
+    evaluate(tasks="iso_dates", model="echo:demo", output_dir=out, progress=False, log=lambda m: None)
+    rows = [r for r in csv.DictReader(open(out / "results.csv")) if r["metric"] == "reply_words"]
+    # each echoed reply is the question plus 'End with a line "Answer: YYYY-MM-DD".' (6 words):
+    # Apollo 10 + 6, Berlin Wall 8 + 6, Titanic 7 + 6 words -> (16 + 14 + 13) / 3
+    assert len(rows) == 1 and rows[0]["attempt"] == "0" and rows[0]["n"] == "3"
+    assert float(rows[0]["value"]) == pytest.approx(43 / 3)
+
+
+def test_the_protocol_example_asks_again_and_gets_self_correction_rows(plugins, doc_files):
+    import csv
+
+    _import(plugins / "are_you_sure.py", PROTOCOLS, "are_you_sure")
+    _import(plugins / "echo_backend.py", BACKENDS, "echo")
+    out = doc_files / "run"
+    evaluate(tasks="iso_dates_review", model="echo:demo", protocol="are_you_sure", rounds=2, output_dir=out,
+             progress=False, log=lambda m: None)
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted((s["doc_id"], s["attempt"]) for s in samples) == [(d, a) for d in "012" for a in (0, 1, 2)]
+    again = 'Are you sure? Check your answer, then give your final answer again. End with a line "Answer: YYYY-MM-DD".'
+    assert {s["output"] for s in samples if s["attempt"] > 0} == {again}
+    first = next(s for s in samples if s["doc_id"] == "0" and s["attempt"] == 1)
+    assert [m["role"] for m in first["prompt"]] == ["user", "assistant", "user"]
+    rows = {(r["metric"], r["attempt"]): r["value"] for r in csv.DictReader(open(out / "results.csv"))
+            if not r["variant"]}
+    assert [float(rows[k]) for k in (("accuracy", "2"), ("delta", "1"), ("delta", "2"))] == [0.0, 0.0, 0.0]
