@@ -1,6 +1,7 @@
 """The round-synchronous engine: round r of every chain goes to the backend in batches, stored as each returns.
 
-It is the one module that knows the order of stages: protocol -> store/backend -> scorer -> protocol.
+Within a round it knows the order: protocol -> store/executor -> scorer -> protocol. What happens around the
+rounds (plans, the observer stage, summaries, outputs) is the runner's (evalsuite/runner.py).
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ class _Chain:
     pending: list[Request] | None
     history: list[list[Turn]] = field(default_factory=list)
     answers: int = 0
+    answer_at: dict[int, int] = field(default_factory=dict)
+    """Engine round -> index of this chain's answer sample in the run's sample list."""
 
 
 def _seeded(req: Request, sample_idx: int) -> Request:
@@ -93,32 +96,39 @@ def run(
     ]
     out: list[Sample] = []
     rnd = 0
-    while True:
-        active = [c for c in chains if c.pending]
-        if not active:
-            break
+    while active := [c for c in chains if c.pending]:
         items = [(c, req, req.key(ident.backend, ident.model_id, ident.revision, c.sample_idx))
                  for c in active for req in c.pending]
         got = store.get_many(k for _, _, k in items)
         stats.from_store += len(got)
         _generate_missing(executor, store, items, got, stats, rnd, progress, log)
-        turns: dict[int, list[Turn]] = {}
-        for (c, req, key), sc in zip(items, _score_answers(items, got)):
-            sample = _score(c, req, key, got[key], rnd, sc)
-            out.append(sample)
-            turns.setdefault(id(c), []).append(Turn(req, sample.generation, sample.extracted, sample.correct,
-                                                    sample.info))
-        for c in active:
-            c.history.append(turns[id(c)])
-            nxt = c.plan.protocol.next(c.doc, c.history)
-            c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
+        _advance(active, items, got, rnd, out, executor)
         rnd += 1
         stats.rounds = rnd
         if on_round is not None:
             on_round(out, stats, rnd - 1)
     stats.rounds = rnd
-    _attach_confidence(chains, out, executor)
     return out, stats
+
+
+def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd: int, out: list[Sample],
+             executor: Executor) -> None:
+    """Score the round's replies into samples, hand each chain its turns and take its next requests; a chain that
+    ends gets its confidences (the protocol's `confidence` hook) on its answer samples now."""
+    turns: dict[int, list[Turn]] = {}
+    for (c, req, key), sc in zip(items, _score_answers(items, got)):
+        sample = _score(c, req, key, got[key], rnd, sc)
+        if sample.attempt is not None:
+            c.answer_at[rnd] = len(out)
+        out.append(sample)
+        turns.setdefault(id(c), []).append(Turn(req, sample.generation, sample.extracted, sample.correct,
+                                                sample.info))
+    for c in active:
+        c.history.append(turns[id(c)])
+        nxt = c.plan.protocol.next(c.doc, c.history)
+        c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
+        if c.pending is None:
+            _attach_confidence(c, out, executor)
 
 
 def _generate_missing(executor: Executor, store: SampleStore, items: list, got: dict[str, Generation],
@@ -158,20 +168,12 @@ def _chain_key(c: _Chain) -> str:
     return f"{c.doc.task}/{c.doc.doc_id}/{c.sample_idx}"
 
 
-def _answer_text(c: _Chain, gen: Generation) -> str:
-    """The text the scorer reads (the protocol may drop what is not the answer)."""
-    return c.plan.protocol.answer_text(gen.text)
-
-
-def _attach_confidence(chains: list[_Chain], out: list[Sample], executor: Executor) -> None:
-    """Put each finished chain's confidences (the protocol's `confidence` hook) on its answer samples."""
-    where = {(s.task, s.doc_id, s.protocol, s.sample_idx, s.round): i
-             for i, s in enumerate(out) if s.kind == Kind.ANSWER}
-    for c in chains:
-        for rnd, conf in c.plan.protocol.confidence(c.doc, c.history, executor.token_offsets).items():
-            i = where.get((c.doc.task, c.doc.doc_id, c.plan.protocol.registry_name, c.sample_idx, rnd))
-            if i is not None and conf:
-                out[i] = dataclasses.replace(out[i], confidence={**out[i].confidence, **conf})
+def _attach_confidence(c: _Chain, out: list[Sample], executor: Executor) -> None:
+    """Put a finished chain's confidences, {answer's engine round: {method: value}}, on its answer samples."""
+    for rnd, conf in c.plan.protocol.confidence(c.doc, c.history, executor.token_offsets).items():
+        i = c.answer_at.get(rnd)
+        if i is not None and conf:
+            out[i] = dataclasses.replace(out[i], confidence={**out[i].confidence, **conf})
 
 
 def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None]:
@@ -182,24 +184,22 @@ def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None
         if req.kind == Kind.ANSWER:
             by_scorer.setdefault(id(c.plan.scorer), (c.plan.scorer, []))[1].append(i)
     for scorer, idx in by_scorer.values():
-        scores = scorer.score_many([(_answer_text(items[i][0], got[items[i][2]]), items[i][0].doc.target,
-                                     items[i][0].doc.fields)
-                                    for i in idx])
+        scores = scorer.score_many([(c.plan.protocol.answer_text(got[key].text), c.doc.target, c.doc.fields)
+                                    for c, _, key in (items[i] for i in idx)])
         for i, sc in zip(idx, scores):
             out[i] = sc
     return out
 
 
-def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None = None) -> Sample:
+def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None) -> Sample:
+    """The sample of one reply; an answer carries its score (every answer of a round was scored together)."""
     proto = c.plan.protocol
     info = proto.sample_info(c.doc)
     base = dict(task=c.doc.task, doc_id=c.doc.doc_id, protocol=proto.registry_name, round=rnd,
                 sample_idx=c.sample_idx, key=key, request=req, generation=gen, kind=req.kind, target=c.doc.target,
                 member=proto.member(c.doc))
-    if req.kind != Kind.ANSWER:
-        return Sample(attempt=None, info=info, **base)
     if sc is None:
-        sc = c.plan.scorer.score(_answer_text(c, gen), c.doc.target, c.doc.fields)
+        return Sample(attempt=None, info=info, **base)
     c.answers += 1
     return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct,
                   conventions=dict(sc.conventions), info={**info, **sc.info}, **base)
