@@ -61,6 +61,34 @@ def _threads_line(backend: Backend, log: Callable[[str], None]) -> None:
             f"({backend.threads_from}; --threads N sets them)")
 
 
+def _check_inputs(limit: int | None, samples: int, rounds: int, max_tokens: int, temperature: float, top_p: float,
+                  data_source: str, opts: RunOptions) -> None:
+    """Refuse run settings that cannot work, before any model is loaded."""
+    if limit is not None and limit <= 0:
+        raise UsageError(f"--limit must be a positive number of docs, got {limit}; omit it to run every doc")
+    if limit is not None and opts.of(TaskOptions).full:
+        raise UsageError("--full and --limit contradict each other; pass only one of them")
+    for name, val in (("--samples", samples), ("--rounds", rounds), ("--max-tokens", max_tokens)):
+        if val <= 0:
+            raise UsageError(f"{name} must be positive, got {val}")
+    validate.check_sampling(temperature, top_p)
+    if temperature < 0 or not 0 < top_p <= 1:
+        raise UsageError("--temperature must be >= 0 and --top-p in (0, 1]")
+    if data_source not in ("local", "hub"):
+        raise UsageError(f"--data-source must be local or hub, got {data_source!r}")
+
+
+def _protocol_for(protocol: str | None, opts: RunOptions) -> str | None:
+    """The `--protocol` of the run (`--confidence` implies confidence), checked to exist."""
+    if "confidence" in opts.given and protocol in (None, "confidence"):
+        protocol = "confidence"
+    elif "confidence" in opts.given:
+        raise UsageError(f"--confidence works with --protocol confidence, not {protocol}; drop one of the two")
+    if protocol is not None:
+        lookup(PROTOCOLS, "protocol", protocol)
+    return protocol
+
+
 @runlock.releases_run_locks
 def evaluate(
     tasks: list[str] | str,
@@ -88,31 +116,16 @@ def evaluate(
 ) -> Results:
     """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv.
 
-    `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power), keyed by option
-    name (`borda_p` for `--borda-p`); they are parsed into each protocol's typed `Options` here, once. `executor` is "local" (this process) or
-    "ray" (`replicas` Ray actors, on the cluster at `ray_address` / $RAY_ADDRESS or a local Ray).
+    `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power), keyed by
+    option name (`borda_p` for `--borda-p`); they are parsed into each protocol's typed `Options` here, once.
+    `executor` is "local" (this process) or "ray" (`replicas` Ray actors, on the cluster at `ray_address` /
+    $RAY_ADDRESS or a local Ray).
     """
     t_start = time.perf_counter()
     opts = RunOptions.parse(options)
-    if limit is not None and limit <= 0:
-        raise UsageError(f"--limit must be a positive number of docs, got {limit}; omit it to run every doc")
-    if limit is not None and opts.of(TaskOptions).full:
-        raise UsageError("--full and --limit contradict each other; pass only one of them")
-    for name, val in (("--samples", samples), ("--rounds", rounds), ("--max-tokens", max_tokens)):
-        if val <= 0:
-            raise UsageError(f"{name} must be positive, got {val}")
-    validate.check_sampling(temperature, top_p)
-    if temperature < 0 or not 0 < top_p <= 1:
-        raise UsageError("--temperature must be >= 0 and --top-p in (0, 1]")
-    if data_source not in ("local", "hub"):
-        raise UsageError(f"--data-source must be local or hub, got {data_source!r}")
+    _check_inputs(limit, samples, rounds, max_tokens, temperature, top_p, data_source, opts)
     cards = resolve_tasks(tasks)
-    if "confidence" in opts.given and protocol in (None, "confidence"):
-        protocol = "confidence"
-    elif "confidence" in opts.given:
-        raise UsageError(f"--confidence works with --protocol confidence, not {protocol}; drop one of the two")
-    if protocol is not None:
-        lookup(PROTOCOLS, "protocol", protocol)
+    protocol = _protocol_for(protocol, opts)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     validate.check_model_args(model_args)
     backend = load_backend(model, model_args)
