@@ -1,0 +1,32 @@
+"""Request kinds are one enum whose values are the stored strings, so store keys and samples.jsonl are unchanged."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from evalsuite.records import PREDICTIONS, Kind, Request, prediction_kind
+from evalsuite.scoring.properties import properties_for
+
+
+def test_kind_values_are_the_stored_strings():
+    assert Kind.ANSWER == "answer" and f"{Kind.RECALL_PERTURBED}" == "recall_perturbed"
+    assert json.dumps({"kind": Kind.PTRUE}) == '{"kind": "ptrue"}'
+    assert Kind("sc_official") is Kind.SC_OFFICIAL
+
+
+def test_store_key_of_a_request_is_what_the_string_kind_gave():
+    req = Request(messages=(("user", "2+3?"),), kind=Kind.FEEDBACK)
+    payload = {"messages": [{"role": "user", "content": "2+3?"}], "prompt": None, "continuation": None,
+               "gen": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 256, "stop": [], "seed": 0},
+               "want": ["logprob", "entropy", "sc_term"], "kind": "feedback"}
+    want = hashlib.sha256(json.dumps(["hf", "m", "r", payload, 0], sort_keys=True,
+                                     ensure_ascii=False).encode()).hexdigest()
+    assert req.key("hf", "m", "r", 0) == want
+
+
+def test_every_self_prediction_property_has_its_kinds():
+    props = {p for t in ("number", "option letter", "latex") for p in properties_for(t)} | {"correct"}
+    for who in ("predict", "observe"):
+        for prop in props:
+            assert PREDICTIONS[prediction_kind(who, prop)] == (who, prop)
+    assert PREDICTIONS[Kind.OBSERVE_LAST_DIGIT] == ("observe", "last_digit") and Kind.ANSWER not in PREDICTIONS
