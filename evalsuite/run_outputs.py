@@ -11,8 +11,10 @@ from typing import Any, Callable
 from evalsuite.protocols.options import RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
+from evalsuite.reporting.plot_specs import to_dict
 from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
 from evalsuite.summaries import MetricRow, summarize
+from evalsuite.summaries.groups import group_plots
 
 
 @dataclass
@@ -57,7 +59,8 @@ class RunOutputs:
             execution=execution, partial=partial, rounds_done=rounds_done if partial else None, config=self.config,
             tasks={name: task_results([r for r in rows if r.task == name], extras.get(name, {}), **d)
                    for name, d in self.data_info.items()},
-            groups={name: task_results([r for r in group_rows if r.task == name], ex)
+            groups={name: task_results([r for r in group_rows if r.task == name],
+                                       {**ex, "plots": [to_dict(p) for p in group_plots(ex)]})
                     for name, ex in group_extras.items()},
             glossary=glossary_of(rows + group_rows))
         rows = rows + group_rows

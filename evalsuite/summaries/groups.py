@@ -13,9 +13,10 @@ import numpy as np
 
 from evalsuite.metrics.self_correction import acc_after, undefined_reason
 from evalsuite.records import Sample
+from evalsuite.reporting.plot_specs import PlotSpec
 from evalsuite.summaries.base import Group, MetricRow, correction_rounds
 from evalsuite.summaries.self_correction import (
-    CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, join, percentile_ci,
+    CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, flip_plots, join, percentile_ci,
     resampled_flips,
 )
 
@@ -90,3 +91,18 @@ def summarize_groups(
             extras.setdefault(name, {})[proto] = {"subsets": list(chs),
                                                   POOLED: flip_extras(combine(list(chs.values())))}
     return rows, extras
+
+
+def group_plots(extras: dict[str, Any]) -> list[PlotSpec]:
+    """The plots of one group's extras (`{protocol: ...}` as summarize_groups and add_critique_groups write them):
+    the pooled flips and the pooled critique verdicts of each protocol."""
+    from evalsuite.summaries.critique import verdict_matrix
+
+    out: list[PlotSpec] = []
+    for proto, ex in extras.items():
+        if POOLED in ex:
+            out += flip_plots(ex[POOLED], protocol=proto)
+        if "critique" in ex:
+            out.append(dataclasses.replace(verdict_matrix(ex["critique"][POOLED], "Critique verdicts"),
+                                           protocol=proto))
+    return out

@@ -18,6 +18,7 @@ from evalsuite.reporting.plots import task_figures
 from evalsuite.summaries.base import Group
 from evalsuite.summaries.calibration import summarize_calibration
 from evalsuite.summaries.critique import verdict_matrix
+from evalsuite.summaries.groups import group_plots
 from evalsuite.summaries.self_correction import flip_plots
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "data"
@@ -63,6 +64,17 @@ def test_flip_and_confusion_specs_from_the_summaries_extras():
     assert isinstance(m, ConfusionMatrix) and m.counts == [[9, 2, 4], [1, 7, 0]]
     figs, _ = task_figures({"metrics": [], "plots": [_stored(s) for s in (consecutive, from_first, m)]})
     assert [f.kind for f in figs] == ["flip_matrix", "flip_matrix", "confusion"]
+
+
+def test_a_groups_pooled_flips_and_verdicts_become_specs_of_its_protocols():
+    flips = [{"from": 0, "to": 1, "right→right": 2, "right→wrong": 0, "wrong→right": 1, "wrong→wrong": 1}]
+    ex = {"confusion": {"exclude": {"tp": 1, "fp": 0, "fn": 2, "tn": 3}},
+          "unparsed": {"response_correct": 1, "response_wrong": 0}}
+    extras = {"review": {"subsets": ["a", "b"], "pooled": {"flips": flips, "flips_from_first": flips}},
+              "critique": {"critique": {"subsets": ["a"], "pooled": ex}}}
+    got = group_plots(extras)
+    assert [(type(p).__name__, p.protocol) for p in got] == [("FlipMatrix", "review"), ("ConfusionMatrix", "critique")]
+    assert got[0].title == "Flips from attempt 0 to attempt 1" and got[1].counts == [[3, 0, 1], [2, 1, 0]]
 
 
 def test_malformed_entries_are_notes_and_shapes_are_checked_on_read():
