@@ -37,7 +37,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> None:
     """`evalsuite run`'s flags in groups: tasks and data, model, generation, protocol, output, execution, then the
-    options each protocol declares with `run_option()` (grouped by its `group`; only `with_plugins`, which imports
+    fields of each `@run_options` class (under its group heading; only `with_plugins`, which imports
     the plugin modules: another subcommand's parse skips them)."""
     from evalsuite.registry import RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
 
