@@ -51,6 +51,8 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
     g["tasks and data"].add_argument("--data-dir", default=None, metavar="DIR",
                                      help="folder with the task data files (default: shipped data; also "
                                           "$EVALSUITE_DATA_DIR)")
+    g["tasks and data"].add_argument("--include-path", action="append", default=None, metavar="DIR",
+                                     help="also read task cards from DIR (repeatable; also $EVALSUITE_TASKS_PATH)")
     g["model"].add_argument("--model", default=None, metavar="SPEC",
                             help="hf:PATH_OR_ID, vllm:PATH_OR_ID or openai:MODEL@URL (default: the embedded "
                                  "SmolLM2-135M-Instruct)")
@@ -110,6 +112,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     tasks = sub.add_parser("tasks", help="list registered tasks with their size and answer type")
     tasks.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    tasks.add_argument("--include-path", action="append", default=None, metavar="DIR",
+                       help="also read task cards from DIR (repeatable; also $EVALSUITE_TASKS_PATH)")
     for name, (help_text, configure, _) in sorted(COMMANDS.items()):
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -185,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
     try:
+        if getattr(args, "include_path", None):
+            from evalsuite.tasks.roots import add_task_folders
+
+            add_task_folders(args.include_path)
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
         return PLUGIN_COMMANDS[args.command][2](args)

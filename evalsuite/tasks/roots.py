@@ -19,8 +19,15 @@ def search_path() -> tuple[Path, ...]:
     extra = [Path(p).expanduser().resolve() for p in os.environ.get(SEARCH_PATH_VAR, "").split(os.pathsep) if p.strip()]
     for p in extra:
         if not p.is_dir():
-            raise UsageError(f"task folder {p} (from ${SEARCH_PATH_VAR}) is not a folder; fix or unset ${SEARCH_PATH_VAR}")
+            raise UsageError(f"task folder {p} (from --include-path or ${SEARCH_PATH_VAR}) is not a folder; "
+                             "name a folder of task cards")
     return (TASKS_DIR, *extra)
+
+
+def add_task_folders(folders: list[str]) -> None:
+    """`--include-path DIR...`: put the folders ahead of those already in $EVALSUITE_TASKS_PATH (for this process)."""
+    old = [p for p in os.environ.get(SEARCH_PATH_VAR, "").split(os.pathsep) if p.strip()]
+    os.environ[SEARCH_PATH_VAR] = os.pathsep.join([*folders, *old])
 
 
 def data_root(data_dir: str | Path | None = None, home: Path | None = None) -> Path:

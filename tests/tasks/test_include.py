@@ -88,3 +88,12 @@ def test_a_search_path_folder_adds_tasks_and_rejects_a_duplicate_name(tmp_path, 
     monkeypatch.setenv("EVALSUITE_TASKS_PATH", str(tmp_path / "missing"))
     with pytest.raises(UsageError, match="is not a folder"):
         catalog()
+
+
+def test_include_path_flag_adds_a_folder_to_the_listing(tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", "")
+    _write(tmp_path / "extra" / "grp.yaml", "name: my_group\ndescription: two of them\ntasks: [gsm8k, math500]\n")
+    res = cli("tasks", "--include-path", str(tmp_path / "extra"))
+    assert res.returncode == 0 and "my_group" in res.stdout and "gsm8k" in res.stdout
+    res = cli("tasks", "--include-path", str(tmp_path / "nope"))
+    assert res.returncode == 2 and "is not a folder" in res.stderr and len(res.stderr.splitlines()) == 1

@@ -71,3 +71,13 @@ def test_the_folder_task_runs_end_to_end_on_the_tiny_model(tasks_path, tiny_mode
         m = STRICT.search(s["output"])
         assert s["extracted"] == (m.group(1) if m else None)
         assert s["correct"] == (s["extracted"] == s["target"]) and set(s["conventions"]) == {"strict", "flexible"}
+
+
+def test_the_folder_task_runs_from_the_cli_with_include_path(tasks_path, tiny_model_dir, tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", "")
+    out = tmp_path / "cli-run"
+    res = cli("run", "--tasks", "iso_dates", "--include-path", str(tasks_path), "--model", f"hf:{tiny_model_dir}",
+              "--limit", "2", "--max-tokens", "4", "--output-dir", str(out))
+    assert res.returncode == 0, res.stderr
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert [s["target"] for s in samples] == ["1969-07-20", "1989-11-09"]
