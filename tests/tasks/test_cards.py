@@ -26,10 +26,24 @@ def test_gsm8k_and_math500_golds():
     assert math.doc_id == "test/precalculus/807.json"
 
 
-def test_every_card_has_the_prompts_of_its_protocol():
+def test_every_card_opens_a_chain_under_its_default_protocol(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("EVALSUITE_DATA_DIR", raising=False)
+    from evalsuite.protocols.base import Settings
+    from evalsuite.registry import PROTOCOLS, lookup
+
+    opened = []
     for card in catalog().values():
-        if isinstance(card, TaskCard) and not card.unavailable:
-            assert card.protocol in card.prompts or card.protocol not in ("direct", "cot")
+        if not isinstance(card, TaskCard) or card.unavailable or card.data.get("download"):
+            continue
+        proto = lookup(PROTOCOLS, "protocol", card.protocol)(card, Settings())
+        doc = load_docs(card, limit=1)[0]
+        reqs = proto.first(doc)
+        text = reqs[0].messages[-1][1] if reqs[0].messages else reqs[0].prompt
+        assert reqs and text.strip() and "{{" not in text and "{%" not in text, card.name
+        opened.append(card.name)
+    assert len(opened) == 19  # 31 cards - 4 groups - 6 downloaded (rl_mia) - gpqa and criticbench_lin (offline)
 
 
 def test_unknown_task_names_the_fix():
