@@ -70,9 +70,9 @@ def render(text: str, fields: dict[str, Any]) -> str:
         raise UsageError(f"prompt template needs a field the doc lacks ({e.message})") from e
 
 
-GENERIC_SUMMARIES = ("accuracy", "answer_overlap", "pass_at_k", "critique")
+GENERIC_SUMMARIES = ("accuracy", "pass_at_k", "critique")
 """Summaries of answer samples that any protocol's chains get; each reports what its task's scorer records
-(execution reports, F1, verdicts) and nothing for a task without it."""
+(per-answer metrics, execution reports, verdicts) and nothing for a task without it."""
 
 
 class Protocol(ABC):

@@ -117,6 +117,10 @@ def applicable(protocol: str) -> tuple[str, ...]:
     load_plugins()
     cls = PROTOCOLS.get(protocol)
     declared = cls.summaries if cls is not None else GENERIC_SUMMARIES + ("calibration", "self_correction")
+    unknown = sorted(set(declared) - set(SUMMARIZERS))
+    if unknown:
+        raise ValueError(f"protocol {protocol!r} declares unregistered summaries {unknown}; registered: "
+                         f"{', '.join(SUMMARIZERS)}")
     return tuple(n for n in SUMMARIZERS if n in declared)
 
 

@@ -2,6 +2,8 @@
 the task card's `metrics:`; no summarizer tests a protocol's name or class."""
 from __future__ import annotations
 
+import pytest
+
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Turn
 from evalsuite.records import Doc, Generation, Kind, Request, Sample
 from evalsuite.registry import PROTOCOLS
@@ -67,3 +69,20 @@ def test_a_card_metrics_list_narrows_the_reported_families():
     assert {m for _, m in _metrics(rows)} == {"accuracy", "parse_rate", "mean_tokens"}
     rows, _ = summarize(samples, metrics={"t": ("accuracy",)})
     assert [(str(r.metric), r.value) for r in rows] == [("accuracy", 0.5)]
+
+
+def test_every_protocol_declares_registered_summaries_only(monkeypatch):
+    from evalsuite.registry import load_plugins
+    from evalsuite.summaries.base import SUMMARIZERS
+
+    load_plugins()
+    for name, cls in PROTOCOLS.items():
+        assert set(cls.summaries) <= set(SUMMARIZERS), name
+        assert applicable(name)
+
+    class Misspelt(AskTwice):
+        summaries = ("accuracy", "self_corection")
+
+    monkeypatch.setitem(PROTOCOLS, "misspelt", Misspelt)
+    with pytest.raises(ValueError, match="self_corection"):  # a misspelt name never switches a summary off
+        applicable("misspelt")
