@@ -112,6 +112,5 @@ def task_results(rows: list[Any], extras: dict[str, Any], **entry: Any) -> dict[
     """One task's (or group's) entry: what the caller records about it, then its metric rows, extras and the plot
     specs its summarizers returned (`extras["plots"]`, from summarize(), moved to `plots`)."""
     extras = dict(extras)
-    plots = extras.pop("plots", None)
-    return {**entry, "metrics": [r.to_dict() for r in rows], "extras": extras,
-            **({"plots": plots} if plots is not None else {})}
+    plots = extras.pop("plots", [])
+    return {**entry, "metrics": [r.to_dict() for r in rows], "extras": extras, "plots": plots}
