@@ -134,7 +134,7 @@ def correction_rounds(protocol: str, rounds: int | None) -> int | None:
 
 
 def _family(row: MetricRow) -> str:
-    return str(row.metric).partition("[")[0]
+    return row.metric.name
 
 
 def summarize(
