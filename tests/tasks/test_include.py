@@ -3,6 +3,7 @@ the catalog's per-benchmark folders, and a search-path folder that adds a task w
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,11 @@ def test_include_path_flag_adds_a_folder_to_the_listing(tmp_path, monkeypatch, c
     assert res.returncode == 0 and "my_group" in res.stdout and "gsm8k" in res.stdout
     res = cli("tasks", "--include-path", str(tmp_path / "nope"))
     assert res.returncode == 2 and "is not a folder" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_readme_layout_names_every_benchmark_folder():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    tasks_lines = re.split(r"\n  [a-z_]+/\s", block.split("\n  tasks/", 1)[1], maxsplit=1)[0]
+    folders = {p.name for p in TASKS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == set(re.findall(r"\b([a-z0-9_]+)/", tasks_lines))
