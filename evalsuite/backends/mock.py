@@ -2,6 +2,7 @@
 
 Replies come from a script: a dict (the request's prompt text, i.e. its last user turn or raw prompt -> reply), a
 list (replies in the order requests arrive), or a function of the Request (it sees the messages, the seed, ...).
+A reply is a string, or a `Reply` that also gives the probabilities of the request's `choices`.
 Without a script the reply is `--model-args reply=TEXT`, else the last user turn echoed back. Each character is one
 token; its statistics come from a fixed 6-outcome distribution derived from the character, of which the character
 is the likeliest outcome, so every identity the contract tests check holds exactly and a teacher-forced pass over a
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence, Union
 
 from evalsuite.backends.base import Backend, OnResult, parse_model_args
@@ -18,7 +19,18 @@ from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
 from evalsuite.registry import backend
 
-Script = Union[Mapping[str, str], Sequence[str], Callable[[Request], str], None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted reply with the probabilities of a request's `choices` at its first position (e.g. P(True))."""
+
+    text: str
+    choices: Mapping[str, float] = field(default_factory=dict)
+
+
+Text = Union[str, Reply]
+Script = Union[Mapping[str, Text], Sequence[Text], Callable[[Request], Text], None]
 OUTCOMES = 6
 _TOP = re.compile(r"^entropy_top(\d+)$")
 
@@ -80,7 +92,7 @@ class MockBackend(Backend):
         self.calls: list[Request] = []
         """Every request generated, in order (tests read what was asked)."""
 
-    def reply(self, req: Request) -> str:
+    def reply(self, req: Request) -> Text:
         """The scripted text for one request."""
         s = self.script
         if callable(s):
@@ -97,13 +109,16 @@ class MockBackend(Backend):
             return s[done]
         return self.opts["reply"] or prompt_text(req)
 
-    def _generation(self, req: Request, text: str, finish: str) -> Generation:
+    def _generation(self, req: Request, text: str, finish: str, given: Mapping[str, float] | None = None
+                    ) -> Generation:
         want = tuple(dict.fromkeys((*req.want, "logprob")))
         per = [char_stats(c, want) for c in text]
         stats = {w: [t[w] for t in per] for w in want}
         choices = None
-        if req.choices:
-            logits = [2.0 if text.startswith(c) else 0.0 for c in req.choices] + [0.0]
+        if req.choices and given:
+            choices = {c: math.log(given[c]) if given.get(c, 0) > 0 else -math.inf for c in req.choices}
+        elif req.choices:  # unscripted: a choice that starts like the reply is the likeliest
+            logits = [2.0 if text and c.startswith(text[0]) else 0.0 for c in req.choices] + [0.0]
             norm = math.log(sum(math.exp(v) for v in logits))
             choices = {c: v - norm for c, v in zip(req.choices, logits)}
         return Generation(text=text, token_ids=[ord(c) for c in text], stats=stats, finish_reason=finish,
@@ -117,13 +132,14 @@ class MockBackend(Backend):
                 gen = self.score_requests([req])[0]
             else:
                 self.calls.append(req)
-                text, finish = self.reply(req), "stop"
+                got = self.reply(req)
+                text, finish = (got.text if isinstance(got, Reply) else got), "stop"
                 cut = min((text.find(s) for s in req.gen.stop if s and s in text), default=-1)
                 if cut >= 0:
                     text = text[:cut]
                 elif len(text) > req.gen.max_tokens:
                     text, finish = text[: req.gen.max_tokens], "length"
-                gen = self._generation(req, text, finish)
+                gen = self._generation(req, text, finish, got.choices if isinstance(got, Reply) else None)
             out.append(gen)
             if on_result is not None:
                 on_result(i, gen)
