@@ -66,8 +66,8 @@ class SelfPredict(Protocol):
     def first(self, doc: Doc) -> list[Request]:
         task = render(self.prompt(self.key), doc.fields)
         who = "observe" if self.observer_mode else "predict"
-        reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(), kind=prediction_kind(who, "correct"),
-                        gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()),
+        reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(),
+                        kind=prediction_kind(who, "correct"), gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()),
                         choices=("Yes", "No"))]
         for prop in self.properties:
             text = self._ask("property", task=task, question=self._ask(prop))
