@@ -67,8 +67,8 @@ class SelfPredict(Protocol):
         task = render(self.prompt(self.key), doc.fields)
         who = "observe" if self.observer_mode else "predict"
         reqs = [Request(messages=(("user", self._ask("correct", task=task)),), want=(),
-                        kind=prediction_kind(who, "correct"), gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()),
-                        choices=("Yes", "No"))]
+                        kind=prediction_kind(who, "correct"), choices=("Yes", "No"),
+                        gen=self.settings.gen(temperature=0.0, max_tokens=PREDICT_TOKENS["correct"], stop=()))]
         for prop in self.properties:
             text = self._ask("property", task=task, question=self._ask(prop))
             reqs.append(Request(messages=(("user", text),), want=(), kind=prediction_kind(who, prop),
