@@ -82,14 +82,11 @@ def n_values(n_max: int) -> list[int]:
     return out
 
 
-@metric("bon_accuracy", higher_is_better=True, label="Best-of-N accuracy", plot="best_of_n",
-        definition=("Accuracy of the one answer a selector picks from N samples (majority vote, highest self-certainty,"
-                    " Borda vote, highest mean log-prob)."),
-        source="Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
-def bon_accuracy(chosen_correct) -> float:
-    """Fraction of docs whose selected answer is correct (no selection counts as wrong)."""
-    c = np.asarray(chosen_correct, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
+bon_accuracy = metric(
+    "bon_accuracy", higher_is_better=True, label="Best-of-N accuracy", plot="best_of_n", aggregate="mean",
+    definition=("Accuracy of the one answer a selector picks from N samples (majority vote, highest self-certainty,"
+                " Borda vote, highest mean log-prob)."),
+    source="Kang et al. 2025, Scalable Best-of-N Selection via Self-Certainty (arXiv 2502.18581)")
 
 
 oracle_pass = metric(

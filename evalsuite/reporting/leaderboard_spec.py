@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from evalsuite.errors import UsageError
+from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.base import spec as metric_spec
 
 SPEC_DIR = Path(str(resources.files("evalsuite") / "leaderboards"))
@@ -64,8 +65,9 @@ class Column:
             return self.label
         meta = metric_spec(self.metric)
         name = meta.label if meta else self.metric
-        if meta and "[" in self.metric:
-            name += " (" + self.metric.split("[", 1)[1].rstrip("]") + ")"
+        qualifier = MetricName.legacy(self.metric).qualifier
+        if meta and qualifier:
+            name += f" ({qualifier})"
         rnd = "last round" if self.round == "last" else f"round {self.round}"
         extra = " · ".join(x for x in (self.protocol, self.subset) if x)
         return f"{self.task} {name}, {rnd}" + (f" ({extra})" if extra else "")
