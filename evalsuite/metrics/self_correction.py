@@ -55,17 +55,6 @@ def _ratio(num, den):
     return float(out) if out.ndim == 0 else out
 
 
-def flip_matrix(before: np.ndarray, after: np.ndarray) -> dict[str, int]:
-    """The 2×2 flip matrix as counts, keyed right→right, right→wrong, wrong→right, wrong→wrong."""
-    return flip_counts(before, after).as_dict()
-
-
-def accuracy_per_round(correct: np.ndarray) -> np.ndarray:
-    """Column means of a (chains × rounds) boolean matrix: accuracy at each round."""
-    c = np.asarray(correct, dtype=float)
-    return c.mean(axis=0) if c.size else np.full(c.shape[1:] or (0,), np.nan)
-
-
 def acc_before(before, after=None):
     """Accuracy at the earlier round, from arrays or flip counts."""
     f = _flips(before, after)

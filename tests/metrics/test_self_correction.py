@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from evalsuite.metrics.self_correction import (
-    acc_after, acc_before, accuracy_per_round, confidence_level, critique_score, delta, delta_c2i, delta_i2c,
-    flip_matrix, relative_self_correction, undefined_reason,
+    acc_after, acc_before, confidence_level, critique_score, delta, delta_c2i, delta_i2c, flip_counts,
+    relative_self_correction, undefined_reason,
 )
 
 BEFORE = np.array([1, 1, 1, 0, 0, 0, 0, 1], bool)
@@ -17,7 +17,7 @@ AFTER = np.array([1, 0, 1, 1, 0, 0, 1, 1], bool)
 
 def test_hand_worked_case():
     # rr = chains 0,2,7; rw = 1; wr = 3,6; ww = 4,5; Acc1 = 4/8, Acc2 = 5/8.
-    assert flip_matrix(BEFORE, AFTER) == {"right→right": 3, "right→wrong": 1, "wrong→right": 2, "wrong→wrong": 2}
+    assert flip_counts(BEFORE, AFTER).as_dict() == {"right→right": 3, "right→wrong": 1, "wrong→right": 2, "wrong→wrong": 2}
     assert delta(BEFORE, AFTER) == pytest.approx(0.125)
     assert delta_i2c(BEFORE, AFTER) == pytest.approx(0.25)
     assert delta_c2i(BEFORE, AFTER) == pytest.approx(0.125)
@@ -120,8 +120,6 @@ def test_undefined_values_are_nan_with_a_reason(before, name, reason):
     assert undefined_reason("delta", b, a) == ""
 
 
-def test_accuracy_per_round_and_shape_check():
-    c = np.array([[1, 1, 0], [0, 1, 1]], bool)
-    assert list(accuracy_per_round(c)) == [0.5, 1.0, 0.5]
+def test_rounds_of_different_lengths_are_refused():
     with pytest.raises(ValueError):
         delta(np.array([1, 0], bool), np.array([1], bool))
