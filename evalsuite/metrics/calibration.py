@@ -8,11 +8,38 @@ of that run, so ties share a bin; bins left empty are dropped. Empty bins contri
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from evalsuite.metrics.base import metric, term
 
 N_BINS = 10
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How a confidence method is reported: its short label, and whether it is a probability of being right (every
+    calibration metric) or an unbounded score (the ranking metrics AUROC and AURC only)."""
+
+    label: str
+    probability: bool
+
+
+CONFIDENCES: dict[str, Confidence] = {
+    "verbal": Confidence("verbalized", True), "ptrue": Confidence("P(True)", True),
+    "tokenprob": Confidence("answer-token probability", True),
+    "self_predict": Confidence("self-prediction, P(Yes)", True),
+    "self_predict_verbal": Confidence("self-prediction, stated", True),
+    "self_certainty_streamed": Confidence("self-certainty, streamed", False),
+    "self_certainty_official": Confidence("self-certainty, official", False),
+    "mean_logprob": Confidence("mean log-prob", False),
+}
+
+
+def confidence(name: str) -> Confidence:
+    """The declared confidence method `name`; an undeclared one is a score shown by its name."""
+    return CONFIDENCES.get(name) or Confidence(name, False)
 
 term("verbal", "Verbalised confidence", "The model states its confidence in words (\"Confidence: 80%\") with its answer.",
      "Tian et al. 2023, Just Ask for Calibration (arXiv 2305.14975)")

@@ -13,20 +13,10 @@ import numpy as np
 
 from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
-from evalsuite.metrics.calibration import (aurc, brier, conf_auroc, confidence_missing, ece, ece_mass,
+from evalsuite.metrics.calibration import (aurc, brier, conf_auroc, confidence, confidence_missing, ece, ece_mass,
                                            mean_confidence, reliability)
 from evalsuite.reporting.plot_specs import Bin, Reliability
 from evalsuite.summaries.base import Group, Summary, summarizer
-
-PROBABILITIES = ("verbal", "ptrue", "tokenprob", "self_predict", "self_predict_verbal")
-"""Confidence names that are probabilities of being correct; any other name is a score (ranking only)."""
-
-LABELS = {
-    "verbal": "verbalized", "ptrue": "P(True)", "tokenprob": "answer-token probability",
-    "self_predict": "self-prediction, P(Yes)", "self_predict_verbal": "self-prediction, stated",
-    "self_certainty_streamed": "self-certainty, streamed", "self_certainty_official": "self-certainty, official",
-    "mean_logprob": "mean log-prob",
-}
 
 
 def reliability_plot(ex: dict, rnd: int) -> Reliability:
@@ -55,21 +45,21 @@ def summarize_calibration(g: Group) -> Summary | None:
             c, y, docs = vals[keep], np.array([bool(s.correct) for s in ss], dtype=float)[keep], docs_all[keep]
             rows.append(g.row(rnd, MetricName("confidence_missing", name), confidence_missing(missing),
                               bootstrap_mean_ci(missing.astype(float), docs_all, seed=g.seed), len(ss),
-                              note=LABELS.get(name, name)))
+                              note=confidence(name).label))
             if not c.size:
                 continue
             metrics = [("conf_auroc", conf_auroc), ("aurc", aurc)]
-            if name in PROBABILITIES:
+            if confidence(name).probability:
                 metrics = [("ece", ece), ("ece_mass", ece_mass), ("brier", brier)] + metrics
                 rows.append(g.row(rnd, MetricName("mean_confidence", name), mean_confidence(c),
-                                  bootstrap_mean_ci(c, docs, seed=g.seed), c.size, note=LABELS.get(name, name)))
+                                  bootstrap_mean_ci(c, docs, seed=g.seed), c.size, note=confidence(name).label))
                 ex = extras.setdefault(name, {})[str(rnd)] = {
                     "width": reliability(c, y, binning="width"), "mass": reliability(c, y, binning="mass"),
-                    "n": int(c.size), "label": LABELS.get(name, name)}
+                    "n": int(c.size), "label": confidence(name).label}
                 plots.append(reliability_plot(ex, rnd))
             for metric, fn in metrics:
                 value = fn(c, y)
-                note = LABELS.get(name, name)
+                note = confidence(name).label
                 if np.isnan(value) and metric == "conf_auroc":
                     note += f"; undefined: all {c.size} answers with this confidence are " + (
                         "right" if y.all() else "wrong")
