@@ -223,6 +223,16 @@ class CliResult:
     stdout: str
     stderr: str
 
+    def one_line(self, code: int, *needles: str) -> str:
+        """Assert exit `code` with exactly one stderr line, no traceback, holding every needle; return that line."""
+        assert self.returncode == code, self.stderr
+        assert "Traceback" not in self.stderr
+        lines = [x for x in self.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1, self.stderr
+        for n in needles:
+            assert n in lines[0], lines[0]
+        return lines[0]
+
 
 @pytest.fixture
 def cli(capsys):

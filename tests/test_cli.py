@@ -92,17 +92,6 @@ def test_run_prints_summary_table(tiny, tmp_path):
     assert "model calls: 0 generated, 2 read from the store" in proc.stdout
 
 
-def one_line(res, code: int, *needles: str) -> str:
-    """The in-process twin of assert_one_line_error, for any exit code."""
-    assert res.returncode == code, res.stderr
-    assert "Traceback" not in res.stderr
-    lines = [x for x in res.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1, res.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
-
-
 @pytest.mark.parametrize("extra, needles", [
     (["--model-args", "batch_size=0"], ["batch_size must be a positive number", "got 0"]),
     (["--model-args", "dtype=float32,batch_size=-4"], ["batch_size must be a positive number", "got -4"]),
@@ -113,23 +102,23 @@ def one_line(res, code: int, *needles: str) -> str:
 ])
 def test_run_refuses_at_the_edge(cli, tiny, tmp_path, extra, needles):
     out = tmp_path / "o"
-    one_line(cli("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "2", "--output-dir", str(out), *extra),
-             2, *needles)
+    cli("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "2", "--output-dir", str(out), *extra).one_line(
+        2, *needles)
     assert not (out / "samples.sqlite").exists()
 
 
 def test_run_hostile_files(cli, tiny, tmp_path):
     (tmp_path / "gsm8k" / "test.jsonl").mkdir(parents=True)
-    one_line(cli("run", "--tasks", "gsm8k", "--model", tiny, "--data-dir", str(tmp_path), "--output-dir",
-                 str(tmp_path / "o")), 2, "test.jsonl", "is not a file")
+    cli("run", "--tasks", "gsm8k", "--model", tiny, "--data-dir", str(tmp_path), "--output-dir",
+        str(tmp_path / "o")).one_line(2, "test.jsonl", "is not a file")
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_bytes(b"\xff\xfe\x00binary")
-    one_line(cli("run", "--tasks", "gsm8k", "--model", f"hf:{model}", "--output-dir", str(tmp_path / "o")),
-             2, "config.json", "cannot be read as JSON")
+    cli("run", "--tasks", "gsm8k", "--model", f"hf:{model}", "--output-dir", str(tmp_path / "o")).one_line(
+        2, "config.json", "cannot be read as JSON")
     (tmp_path / "o2" / "results.json").mkdir(parents=True)
-    one_line(cli("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "1", "--output-dir", str(tmp_path / "o2")),
-             2, "results.json is not a file", "--output-dir")
+    cli("run", "--tasks", "gsm8k", "--model", tiny, "--limit", "1", "--output-dir", str(tmp_path / "o2")).one_line(
+        2, "results.json is not a file", "--output-dir")
     assert not (tmp_path / "o2" / "samples.sqlite").exists()
 
 
@@ -144,7 +133,7 @@ def test_internal_error_is_one_line_naming_its_log(cli, monkeypatch, tmp_path):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    line = one_line(cli("tasks"), 1, "internal error", "KeyError", "--debug")
+    line = cli("tasks").one_line(1, "internal error", "KeyError", "--debug")
     logs = list(tmp_path.glob("evalsuite-error-*.log"))
     assert len(logs) == 1 and str(logs[0]) in line
     text = logs[0].read_text()
@@ -160,7 +149,7 @@ def test_internal_error_log_goes_to_the_output_dir(cli, monkeypatch, tmp_path):
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setitem(cli_mod.COMMANDS, "run", broken)
-    line = one_line(cli("run", "--tasks", "gsm8k", "--output-dir", str(tmp_path)), 1, "RuntimeError: boom second")
+    line = cli("run", "--tasks", "gsm8k", "--output-dir", str(tmp_path)).one_line(1, "RuntimeError: boom second")
     assert str(tmp_path / "evalsuite-error-") in line
 
 

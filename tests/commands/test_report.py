@@ -38,16 +38,6 @@ def good_run(tmp_path) -> Path:
     return run
 
 
-def one_line(res, code: int, *needles: str) -> str:
-    assert res.returncode == code, res.stderr
-    assert "Traceback" not in res.stderr
-    lines = [x for x in res.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1, res.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
-
-
 def _results(run: Path) -> dict:
     return json.loads((run / "results.json").read_text())
 
@@ -75,7 +65,7 @@ SAMPLE_LINES = {
 def test_hostile_samples_jsonl(cli, good_run, case):
     data, needles = SAMPLE_LINES[case]
     (good_run / "samples.jsonl").write_bytes(data)
-    one_line(cli("report", str(good_run)), 2, "samples.jsonl", *needles)
+    cli("report", str(good_run)).one_line(2, "samples.jsonl", *needles)
 
 
 def _set(path: list, value):
@@ -116,23 +106,23 @@ def test_hostile_results_json(cli, good_run, tmp_path, case, command):
     f = good_run / "results.json"
     f.write_bytes(data if isinstance(data, bytes) else json.dumps(data(_results(good_run))).encode())
     args = [command, str(good_run)] + (["--out", str(tmp_path / "lb")] if command == "leaderboard" else [])
-    one_line(cli(*args), 2, "results.json", *needles)
+    cli(*args).one_line(2, "results.json", *needles)
 
 
 def test_run_dir_paths_that_are_not_run_dirs(cli, good_run, tmp_path):
-    one_line(cli("report", str(tmp_path / "nowhere")), 2, "does not exist")
-    one_line(cli("report", str(good_run / "results.json")), 2, "is not a directory")
+    cli("report", str(tmp_path / "nowhere")).one_line(2, "does not exist")
+    cli("report", str(good_run / "results.json")).one_line(2, "is not a directory")
     empty = tmp_path / "empty"
     empty.mkdir()
-    one_line(cli("report", str(empty)), 2, "has no results.json")
+    cli("report", str(empty)).one_line(2, "has no results.json")
     (empty / "results.json").mkdir()
-    one_line(cli("report", str(empty)), 2, "has no results.json")
+    cli("report", str(empty)).one_line(2, "has no results.json")
 
 
 def test_unwritable_report_target(cli, good_run, tmp_path):
     target = tmp_path / "a_dir"
     target.mkdir()
-    one_line(cli("report", str(good_run), "--out", str(target)), 2, "cannot write", "--out")
+    cli("report", str(good_run), "--out", str(target)).one_line(2, "cannot write", "--out")
     assert list(target.iterdir()) == []
     assert not [p for p in good_run.iterdir() if p.name.endswith(".tmp")]
 
@@ -155,4 +145,4 @@ def test_token_stats_of_other_versions_still_render(good_run):
 def test_hostile_leaderboard_spec(cli, good_run, tmp_path, spec, needle):
     f = tmp_path / "spec.yaml"
     f.write_bytes(spec)
-    one_line(cli("leaderboard", str(good_run), "--out", str(tmp_path / "lb"), "--spec", str(f)), 2, needle)
+    cli("leaderboard", str(good_run), "--out", str(tmp_path / "lb"), "--spec", str(f)).one_line(2, needle)
