@@ -20,11 +20,17 @@ def _mount(src, target: str, fstype, flags: int, data=None) -> None:
 
 
 def expose_interpreter() -> None:
-    """Cover each non-searchable ancestor of sys.prefix with a tmpfs holding only the path onward."""
+    """Cover each non-searchable ancestor of the interpreter's prefixes with a tmpfs holding only the path onward.
+
+    Both prefixes: in a virtualenv, sys.prefix is the venv and its python links into sys.base_prefix."""
     if libc.unshare(0x00020000) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
     _mount(b"none", "/", None, MS_REC | MS_PRIVATE)
-    prefix = os.path.realpath(sys.prefix)
+    for prefix in dict.fromkeys(os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)):
+        _expose(prefix)
+
+
+def _expose(prefix: str) -> None:
     parts = prefix.split("/")
     for i in range(2, len(parts)):
         parent = "/".join(parts[:i])
