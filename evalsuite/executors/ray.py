@@ -276,8 +276,8 @@ class RayExecutor(Executor):
         info = []
         for i, s in enumerate(self.slots):
             info.append({"replica": i, "node": _node(s), "host": s.where.get("host"), "device": s.where.get("device"),
-                         "requests": s.requests, "tokens": s.tokens, "seconds": round(s.seconds, 3),
-                         "tokens_per_s": round(s.tokens / s.seconds, 2) if s.seconds else 0.0,
+                         "threads": s.where.get("threads"), "requests": s.requests, "tokens": s.tokens,
+                         "seconds": round(s.seconds, 3), "tokens_per_s": round(s.tokens / s.seconds, 2) if s.seconds else 0.0,
                          "restarts": s.deaths, "engines_built": len(s.engines)})
         return {"executor": self.name, "replicas": len(self.slots) or (self.wanted or 0),
                 "ray_address": self.address or os.environ.get("RAY_ADDRESS") or "local",

@@ -19,9 +19,12 @@ from evalsuite.records import Generation, Request
 class Replica:
     """Holds one backend, built once per actor process (a Ray restart builds it again, in the new process)."""
 
-    def __init__(self, index: int, spec: str | None, model_args: Any, gpus_per_engine: int = 1):
+    def __init__(self, index: int, spec: str | None, model_args: Any, gpus_per_engine: int = 1,
+                 threads: tuple[int, str] | None = None):
         self.index = index
         self.backend = load_backend(spec, model_args)
+        if threads is not None and self.backend.threads is not None:
+            self.backend.set_threads(*threads)
         if gpus_per_engine > 1 and self.backend.name == "vllm":
             _route_vllm_workers_through_ray(self.backend)
         self.built_at = time.time()
@@ -38,7 +41,7 @@ class Replica:
         ctx = ray.get_runtime_context()
         return {"replica": self.index, "node_id": ctx.get_node_id(), "node_ip": ray.util.get_node_ip_address(),
                 "host": socket.gethostname(), "pid": os.getpid(), "built_at": self.built_at,
-                "device": self.backend.device_label()}
+                "device": self.backend.device_label(), "threads": self.backend.threads}
 
     def run(self, requests: Sequence[Request]) -> tuple[list[Generation], float, str]:
         """Generate (or teacher-force) one chunk; return its generations, the seconds it took here, and which
@@ -103,7 +106,9 @@ def default_replicas(backend: Backend, cluster: dict[str, float], nodes: int) ->
 
 def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any, res: Resources, max_restarts: int):
     """Start replica `index` as a restartable actor named `name` (as `ray list actors` shows it); returns (actor
-    handle, placement group or None)."""
+    handle, placement group or None). A replica uses the driver's torch CPU thread count (--threads, else the
+    driver's default), not the one CPU Ray reserves: the thread count changes float rounding, and results must
+    not depend on the executor."""
     import ray
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -118,5 +123,6 @@ def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any
     else:
         opts["scheduling_strategy"] = "SPREAD"
     per = max(1, int(backend.gpus_per_engine))
-    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per)
+    threads = (backend.threads, f"the driver's {backend.threads_from}") if backend.threads is not None else None
+    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per, threads)
     return actor, pg
