@@ -89,7 +89,6 @@ def _protocol_for(protocol: str | None, opts: RunOptions) -> str | None:
     return protocol
 
 
-@runlock.releases_run_locks
 def evaluate(
     tasks: list[str] | str,
     model: "str | Backend | None" = None,
@@ -136,20 +135,21 @@ def evaluate(
                         want=STATS[:3] if token_stats else (), options=opts)
     plans, data_info = runner.plan(cards, protocol, settings, limit, data_source, data_dir, log)
     validate.check_plans(plans, opts)
-    runlock.hold(output_dir, log)
-    from evalsuite.executors.factory import make_executor
+    with runlock.run_dir_lock(output_dir, log):  # a second run into this dir waits, then reads the store
+        from evalsuite.executors.factory import make_executor
 
-    execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log)
-    spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
-    config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
-                  protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                  samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
-                  options=dict(opts.given if isinstance(options, RunOptions) else options or {}),
-                  threads=backend.threads)
-    header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
-                        "revision": backend.revision},
-              "versions": versions(), "git_hash": git_hash()}
-    out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start, log)
-    all_samples, stats, rows, info = runner.run(plans, execution, out, settings, samples, progress, log,
-                                                opened=lambda: _threads_line(backend, log))
-    return Results(rows, all_samples, stats, config, output_dir, info)
+        execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log)
+        spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
+        config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
+                      protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                      samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
+                      options=dict(opts.given if isinstance(options, RunOptions) else options or {}),
+                      threads=backend.threads)
+        header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
+                            "revision": backend.revision},
+                  "versions": versions(), "git_hash": git_hash()}
+        out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start,
+                         log)
+        all_samples, stats, rows, info = runner.run(plans, execution, out, settings, samples, progress, log,
+                                                    opened=lambda: _threads_line(backend, log))
+        return Results(rows, all_samples, stats, config, output_dir, info)

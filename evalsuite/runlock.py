@@ -5,18 +5,14 @@ instead of generating them again. The kernel drops the lock when its holder exit
 from __future__ import annotations
 
 import fcntl
-import functools
 import os
-from contextlib import ExitStack, contextmanager
-from contextvars import ContextVar
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Callable, Iterator
 
 from evalsuite.errors import UsageError
 
 LOCK_NAME = ".evalsuite.lock"
-_HELD: ContextVar[ExitStack | None] = ContextVar("evalsuite_run_locks", default=None)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _holder(fd: int) -> str:
@@ -51,26 +47,3 @@ def run_dir_lock(run_dir: Path, log: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def releases_run_locks(fn: F) -> F:
-    """Decorator: run dir locks that `hold` takes inside `fn` are released when `fn` returns or raises."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with ExitStack() as stack:
-            token = _HELD.set(stack)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _HELD.reset(token)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def hold(run_dir: Path, log: Callable[[str], None]) -> None:
-    """Take the run dir's lock until the enclosing `@releases_run_locks` function ends (waiting while it is held)."""
-    stack = _HELD.get()
-    if stack is None:
-        raise RuntimeError("runlock.hold() needs an enclosing @releases_run_locks function")
-    stack.enter_context(run_dir_lock(run_dir, log))

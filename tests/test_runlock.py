@@ -33,21 +33,11 @@ def test_second_holder_waits_with_a_message(tmp_path):
     assert "pid" in said[0]
 
 
-@runlock.releases_run_locks
-def _fails_while_holding(path):
-    runlock.hold(path, lambda m: None)
-    raise ValueError("boom")
-
-
-def test_decorated_function_releases_on_error(tmp_path):
+def test_an_error_inside_the_block_releases_the_lock(tmp_path):
     with pytest.raises(ValueError):
-        _fails_while_holding(tmp_path)
+        with runlock.run_dir_lock(tmp_path, lambda m: None):
+            raise ValueError("boom")
     said: list[str] = []
     with runlock.run_dir_lock(tmp_path, said.append):
         pass
     assert said == []
-
-
-def test_hold_outside_a_decorated_function_is_a_bug(tmp_path):
-    with pytest.raises(RuntimeError, match="releases_run_locks"):
-        runlock.hold(tmp_path, print)
