@@ -64,10 +64,6 @@ def _seeded(req: Request, sample_idx: int) -> Request:
     return dataclasses.replace(req, gen=dataclasses.replace(req.gen, seed=seed))
 
 
-def _progress(total: int, desc: str, enabled: bool) -> RoundBar:
-    return RoundBar(total, desc, enabled)
-
-
 OnRound = Callable[[list[Sample], RunStats, int], None]
 
 
@@ -139,7 +135,7 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
     if not todo:
         return
     t_round = time.perf_counter()
-    bar = _progress(len(todo), f"round {rnd}", progress)
+    bar = RoundBar(len(todo), f"round {rnd}", progress)
     work = [WorkItem(items[i][1], _chain_key(items[i][0])) for i in todo]
 
     def arrived(j: int, gen: Generation) -> None:
