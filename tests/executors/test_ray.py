@@ -176,10 +176,10 @@ def test_ctrl_c_stops_the_replicas_and_keeps_the_store(tiny_model_dir, tmp_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
-    assert err.strip().splitlines()[-1] == ("evalsuite: interrupted; everything generated so far is in the sample "
-                                            "store")
+    ours = [x for x in err.splitlines() if x.startswith("evalsuite:")]  # Ray forwards replica logs in between
+    assert ours[-1] == "evalsuite: interrupted; everything generated so far is in the sample store", err[-2000:]
     assert stored() >= 2
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while _alive(spawned) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _alive(spawned)  # the replicas and the local Ray it started are gone
