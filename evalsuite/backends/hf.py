@@ -1,19 +1,20 @@
 """transformers backend: left-padded batches, KV cache, per-token statistics reduced inside the decode loop."""
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from evalsuite.backends.base import Backend, OnResult, parse_model_args
+from evalsuite.backends.model_identity import local_build, with_runtime
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
 from evalsuite.registry import backend
 
 DTYPES = ("float32", "bfloat16", "float16")
+RUNTIME = ("transformers", "torch")
+"""The libraries whose versions are part of a stored reply's identity."""
 
 
 @backend("hf")
@@ -49,11 +50,12 @@ class HFBackend(Backend):
         if embedded:
             from evalsuite.backends.embedded import EMBEDDED_MODEL_ID, embedded_revision
 
-            self.model_id, self.revision = EMBEDDED_MODEL_ID, embedded_revision()
+            self.model_id, revision = EMBEDDED_MODEL_ID, embedded_revision()
         elif self.looks_local:
-            self.model_id, self.revision = Path(self.path).name, _dir_fingerprint(Path(self.path))
+            self.model_id, revision = Path(self.path).name, local_build(Path(self.path)).revision()
         else:
-            self.model_id, self.revision = path, self.opts["revision"]
+            self.model_id, revision = path, self.opts["revision"]
+        self.revision = with_runtime(revision, *RUNTIME)
         self.model = None
 
     @property
@@ -202,42 +204,3 @@ def default_threads() -> tuple[int, str]:
     return max(1, cores), "cores available"
 
 
-def _dir_fingerprint(path: Path) -> str:
-    """A short revision id for a local model directory: its config and the content hash of each weight file, so
-    weights retrained in place (same names and sizes) get a new id and never reuse stored replies."""
-    h = hashlib.sha256()
-    cfg = path / "config.json"
-    if cfg.exists():
-        try:
-            h.update(json.dumps(json.loads(cfg.read_bytes().decode("utf-8")), sort_keys=True).encode())
-        except (OSError, ValueError) as e:
-            raise UsageError(f"model config {cfg} cannot be read as JSON ({type(e).__name__}); give a model "
-                             "directory written by save_pretrained") from None
-    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")) + sorted(path.glob("*.gguf")):
-        h.update(f"{f.name}:{_file_digest(f)}".encode())
-    return "local-" + h.hexdigest()[:16]
-
-
-
-def _file_digest(f: Path) -> str:
-    """blake2b of a weight file, remembered in the evalsuite cache under (path, size, mtime) so a large model is
-    read once, not on every run."""
-    from evalsuite.backends.embedded import cache_root
-
-    st = f.stat()
-    memo = cache_root() / "fingerprints" / hashlib.sha256(
-        f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
-    try:
-        return memo.read_text().strip()
-    except OSError:
-        pass
-    with open(f, "rb") as fh:
-        digest = hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
-    try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(digest)
-        os.replace(tmp, memo)
-    except OSError:
-        pass
-    return digest

@@ -141,7 +141,10 @@ def test_weights_retrained_in_place_get_a_new_revision(tmp_path, tiny_model_dir,
     """Same file names and sizes, different weights: the store key must change, or old replies would be reused."""
     import shutil
 
-    from evalsuite.backends.hf import _dir_fingerprint
+    from evalsuite.backends.model_identity import local_build
+
+    def _dir_fingerprint(path):
+        return local_build(path).revision()
 
     monkeypatch.setenv("EVALSUITE_CACHE", str(tmp_path / "cache"))
     model = tmp_path / "model"
@@ -153,3 +156,45 @@ def test_weights_retrained_in_place_get_a_new_revision(tmp_path, tiny_model_dir,
     raw[len(raw) // 2] ^= 0x01  # one bit of one weight, in the middle of the file
     weights.write_bytes(bytes(raw))
     assert _dir_fingerprint(model) != before
+
+
+def test_the_revision_names_the_model_build_and_ignores_who_wrote_its_config(tmp_path, tiny_model_dir, monkeypatch):
+    """A transformers upgrade rewrites config.json's transformers_version; that alone must keep the stored
+    replies. The tokenizer, the generation config and the weights each give a new revision."""
+    import json
+    import shutil
+
+    from evalsuite.backends.model_identity import local_build
+
+    monkeypatch.setenv("EVALSUITE_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    before = local_build(model)
+
+    def edit(name, **changes):
+        path = model / name
+        data = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**data, **changes}, indent=2))
+
+    edit("config.json", transformers_version="9.99.0")
+    edit("generation_config.json", transformers_version="9.99.0")
+    assert local_build(model) == before
+    edit("generation_config.json", max_new_tokens=7)
+    assert local_build(model).generation != before.generation
+    assert local_build(model).weights == before.weights
+    edit("tokenizer_config.json", model_max_length=17)
+    after = local_build(model)
+    assert after.tokenizer != before.tokenizer and after.revision() != before.revision()
+
+
+def test_the_store_revision_names_the_runtime_versions(tiny_model_dir):
+    """The key's revision ends in the transformers and torch major.minor versions, so a minor upgrade starts fresh
+    (numerics move in the 7th digit) and a patch release keeps the store."""
+    import importlib.metadata
+
+    from evalsuite.backends.hf import HFBackend
+
+    be = HFBackend(str(tiny_model_dir))
+    tf = ".".join(importlib.metadata.version("transformers").split(".")[:2])
+    torch_mm = ".".join(importlib.metadata.version("torch").split("+")[0].split(".")[:2])
+    assert be.revision.startswith("local-") and be.revision.endswith(f";transformers-{tf}+torch-{torch_mm}")
