@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from evalsuite import engine, runlock, runner, validate
 from evalsuite.backends.base import Backend, load_backend
@@ -112,13 +113,15 @@ def evaluate(
     executor: str | None = None,
     replicas: int | None = None,
     ray_address: str | None = None,
+    replica_env: Sequence[str] | None = None,
 ) -> Results:
     """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv.
 
     `options` carries protocol- and metric-specific settings (e.g. confidence methods, Borda power), keyed by
     option name (`borda_p` for `--borda-p`); they are parsed into each protocol's typed `Options` here, once.
     `executor` is "local" (this process) or "ray" (`replicas` Ray actors, on the cluster at `ray_address` /
-    $RAY_ADDRESS or a local Ray).
+    $RAY_ADDRESS or a local Ray; `auto` on a node of a cluster); `replica_env` names more of this process's
+    environment variables for the replicas (beyond the allow-list in `executors.ray_connect`).
     """
     t_start = time.perf_counter()
     opts = RunOptions.parse(options)
@@ -138,13 +141,15 @@ def evaluate(
     with runlock.run_dir_lock(output_dir, log):  # a second run into this dir waits, then reads the store
         from evalsuite.executors.factory import make_executor
 
-        execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log)
+        execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log,
+                                  replica_env=replica_env)
         spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
         config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                       protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                       samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
                       options=dict(opts.given if isinstance(options, RunOptions) else options or {}),
                       threads=backend.threads)
+        _say_if_another_build(output_dir, backend.revision, log)
         header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
                             "revision": backend.revision},
                   "versions": versions(), "git_hash": git_hash()}
@@ -153,3 +158,15 @@ def evaluate(
         all_samples, stats, rows, info = runner.run(plans, execution, out, settings, samples, progress, log,
                                                     opened=lambda: _threads_line(backend, log))
         return Results(rows, all_samples, stats, config, output_dir, info)
+
+
+def _say_if_another_build(output_dir: Path, revision: str, log) -> None:
+    """A re-run whose model build or library versions differ from the stored run's reuses none of its replies:
+    say so, rather than regenerate silently."""
+    try:
+        before = json.loads((output_dir / "results.json").read_text())["model"]["revision"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if before and before != revision:
+        log(f"note: the stored replies in {output_dir} were made with revision {before}; this run's model is "
+            f"{revision}, so they are not reused (the store key names the model build and the library versions)")

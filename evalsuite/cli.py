@@ -82,7 +82,12 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
                                 help="Ray replicas, each a warm copy of the model (default: GPUs / (tensor x "
                                      "pipeline parallel size), or one per node on CPUs)")
     g["execution"].add_argument("--ray-address", default=None, metavar="ADDR",
-                                help="Ray cluster to join (default: $RAY_ADDRESS, else start a local Ray)")
+                                help="Ray cluster to join: HEAD:PORT, or auto on a node of the cluster (default: "
+                                     "$RAY_ADDRESS, else a local Ray of this run's own)")
+    g["execution"].add_argument("--replica-env", action="append", default=None, metavar="NAME",
+                                help="also send the driver's $NAME to every Ray replica (repeatable; HF_*, "
+                                     "TRANSFORMERS_*, VLLM_*, EVALSUITE_*, thread settings and the openai key "
+                                     "variable are always sent)")
     g["execution"].add_argument("--data-parallel", type=_int, default=None, metavar="N",
                                 help="shorthand for --executor ray --replicas N")
     if not with_plugins:
@@ -150,8 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         temperature=args.temperature, top_p=args.top_p, seed=args.seed, samples=args.samples,
         rounds=args.rounds, data_source=args.data_source, data_dir=args.data_dir,
         token_stats=not args.no_token_stats, progress=not args.no_progress, threads=args.threads,
-        executor=args.executor or ("ray" if args.data_parallel else None),
-        replicas=args.replicas or args.data_parallel, ray_address=args.ray_address,
+        executor=args.executor or ("ray" if args.data_parallel is not None else None),
+        replicas=args.replicas if args.replicas is not None else args.data_parallel, ray_address=args.ray_address,
+        replica_env=args.replica_env,
         options={k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None},
         log=lambda m: print(m, file=sys.stderr),
     )

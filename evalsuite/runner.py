@@ -19,6 +19,7 @@ from evalsuite.records import Sample
 from evalsuite.registry import PROTOCOLS, SCORERS, lookup
 from evalsuite.run_outputs import RunOutputs
 from evalsuite.store import SampleStore
+from evalsuite.store_location import open_store
 from evalsuite.summaries import MetricRow
 from evalsuite.tasks.cards import TaskCard
 from evalsuite.tasks.loader import data_files, file_hashes, load_docs
@@ -91,15 +92,19 @@ def run(plans: list[TaskPlan], execution: Executor, outputs: RunOutputs, setting
     and outputs; `opened()` runs once the sample store is open (the run header's last lines). Returns (samples,
     counts, metric rows, the run info of results.json)."""
     outputs.live([], RunStats(), -1)
-    store = SampleStore(outputs.output_dir / "samples.sqlite")
-    opened()
-    try:
-        got, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
-                                on_round=outputs.live)
-        got += observer_stage(plans, settings, store, samples, progress, log)
-    finally:
-        execution_info = execution.describe()
-        execution.close()
-        store.close()
+    with open_store(outputs.output_dir, log) as (store, sync):  # node-local when the output dir is networked
+        opened()
+
+        def on_round(*args) -> None:
+            sync()
+            outputs.live(*args)
+
+        try:
+            got, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
+                                    on_round=on_round)
+            got += observer_stage(plans, settings, store, samples, progress, log)
+        finally:
+            execution_info = execution.describe()
+            execution.close()
     rows, info = outputs.write(got, stats, partial=False, execution=execution_info)
     return got, stats, rows, info

@@ -68,4 +68,16 @@ class StatsWorkerExtension:
     """Mixed into vLLM's worker class: `collective_rpc("evalsuite_drain_stats")` returns this worker's records."""
 
     def evalsuite_drain_stats(self) -> dict[str, dict[str, Any]]:
-        return drain_all()
+        """Every worker clears its records; only tensor-parallel rank 0 of each stage sends them back (the TP ranks
+        hold identical copies, and sending all of them multiplies what crosses Ray and ZMQ by the TP size)."""
+        records = drain_all()
+        return records if _tp_rank() == 0 else {}
+
+
+def _tp_rank() -> int:
+    try:
+        from vllm.distributed import get_tensor_model_parallel_rank
+
+        return int(get_tensor_model_parallel_rank())
+    except (ImportError, AssertionError, AttributeError, RuntimeError):  # no parallel state: a single worker
+        return 0

@@ -40,7 +40,7 @@ class VLLMBackend(Backend):
     }
 
     def __init__(self, path: str, model_args: str | dict | None = None):
-        from evalsuite.backends.hf import _dir_fingerprint
+        from evalsuite.backends.model_identity import local_build, with_runtime
 
         self.name = "vllm"
         self.opts = parse_model_args(model_args, self.OPTIONS, "vllm")
@@ -57,10 +57,12 @@ class VLLMBackend(Backend):
         if self.looks_local and not Path(self.path).is_dir():
             raise UsageError(f"model path {path!r} is not a model directory; give a model folder or a hub id")
         if self.looks_local:
-            self.model_id, self.revision = Path(self.path).name, _dir_fingerprint(Path(self.path))
+            self.model_id, revision = Path(self.path).name, local_build(Path(self.path)).revision()
         else:
-            self.model_id, self.revision = path, self.opts["revision"]
+            self.model_id, revision = path, self.opts["revision"]
+        self.revision = with_runtime(revision, "vllm", "torch")
         self.llm = None
+        self.on_gpu: bool | None = None
 
     @property
     def gpus_per_engine(self) -> int:
@@ -105,7 +107,8 @@ class VLLMBackend(Backend):
             from vllm import LLM
         except ImportError as e:
             raise UsageError(f"the vllm backend needs vLLM ({e.name or e} is missing); {INSTALL_HINT}") from None
-        on_gpu = torch.cuda.is_available()
+        # the Ray executor decides this on the driver (a num_gpus=0 replica actor may be shown no CUDA device)
+        on_gpu = torch.cuda.is_available() if self.on_gpu is None else self.on_gpu
         kw: dict[str, Any] = {"trust_remote_code": self.opts["trust_remote_code"]}
         if not self.looks_local:
             kw["revision"] = self.opts["revision"]

@@ -1,7 +1,7 @@
 """Pick the executor a run asked for: `local` (this process) or `ray` (replicas on a local Ray or a cluster)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from evalsuite.backends.base import Backend
 from evalsuite.errors import UsageError
@@ -11,7 +11,8 @@ EXECUTORS = ("local", "ray")
 
 
 def make_executor(kind: str | None, backend: Backend, model: Any, model_args: Any, replicas: int | None = None,
-                  ray_address: str | None = None, log: Callable[[str], None] = print) -> Executor:
+                  ray_address: str | None = None, log: Callable[[str], None] = print,
+                  replica_env: Sequence[str] | None = None) -> Executor:
     """The executor for `kind`; without one, more than one replica or a Ray address means `ray`.
 
     Ray is imported only here, only for `ray`; without it installed that is one line saying how to install it."""
@@ -22,11 +23,13 @@ def make_executor(kind: str | None, backend: Backend, model: Any, model_args: An
     if replicas is not None and replicas < 1:
         raise UsageError(f"--replicas must be at least 1, got {replicas}")
     if kind == "local":
-        if (replicas or 1) > 1 or ray_address:
-            raise UsageError("--replicas and --ray-address need --executor ray (the local executor is one process)")
+        if (replicas or 1) > 1 or ray_address or replica_env:
+            raise UsageError("--replicas, --ray-address and --replica-env need --executor ray (the local executor "
+                             "is one process)")
         from evalsuite.executors.local import LocalExecutor
 
         return LocalExecutor(backend)
     from evalsuite.executors.ray import RayExecutor
 
-    return RayExecutor(backend, model, model_args, replicas=replicas, address=ray_address, log=log)
+    return RayExecutor(backend, model, model_args, replicas=replicas, address=ray_address,
+                       replica_env_names=replica_env or (), log=log)

@@ -2,12 +2,13 @@
 
 Each round is cut into chunks (see `placement`), at most `max_in_flight` per replica at a time, collected with
 `ray.wait` and reported to the engine as each arrives, so the driver stores a chunk the moment it lands. A replica
-that dies is restarted by Ray (`max_restarts`) while its unfinished chunks go to the others; when its restarts run
-out the run stops with one line and everything stored so far stays stored, so the same command resumes.
+that dies is restarted by Ray while its unfinished chunks go to the others; one over its restart budget (per time
+window, see `ray_faults`) is dropped and the run goes on with the rest; when none is left the run stops with one
+line and everything stored so far stays stored, so the same command resumes. A chunk past its deadline restarts
+its replica and is resent. Connection and the replicas' environment are in `ray_connect`.
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 import uuid
@@ -19,46 +20,20 @@ from evalsuite.backends.base import Backend, OnResult
 from evalsuite.errors import UsageError
 from evalsuite.executors.base import Executor, Identity, WorkItem
 from evalsuite.executors.placement import Chunk, Placement, spread, steal
-from evalsuite.executors.ray_replica import default_replicas, resources, spawn
+from evalsuite.executors.ray_connect import INSTALL, check_env_names, connect, import_ray, replica_env
+from evalsuite.executors.ray_faults import (RestartBudget, chunk_deadline, lost_errors, preempted,
+                                            unavailable_error)
+from evalsuite.executors.ray_replica import default_replicas, expected_identity, resources, spawn
 
-INSTALL = 'the ray executor needs Ray: pip install -e ".[ray]" (or pip install "ray>=2.40")'
-LOCAL_OBJECT_STORE = 256 * 1024 * 1024
+__all__ = ["INSTALL", "RayExecutor", "ReplicaLost", "connect", "import_ray"]
 MAX_RESTARTS = 3
-"""How often Ray may restart one replica (a crash, a lost node) before the run stops."""
+"""How often one replica may die (a crash, a lost node, a hung chunk) within `RESTART_WINDOW` before it is dropped."""
+RESTART_WINDOW = 3600.0
+WHOLE_SHARE = 1 << 30
 
 
 class ReplicaLost(UsageError):
     """A replica died for good (restarts used up) or none came back: the run stops; the store keeps its work."""
-
-
-def import_ray():
-    """Ray, or the one-line install hint as a UsageError."""
-    try:
-        import ray
-    except ImportError:
-        raise UsageError(INSTALL) from None
-    return ray
-
-
-def connect(address: str | None) -> bool:
-    """Join `address` (or $RAY_ADDRESS), or start a local Ray; True when this call started Ray (close stops it)."""
-    ray = import_ray()
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet = {"logging_level": logging.WARNING, "configure_logging": True}
-    try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False,
-                     **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UsageError(f"could not start or join {where} ({first}); check `ray status`, or drop --ray-address "
-                         "to start a local Ray") from None
-    return True
 
 
 @dataclass
@@ -70,7 +45,10 @@ class _Slot:
     where: dict[str, Any] = field(default_factory=dict)
     up: bool = False
     deaths: int = 0
+    budget: RestartBudget | None = None
+    gone: str = ""
     ping: Any = None
+    progress_at: float = 0.0
     down_since: float = 0.0
     requests: int = 0
     tokens: int = 0
@@ -86,7 +64,7 @@ class RayExecutor(Executor):
     def __init__(self, backend: Backend, spec: str | None, model_args: Any = None, replicas: int | None = None,
                  address: str | None = None, max_in_flight: int = 2, max_restarts: int | None = None,
                  chunk_size: int | None = None, restart_wait: float = 300.0, start_wait: float = 3600.0,
-                 log=print):
+                 replica_env_names: Sequence[str] = (), log=print):
         if replicas is not None and replicas < 1:
             raise UsageError(f"--replicas must be at least 1, got {replicas}")
         if not isinstance(spec, (str, type(None))):
@@ -96,9 +74,13 @@ class RayExecutor(Executor):
         self.wanted, self.address = replicas, address
         self.max_in_flight = max(1, max_in_flight)
         self.max_restarts = MAX_RESTARTS if max_restarts is None else max_restarts
+        self.env_names = check_env_names(replica_env_names)
         self.restart_wait, self.start_wait = restart_wait, start_wait
         self.mode = "batch" if backend.batch_size and not backend.batch_invariant else "chain"
-        self.size = backend.batch_size if self.mode == "batch" else (chunk_size or backend.batch_size or 256)
+        # vLLM batches a whole round itself: one chunk per replica per round, so its engine does not drain to an
+        # empty batch every 256 requests (a lost replica's share is resent whole)
+        share = WHOLE_SHARE if backend.name == "vllm" else 256
+        self.size = backend.batch_size if self.mode == "batch" else (chunk_size or backend.batch_size or share)
         self.placement = Placement()
         self.slots: list[_Slot] = []
         self.rounds: list[dict[str, float]] = []
@@ -107,6 +89,7 @@ class RayExecutor(Executor):
         self.log = log
         self._started_ray = False
         self._last_end: float | None = None
+        self._sent: dict[Any, tuple[float, int]] = {}
 
     @property
     def identity(self) -> Identity:
@@ -120,16 +103,17 @@ class RayExecutor(Executor):
         ray = import_ray()
         cluster = ray.cluster_resources()
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-        n = self.wanted or default_replicas(self.backend, cluster, nodes)
+        n = self.wanted or default_replicas(self.backend, ray.available_resources(), nodes, cluster)
         res = resources(self.backend, n, cluster)
         if n * (res.gpus + res.bundle_gpus) > cluster.get("GPU", 0):
             raise UsageError(f"{n} replica(s) of {_fmt_res(res)} each do not fit the cluster ({_fmt(cluster)}); "
                              "lower --replicas or the parallel sizes in --model-args")
         run = uuid.uuid4().hex[:8]
+        env = replica_env(self.backend, self.env_names)
         for i in range(n):
             actor, pg = spawn(i, f"evalsuite-{run}-replica-{i}", self.spec, self.model_args, self.backend, res,
-                              self.max_restarts)
-            self.slots.append(_Slot(actor, pg))
+                              env, expected_identity(self.backend))
+            self.slots.append(_Slot(actor, pg, budget=RestartBudget(self.max_restarts, RESTART_WINDOW)))
         try:
             infos = ray.get([s.actor.ready.remote() for s in self.slots], timeout=self.start_wait)
         except ray.exceptions.GetTimeoutError:
@@ -140,10 +124,13 @@ class RayExecutor(Executor):
             raise UsageError(f"a replica died while loading the model ({first[:200]}); see the Ray logs") from None
         except ray.exceptions.RayTaskError as e:
             raise _cause(e) from None
+        except ray.exceptions.RayError as e:  # a runtime_env that cannot be set up, an unschedulable actor...
+            raise UsageError(f"the replicas could not start ({type(e).__name__}: {_first(e)}); see the Ray logs "
+                             "(`ray list actors`)") from None
         for slot, info in zip(self.slots, infos):
-            slot.where, slot.up = info, True
+            slot.where, slot.up, slot.progress_at = info, True, time.monotonic()
         self.log(f"ray: {n} replica(s) ready on {len({s.where['node_id'] for s in self.slots})} node(s), "
-                 f"{self.mode} chunks of {self.size}")
+                 f"{self.mode} chunks of " + ("each replica's whole share" if self.size == WHOLE_SHARE else str(self.size)))
 
     def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
         self.start()
@@ -162,19 +149,26 @@ class RayExecutor(Executor):
             if not flying:
                 self._wait_for_a_replica(pings)
                 continue
-            ready, _ = ray.wait(list(flying) + list(pings), num_returns=1, timeout=self.restart_wait)
+            ready, _ = ray.wait(list(flying) + list(pings), num_returns=1, timeout=self._wait_time(flying))
+            if not ready:
+                self._expire(flying)
             for ref in ready:
                 if ref in pings:
                     self._revived(pings[ref], ref)
                     continue
                 r, chunk = flying.pop(ref)
+                self._sent.pop(ref, None)
                 try:
                     gens, seconds, engine = ray.get(ref)
-                except _lost_errors(ray):
-                    self._lost(r, chunk, queues, flying)
+                except unavailable_error(ray):
+                    self._unavailable(r, chunk, queues)
+                    continue
+                except lost_errors(ray) as e:
+                    self._lost(r, chunk, queues, e)
                     continue
                 except ray.exceptions.RayTaskError as e:
                     raise _cause(e) from None
+                self.slots[r].progress_at = time.monotonic()
                 self._account(r, chunk, gens, seconds, busy)
                 self.slots[r].engines.add(engine)
                 for i, g in zip(chunk.index, gens):
@@ -192,7 +186,9 @@ class RayExecutor(Executor):
         """Top every live replica up to `max_in_flight` chunks from its own queue; one with nothing in flight and
         nothing queued takes the last chunk of the longest queue."""
         def send(r: int, chunk: Chunk) -> None:
-            flying[self.slots[r].actor.run.remote([items[i].request for i in chunk.index])] = (r, chunk)
+            ref = self.slots[r].actor.run.remote([items[i].request for i in chunk.index])
+            flying[ref] = (r, chunk)
+            self._sent[ref] = (time.monotonic(), sum(items[i].request.gen.max_tokens for i in chunk.index))
 
         def load(r: int) -> int:
             return sum(1 for rr, _ in flying.values() if rr == r)
@@ -216,47 +212,120 @@ class RayExecutor(Executor):
         busy[r] += seconds
         self.placement.ran(chunk, r)
 
-    def _lost(self, r: int, chunk: Chunk, queues: dict[int, deque[Chunk]], flying: dict) -> None:
-        """Replica r died: resend its chunks to the live replicas and ping it until Ray has restarted it."""
+    def _wait_time(self, flying: dict) -> float:
+        """Seconds until the earliest chunk deadline (at most `restart_wait`)."""
+        due = [at for _, at in self._deadlines(flying)]
+        return max(0.05, min([self.restart_wait] + [at - time.monotonic() for at in due]))
+
+    def _deadlines(self, flying: dict) -> list[tuple[int, float]]:
+        """(replica, when its oldest chunk is overdue) for each live replica with chunks in flight. A replica works
+        through its chunks in order, so the clock starts when it sent its last result or got the chunk."""
+        oldest: dict[int, Any] = {}
+        for ref, (r, _) in flying.items():
+            oldest.setdefault(r, ref)
+        out = []
+        for r, ref in oldest.items():
+            slot, (sent, budget) = self.slots[r], self._sent.get(ref, (time.monotonic(), 0))
+            if slot.up:
+                out.append((r, max(sent, slot.progress_at) + chunk_deadline(budget, slot.tokens, slot.seconds)))
+        return out
+
+    def _expire(self, flying: dict) -> None:
+        """Restart every replica whose oldest chunk is past its deadline; its chunks come back as lost and are
+        resent to the others."""
+        ray = import_ray()
+        now = time.monotonic()
+        for r, at in self._deadlines(flying):
+            if at <= now:
+                slot = self.slots[r]
+                self.log(f"ray: replica {r} on {_node(slot)} has not returned a chunk by its deadline; restarting it "
+                         "and resending its chunks")
+                slot.progress_at = now
+                ray.kill(slot.actor, no_restart=False)
+
+    def _unavailable(self, r: int, chunk: Chunk, queues: dict[int, deque[Chunk]]) -> None:
+        """The replica was briefly unreachable (it was not restarted): resend the chunk, spend no restart."""
+        self.resent += 1
+        spread(queues, [chunk], self._up() or [r])
+
+    def _lost(self, r: int, chunk: Chunk, queues: dict[int, deque[Chunk]], error: BaseException) -> None:
+        """Replica r died: resend its chunks to the live replicas and ping it until Ray has restarted it (or drop
+        it when it is over its restart budget)."""
         slot = self.slots[r]
         orphans = [chunk]
         if slot.up:
-            slot.up, slot.deaths, slot.down_since = False, slot.deaths + 1, time.monotonic()
-            self.log(f"ray: replica {r} on {_node(slot)} died ({slot.deaths} of {self.max_restarts} restarts); "
-                     "resending its chunks")
-            self._check_restarts(r)
-            slot.ping = slot.actor.ready.remote()
+            slot.up, slot.down_since = False, time.monotonic()
             self.placement.forget(r)
             orphans += list(queues.pop(r, deque()))
+            if self._charge(r, error, "died"):
+                slot.ping = slot.actor.ready.remote()
         self.resent += len(orphans)
+        alive = self._up() or [i for i, s in enumerate(self.slots) if not s.gone]
+        if not alive:
+            raise self._none_left()
         if self._up():
-            spread(queues, orphans, self._up())
+            spread(queues, orphans, alive)
         else:
-            queues.setdefault(r, deque()).extendleft(reversed(orphans))
+            queues.setdefault(alive[0], deque()).extendleft(reversed(orphans))
 
-    def _check_restarts(self, r: int) -> None:
+    def _charge(self, r: int, error: BaseException | None, what: str) -> bool:
+        """Count a death of replica r (not a preemption) and say so; False when it was dropped for good."""
         slot = self.slots[r]
-        if slot.deaths > self.max_restarts:
-            raise ReplicaLost(f"replica {r} on {_node(slot)} died and its {self.max_restarts} restarts are used up; "
-                              "everything finished is in the sample store: run the same command again to resume")
+        slot.deaths += 1
+        if error is not None and preempted(error):
+            self.log(f"ray: replica {r} on {_node(slot)} was preempted; resending its chunks")
+            return True
+        assert slot.budget is not None
+        if slot.budget.charge():
+            self.log(f"ray: replica {r} on {_node(slot)} {what} ({len(slot.budget.deaths)} of {self.max_restarts} "
+                     f"restarts in {RESTART_WINDOW / 60:.0f} min); resending its chunks")
+            return True
+        self._drop(r, f"{what} more than {self.max_restarts} time(s) in {RESTART_WINDOW / 60:.0f} min")
+        return False
+
+    def _drop(self, r: int, why: str) -> None:
+        """Replica r is gone for good: stop it, and go on with the others (the run stops when none is left)."""
+        ray = import_ray()
+        slot = self.slots[r]
+        slot.up, slot.ping, slot.gone = False, None, why
+        try:
+            ray.kill(slot.actor, no_restart=True)
+        except Exception:  # already gone
+            pass
+        left = [i for i, s in enumerate(self.slots) if not s.gone]
+        if not left:
+            raise self._none_left()
+        self.log(f"ray: replica {r} on {_node(slot)} is gone for good ({why}); going on with {len(left)} replica(s)")
+
+    def _none_left(self) -> ReplicaLost:
+        why = "; ".join(f"replica {i} on {_node(s)}: {s.gone or 'down'}" for i, s in enumerate(self.slots))
+        return ReplicaLost(f"no replica is left ({why}); everything finished is in the sample store: run the same "
+                           "command again to resume")
 
     def _revived(self, r: int, ref: Any) -> None:
         ray = import_ray()
         slot = self.slots[r]
         slot.ping = None
         try:
-            slot.where = ray.get(ref)
-        except _lost_errors(ray):
-            slot.deaths += 1
-            self._check_restarts(r)
+            where = ray.get(ref)
+        except unavailable_error(ray):
             slot.ping = slot.actor.ready.remote()
             return
-        slot.up = True
+        except lost_errors(ray) as e:
+            if self._charge(r, e, "died again while restarting"):
+                slot.ping = slot.actor.ready.remote()
+            return
+        except ray.exceptions.RayTaskError as e:  # it came back but could not load the model (OOM, missing files)
+            self._drop(r, f"it could not reload the model: {_first(_cause(e))}")
+            return
+        slot.where, slot.up, slot.progress_at = where, True, time.monotonic()
         self.log(f"ray: replica {r} is back on {_node(slot)}")
 
     def _wait_for_a_replica(self, pings: dict) -> None:
         """Every replica is down: wait for Ray to restart one, or stop with one line after `restart_wait`."""
         ray = import_ray()
+        if not pings:
+            raise self._none_left()
         ready, _ = ray.wait(list(pings), num_returns=1, timeout=self.restart_wait)
         if ready:
             self._revived(pings[ready[0]], ready[0])
@@ -278,7 +347,7 @@ class RayExecutor(Executor):
             info.append({"replica": i, "node": _node(s), "host": s.where.get("host"), "device": s.where.get("device"),
                          "threads": s.where.get("threads"), "requests": s.requests, "tokens": s.tokens,
                          "seconds": round(s.seconds, 3), "tokens_per_s": round(s.tokens / s.seconds, 2) if s.seconds else 0.0,
-                         "restarts": s.deaths, "engines_built": len(s.engines)})
+                         "restarts": s.deaths, "engines_built": len(s.engines), "gone": s.gone or None})
         return {"executor": self.name, "replicas": len(self.slots) or (self.wanted or 0),
                 "ray_address": self.address or os.environ.get("RAY_ADDRESS") or "local",
                 "chunking": self.mode, "chunk_size": self.size, "max_in_flight": self.max_in_flight,
@@ -305,12 +374,6 @@ class RayExecutor(Executor):
             self._started_ray = False
 
 
-def _lost_errors(ray) -> tuple[type[Exception], ...]:
-    """Errors that mean the replica (or its node) went away, not that the backend failed."""
-    x = ray.exceptions
-    return (x.RayActorError, x.ObjectLostError, x.NodeDiedError, x.WorkerCrashedError)
-
-
 def _node(slot: _Slot) -> str:
     w = slot.where
     if not w:
@@ -322,6 +385,11 @@ def _cause(e: Exception) -> Exception:
     """The backend's own exception inside a RayTaskError (a UsageError stays one line)."""
     cause = getattr(e, "cause", None)
     return cause if isinstance(cause, Exception) else e
+
+
+def _first(e: BaseException) -> str:
+    """The first line of an error, at most 200 characters."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def _fmt(cluster: dict[str, float]) -> str:

@@ -16,23 +16,53 @@ from evalsuite.executors.local import call_backend
 from evalsuite.records import Generation, Request
 
 
+def expected_identity(backend: Backend) -> dict[str, str]:
+    """What every replica must see to write under the driver's store key: the model's revision and evalsuite's
+    version (a node with another copy of the model or another install would otherwise poison the store)."""
+    from evalsuite import __version__
+
+    return {"revision": backend.revision, "model_id": backend.model_id, "evalsuite": __version__}
+
+
 class Replica:
     """Holds one backend, built once per actor process (a Ray restart builds it again, in the new process)."""
 
     def __init__(self, index: int, spec: str | None, model_args: Any, gpus_per_engine: int = 1,
-                 threads: tuple[int, str] | None = None):
+                 threads: tuple[int, str] | None = None, expected: dict[str, str] | None = None,
+                 on_gpu: bool | None = None):
         self.index = index
+        self.expected = expected or {}
         self.backend = load_backend(spec, model_args)
         if threads is not None and self.backend.threads is not None:
             self.backend.set_threads(*threads)
+        if on_gpu is not None and hasattr(self.backend, "on_gpu"):
+            self.backend.on_gpu = on_gpu  # decided by the driver: a num_gpus=0 actor may see no CUDA device
         if gpus_per_engine > 1 and self.backend.name == "vllm":
             _route_vllm_workers_through_ray(self.backend)
         self.built_at = time.time()
 
     def ready(self) -> dict[str, Any]:
-        """Load the model now (not during the first chunk) and say where this replica runs."""
+        """Check this replica serves what the driver keys the store on, load the model now (not during the first
+        chunk) and say where this replica runs."""
+        self.check_identity()
         self.backend.load()
         return self.where()
+
+    def check_identity(self) -> None:
+        """Refuse, in one line naming this node, when the model revision or evalsuite version differs from the
+        driver's."""
+        from evalsuite.errors import UsageError
+
+        mine = expected_identity(self.backend)
+        for key, want in self.expected.items():
+            if mine.get(key) != want:
+                import ray
+
+                what = "evalsuite version" if key == "evalsuite" else f"model {key.replace('_', ' ')}"
+                raise UsageError(
+                    f"replica {self.index} on node {ray.util.get_node_ip_address()} ({socket.gethostname()}) sees "
+                    f"{what} {mine.get(key)!r}, the driver {want!r}; give every node the same model files and "
+                    "evalsuite install (a shared path or one image)")
 
     def where(self) -> dict[str, Any]:
         """Node, host, process and device of this replica (results.json records them)."""
@@ -96,33 +126,47 @@ def uses_gpus(backend: Backend, cluster: dict[str, float]) -> bool:
     return backend.device_request != "cpu"
 
 
-def default_replicas(backend: Backend, cluster: dict[str, float], nodes: int) -> int:
-    """As many as fit: GPUs / (tensor x pipeline parallel size); on CPUs, one per node."""
-    if uses_gpus(backend, cluster):
+def default_replicas(backend: Backend, available: dict[str, float], nodes: int,
+                     cluster: dict[str, float] | None = None) -> int:
+    """As many as fit in what is free now (other jobs may hold part of a shared cluster): available GPUs /
+    (tensor x pipeline parallel size); on CPUs, one per node."""
+    if uses_gpus(backend, cluster if cluster is not None else available):
         per = max(1, int(backend.gpus_per_engine))
-        return max(1, int(cluster["GPU"] // per))
+        return max(1, int(available.get("GPU", 0) // per))
     return max(1, nodes)
 
 
-def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any, res: Resources, max_restarts: int):
-    """Start replica `index` as a restartable actor named `name` (as `ray list actors` shows it); returns (actor
-    handle, placement group or None). A replica uses the driver's torch CPU thread count (--threads, else the
-    driver's default), not the one CPU Ray reserves: the thread count changes float rounding, and results must
-    not depend on the executor."""
+def pack_strategy(backend: Any) -> str:
+    """STRICT_PACK keeps a tensor-parallel group on one node (PACK may split it over nodes on a fragmented
+    cluster); only pipeline parallel spans nodes, so it alone gets PACK."""
+    opts = getattr(backend, "opts", None) or {}
+    return "PACK" if int(opts.get("pipeline_parallel_size", 1) or 1) > 1 else "STRICT_PACK"
+
+
+def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any, res: Resources,
+          env: dict[str, str] | None = None, expected: dict[str, str] | None = None):
+    """Start replica `index` as a restartable actor named `name` (as `ray list actors` shows it), with the
+    driver's allow-listed environment `env`; returns (actor handle, placement group or None). Ray restarts it
+    without limit: the driver's restart budget decides when it is gone for good. A replica uses the driver's
+    torch CPU thread count (--threads, else the driver's default), not the one CPU Ray reserves: the thread count
+    changes float rounding, and results must not depend on the executor."""
     import ray
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    opts: dict[str, Any] = {"name": name, "max_restarts": max_restarts, "max_task_retries": 0,
+    opts: dict[str, Any] = {"name": name, "max_restarts": -1, "max_task_retries": 0,
                             "num_cpus": res.cpus, "num_gpus": res.gpus}
+    if env:
+        opts["runtime_env"] = {"env_vars": dict(env)}
     pg = None
     if res.bundle_gpus:
-        pg = placement_group([{"GPU": 1, "CPU": 1}] * res.bundle_gpus, strategy="PACK")
+        pg = placement_group([{"GPU": 1, "CPU": 1}] * res.bundle_gpus, strategy=pack_strategy(backend))
         opts.update(num_gpus=0, num_cpus=0, scheduling_strategy=PlacementGroupSchedulingStrategy(
             placement_group=pg, placement_group_capture_child_tasks=True))
     else:
         opts["scheduling_strategy"] = "SPREAD"
     per = max(1, int(backend.gpus_per_engine))
     threads = (backend.threads, f"the driver's {backend.threads_from}") if backend.threads is not None else None
-    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per, threads)
+    on_gpu = bool(res.gpus or res.bundle_gpus) if backend.name == "vllm" else None
+    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per, threads, expected, on_gpu)
     return actor, pg

@@ -103,5 +103,5 @@ def test_ray_missing_is_one_line_with_the_install_command(cli, monkeypatch, tmp_
               "--output-dir", str(tmp_path / "out"), "--no-progress")
     assert res.returncode == 2
     last = res.stderr.strip().splitlines()[-1]
-    assert last == 'evalsuite: error: the ray executor needs Ray: pip install -e ".[ray]" (or pip install "ray>=2.40")'
+    assert last == 'evalsuite: error: the ray executor needs Ray: pip install -e ".[ray]" (or pip install "ray>=2.43")'
     assert "Traceback" not in res.stderr
