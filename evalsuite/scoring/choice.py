@@ -16,7 +16,8 @@ from evalsuite.scoring.base import Score, Scorer
 LETTERS = "ABCDEFGHIJ"
 _L = r"([A-J])"
 _OPEN, _CLOSE = r"[\(\[]?\s*", r"\s*[\)\]]?"
-_END = r"(?![A-Za-z0-9])"
+_END = r"(?![A-Za-z0-9])(?!\s*(?:[,/&]|\bor\b|\band\b)\s*[\(\[]?[A-J](?![A-Za-z0-9]))"
+"""After a letter: not a word, and not the start of a list of letters ("choose from A, B or C" names no pick)."""
 _ANSWER_LETTER = re.compile(
     r"(?i:\banswer)(?:\s+(?i:is|would be|should be))?\s*(?i:option|choice)?\s*[:：=]?\s*(?:\$)?\s*"
     + _OPEN + _L + _CLOSE + _END)
@@ -25,7 +26,9 @@ _PICK_LETTER = re.compile(
     r"\s*[:：]?\s*" + _OPEN + _L + _CLOSE + _END)
 _BOXED_LETTER = re.compile(r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?\s*" + _OPEN + _L + _CLOSE + r"\s*[\}.:)]")
 _LEADING_LETTER = re.compile(r"^\s*" + _OPEN + _L + r"(?:\s*[\)\]:.]|\s*\n|\s*$)")
-_ANSWER_TEXT = re.compile(r"(?i)\b(?:final\s+)?answer(?:\s+is)?\s*[:：]?\s*(.+)")
+_ANSWER_TEXT = re.compile(r"(?i)\banswer\s*(?:(?:is|would be|should be|will be)\b\s*[:：]?|[:：])\s*(.+)")
+"""An answer marker ("answer is", "answer:", "final answer would be") and the rest of its line."""
+_ARTICLE = re.compile(r"^(?:a|an|the)\s+")
 _OPTION_PREFIX = re.compile(r"^\s*\(?([A-J])\s*\)\s*(.*)$", re.S)
 
 
@@ -70,22 +73,40 @@ def gpqa_prepare(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _norm(text: str) -> str:
+    """Lower case, markup and outer punctuation gone; `!` is kept, as in an option "7!" (a factorial)."""
     text = re.sub(r"\\text\{([^{}]*)\}|\*\*|__|`", r"\1", text.lower())
     text = re.sub(r"[\s\u00a0]+", " ", text)
-    return text.strip(" .,;:!?\"'“”‘’$()[]")
+    return text.strip(" .,;:?\"'“”‘’$()[]")
 
 
-def _match_text(span: str, opts: list[tuple[str, str]]) -> str | None:
-    """The one option whose text the span is, or else the one option whose text it contains as whole words."""
-    span = _norm(span)
-    if not span:
+def _spellings(span: str) -> set[str]:
+    """The span as an answer may be written: normalised, with and without a leading article or trailing '!'."""
+    s = _norm(span)
+    out = {s, _ARTICLE.sub("", s)}
+    return {x for v in out for x in (v, v.rstrip("!").rstrip(" .,;:?")) if x}
+
+
+def _match_whole(span: str, opts: list[tuple[str, str]]) -> str | None:
+    """The one option whose text the whole span is (a last line that is nothing but the answer)."""
+    forms = _spellings(span)
+    exact = [lab for lab, txt in opts if _norm(txt) and _norm(txt) in forms]
+    return exact[0] if len(exact) == 1 else None
+
+
+def _match_stated(span: str, opts: list[tuple[str, str]]) -> str | None:
+    """After an answer marker: the option the span is, or the longest option text it starts with, followed by a
+    word break ("Answer: bank, because ..."). An option text met later in the span does not count."""
+    whole = _match_whole(span, opts)
+    if whole:
+        return whole
+    forms = _spellings(span)
+    starts = [(len(_norm(txt)), lab) for lab, txt in opts if _norm(txt)
+              and any(re.match(re.escape(_norm(txt)) + r"(?![\w!]|\.\d)", f) for f in forms)]
+    if not starts:
         return None
-    exact = [lab for lab, txt in opts if _norm(txt) == span]
-    if len(exact) == 1:
-        return exact[0]
-    found = [lab for lab, txt in opts if _norm(txt)
-             and re.search(r"(?<![\w.])" + re.escape(_norm(txt)) + r"(?![\w]|\.\d)", span)]
-    return found[0] if len(found) == 1 else None
+    longest = max(starts)[0]
+    hits = [lab for n, lab in starts if n == longest]
+    return hits[0] if len(hits) == 1 else None
 
 
 def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None, str | None]:
@@ -93,7 +114,10 @@ def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None
 
     `letter`: the last "answer is X" / "Answer: (X)" / `\\boxed{X}`, else the last "the correct option is X" /
     "I choose X"; `leading_letter`: a reply that starts with the letter ("B", "(B)", "B) ..."); `answer_text`: the
-    option text after the last "Answer:"; `last_line`: a last line that starts with a letter or is an option text.
+    option text right after the last answer marker ("Answer:", "the answer is"); `last_line`: a last line that
+    starts with a letter or is, as a whole, an option text. As CriticBench's and CorrectBench's official parsers
+    (which read only "the answer is (X)" and `\\boxed{}`), an option text that a line merely contains is no answer:
+    a reply cut off mid-reasoning ("there are 20 apples and we remove 5") states nothing.
     """
     labels = {lab for lab, _ in opts} or set(LETTERS[:5])
     text = output.replace("**", "")
@@ -105,7 +129,7 @@ def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None
     if lead and lead.group(1) in labels:
         return lead.group(1), "leading_letter"
     for m in reversed(list(_ANSWER_TEXT.finditer(text))):
-        hit = _match_text(m.group(1), opts)
+        hit = _match_stated(m.group(1), opts)
         if hit:
             return hit, "answer_text"
     lines = [x for x in text.splitlines() if x.strip()]
@@ -113,7 +137,7 @@ def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None
         lead = _LEADING_LETTER.match(lines[-1])
         if lead and lead.group(1) in labels:
             return lead.group(1), "last_line"
-        hit = _match_text(lines[-1], opts)
+        hit = _match_whole(lines[-1], opts)
         if hit:
             return hit, "last_line"
     return None, None

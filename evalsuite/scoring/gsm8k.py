@@ -60,13 +60,15 @@ def extract_official(output: str) -> str | None:
 
 
 def statement_value(statement: str) -> str | None:
-    """The number after the last `=` when `statement` opens with an arithmetic chain (`a op b = c [= d]`) that
-    ends in a single number, else None (the caller keeps the plain number: "18 = 2 * 9" states 18)."""
-    chain = _CHAIN_RE.match(statement.lstrip())
-    if chain is None:
+    """When `statement` opens with an arithmetic chain (`a op b = c [= d]`), the number after the last `=` of its
+    last chain ("16 - 3 - 4 = 9 eggs, 9*2 = 18" states 18), else None (the caller keeps the plain number:
+    "18 = 2 * 9" states 18)."""
+    statement = statement.lstrip()
+    if _CHAIN_RE.match(statement) is None:
         return None
-    result = _RESULT_RE.fullmatch(chain.group(0).rsplit("=", 1)[1])
-    return result.group(1) if result else None
+    results = [_RESULT_RE.fullmatch(chain.group(0).rsplit("=", 1)[1]) for chain in _CHAIN_RE.finditer(statement)]
+    results = [r.group(1) for r in results if r]
+    return results[-1] if results else None
 
 
 def _statement(text: str, start: int) -> str:

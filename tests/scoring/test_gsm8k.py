@@ -98,6 +98,9 @@ def test_extract_flexible(output, number, rule):
         ("So the answer is 5 + 3 = 8.", "8", "answer_is"),
         ("The answer is: **12 * 3 = 36** eggs", "36", "answer_is"),
         ("Answer: 100 - 20 - 5 = 75 = 75\nDone, 3 checks.", "75", "answer_is"),
+        # a statement of several chains: the last chain's result
+        ("Answer: 16 - 3 - 4 = 9 eggs, 9*2 = 18", "18", "answer_is"),
+        ("The answer is 5 + 3 = 8 apples, 2 more than 6.", "8", "answer_is"),
         ("The answer is 1,000 + 234 = 1,234. It took 2 days", "1234", "answer_is"),
         ("The answer is 2.5 * 4 = 10.0.", "10.0", "answer_is"),
         ("The answer is 5 \\times 3 = 15", "15", "answer_is"),
