@@ -1,12 +1,15 @@
 """Run a command as an ordinary user (CI runs as root): `python as_user.py UID HOME -- CMD...`.
 
-In a private mount namespace first, directories on the way to this interpreter that others cannot search
-(e.g. /root holding a pyenv Python) are replaced by read-only stand-ins exposing only the interpreter, as
-an ordinary user's own Python install would be; then all privileges are dropped and CMD is exec'd with
+In a private mount namespace first, directories on the way to what the user must reach (this interpreter, its
+virtualenv, the checkout holding evalsuite and these helpers, PYTHONPATH) that others cannot search (e.g. /root
+holding a pyenv Python and a venv, or a clone in a `mktemp -d` folder) are replaced by stand-ins that show only
+those paths, as an ordinary user's own install would be; then all privileges are dropped and CMD is exec'd with
 HOME set. The host's mounts and permissions are not touched.
 """
 import ctypes
+import importlib.util
 import os
+import stat
 import sys
 
 MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 1, 4096, 0x4000, 1 << 18
@@ -19,26 +22,42 @@ def _mount(src, target: str, fstype, flags: int, data=None) -> None:
         raise OSError(ctypes.get_errno(), f"mount {target}")
 
 
-def expose_interpreter() -> None:
-    """Cover each non-searchable ancestor of the interpreter's prefixes with a tmpfs holding only the path onward.
+def needed_paths() -> list[str]:
+    """What the user must reach: both interpreter prefixes (in a virtualenv, sys.prefix is the venv and its python
+    links into sys.base_prefix), the checkout of these helpers, the evalsuite package and PYTHONPATH's entries."""
+    spec = importlib.util.find_spec("evalsuite")
+    package = list(spec.submodule_search_locations)[0] if spec and spec.submodule_search_locations else None
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    paths = [sys.prefix, sys.base_prefix, here, *([package] if package else []), *extra]
+    return list(dict.fromkeys(os.path.realpath(p) for p in paths if os.path.exists(p)))
 
-    Both prefixes: in a virtualenv, sys.prefix is the venv and its python links into sys.base_prefix."""
+
+def expose(paths: list[str]) -> None:
+    """Cover each non-searchable ancestor of `paths` with a tmpfs that shows only its children on the way to them.
+
+    All stand-ins are planned on the untouched tree first, then mounted shallowest first, so two paths under one
+    private folder (a venv and pyenv under one home; a clone beside its venv) both stay reachable."""
     if libc.unshare(0x00020000) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
     _mount(b"none", "/", None, MS_REC | MS_PRIVATE)
-    for prefix in dict.fromkeys(os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)):
-        _expose(prefix)
-
-
-def _expose(prefix: str) -> None:
-    parts = prefix.split("/")
-    for i in range(2, len(parts)):
-        parent = "/".join(parts[:i])
-        if not os.stat(parent).st_mode & 0o001:
-            fd = os.open("/".join(parts[:i + 1]), os.O_PATH)
-            _mount(b"tmpfs", parent, b"tmpfs", 0, b"size=64k,mode=755")
-            os.mkdir("/".join(parts[:i + 1]))
-            _mount(f"/proc/self/fd/{fd}".encode(), "/".join(parts[:i + 1]), None, MS_BIND | MS_REC)
+    cover: dict[str, set[str]] = {}
+    for path in paths:
+        parts = path.split("/")
+        for i in range(2, len(parts)):
+            parent = "/".join(parts[:i])
+            if not os.stat(parent).st_mode & 0o001:
+                cover.setdefault(parent, set()).add(parts[i])
+    for parent in sorted(cover, key=lambda d: d.count("/")):
+        fds = {name: os.open(f"{parent}/{name}", os.O_PATH) for name in sorted(cover[parent])}
+        _mount(b"tmpfs", parent, b"tmpfs", 0, b"size=64k,mode=755")
+        for name, fd in fds.items():
+            target = f"{parent}/{name}"
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.mkdir(target)
+            else:
+                open(target, "w").close()
+            _mount(f"/proc/self/fd/{fd}".encode(), target, None, MS_BIND | MS_REC)
             os.close(fd)
 
 
@@ -54,7 +73,7 @@ def refuse_namespaces() -> None:
 def main() -> None:
     """as_user.py UID HOME [--no-namespaces] -- CMD..."""
     uid, home, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[sys.argv.index("--") + 1:]
-    expose_interpreter()
+    expose(needed_paths())
     if "--no-namespaces" in sys.argv[:sys.argv.index("--")]:
         refuse_namespaces()
     os.setgroups([])
@@ -62,6 +81,8 @@ def main() -> None:
     os.setresuid(uid, uid, uid)
     env = {"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "USER": f"u{uid}",
            "OMP_NUM_THREADS": "1", "HF_HOME": os.path.join(home, ".cache", "huggingface")}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     os.chdir(home)
     os.execve(cmd[0], cmd, env)
 
