@@ -138,16 +138,7 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
     bar = RoundBar(len(todo), f"round {rnd}", progress)
     work = [WorkItem(items[i][1], _chain_key(items[i][0])) for i in todo]
 
-    def arrived(j: int, gen: Generation) -> None:
-        _, req, key = items[todo[j]]
-        store.put_many([(key, req.to_dict(), gen)])
-        got[key] = gen
-        stats.generated += 1
-        stats.gen_tokens += len(gen.token_ids) or len(gen.token_logprobs)
-        stats.gen_seconds = before + time.perf_counter() - t_round
-        bar.finished(len(gen.token_ids) or len(gen.token_logprobs))
-
-    before = stats.gen_seconds
+    arrived = _Arrivals(items, todo, store, got, stats, bar, t_round)
     try:
         with token_listener(bar.tokens):
             executor.run_round(work, arrived)
@@ -158,6 +149,36 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
         raise RuntimeError(f"the executor returned no generation for {len(missing)} request(s) of round {rnd}")
     log(f"round {rnd}: {len(todo)} generated, {len(items) - len(todo)} from store, "
         f"{len(todo) / max(time.perf_counter() - t_round, 1e-9):.2f} req/s, {stats.tokens_per_s:.0f} tok/s")
+
+
+class _Arrivals:
+    """The round's `on_result`: a reply the executor reports alone (a row a backend finished mid-batch) is stored
+    at once; the replies of a batch or Ray chunk reported together (`many`) are stored in one transaction, so a
+    resume after a kill finds whole batches."""
+
+    def __init__(self, items: list, todo: list[int], store: SampleStore, got: dict[str, Generation],
+                 stats: RunStats, bar: RoundBar, t_round: float):
+        self.items, self.todo, self.store, self.got, self.stats, self.bar = items, todo, store, got, stats, bar
+        self.t_round, self.before = t_round, stats.gen_seconds
+
+    def __call__(self, j: int, gen: Generation) -> None:
+        self.many([(j, gen)])
+
+    def many(self, rows: list[tuple[int, Generation]]) -> None:
+        """Store `rows` (index into the round's work, generation) together, then count them."""
+        triples = []
+        for j, gen in rows:
+            _, req, key = self.items[self.todo[j]]
+            triples.append((key, req.to_dict(), gen))
+        self.store.put_many(triples)
+        tokens = 0
+        for (key, _, gen) in triples:
+            self.got[key] = gen
+            tokens += len(gen.token_ids) or len(gen.token_logprobs)
+        self.stats.generated += len(triples)
+        self.stats.gen_tokens += tokens
+        self.stats.gen_seconds = self.before + time.perf_counter() - self.t_round
+        self.bar.finished(tokens, len(triples))
 
 
 def _chain_key(c: _Chain) -> str:

@@ -64,10 +64,10 @@ class RoundBar:
         if time.perf_counter() - self.shown_at >= self.every:
             self._show()
 
-    def finished(self, n_tokens: int) -> None:
-        """One request finished with `n_tokens` tokens."""
+    def finished(self, n_tokens: int, requests: int = 1) -> None:
+        """`requests` requests (one, or a stored batch) finished with `n_tokens` tokens between them."""
         self.finished_tokens += n_tokens
-        self.bar.update(1)
+        self.bar.update(requests)
         self._show()
 
     def _show(self) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -122,8 +122,11 @@ class Request:
         return [{"role": r, "content": c} for r, c in (self.messages or ())]
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The request as plain data (what `key` hashes and the store keeps); built field by field because
+        `dataclasses.asdict`'s deep copy was most of the driver's per-request cost."""
+        d = {f: getattr(self, f) for f in _REQUEST_FIELDS}
         d["messages"] = self.chat() if self.messages is not None else None
+        d["gen"] = {f: getattr(self.gen, f) for f in _GEN_FIELDS}
         if d["choices"] is None:
             del d["choices"]
         if not d["score_offset"]:
@@ -158,8 +161,12 @@ class Generation:
         return self.stats.get("logprob", [])
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f: getattr(self, f) for f in _GENERATION_FIELDS}
+        d["token_ids"] = list(self.token_ids)
+        d["stats"] = {k: list(v) for k, v in self.stats.items()}
         d["approximate"] = list(self.approximate)
+        if self.choice_logprobs is not None:
+            d["choice_logprobs"] = dict(self.choice_logprobs)
         return d
 
     @classmethod
@@ -167,6 +174,11 @@ class Generation:
         d = dict(d)
         d["approximate"] = tuple(d.get("approximate", ()))
         return cls(**d)
+
+
+_GEN_FIELDS = tuple(f.name for f in fields(GenParams))
+_REQUEST_FIELDS = tuple(f.name for f in fields(Request))
+_GENERATION_FIELDS = tuple(f.name for f in fields(Generation))
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ DOCS = 8
 def _stored(path) -> list[dict]:
     if not path.exists():
         return []
+    from evalsuite.store import read_generations
+
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return [json.loads(g) for (g,) in db.execute("SELECT generation FROM generations")]
+        return read_generations(path)
     except sqlite3.OperationalError:
         return []
 

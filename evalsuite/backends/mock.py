@@ -6,11 +6,18 @@ A reply is a string, or a `Reply` that also gives the probabilities of the reque
 Without a script the reply is `--model-args reply=TEXT`, else the last user turn echoed back. Each character is one
 token; its statistics come from a fixed 6-outcome distribution derived from the character, of which the character
 is the likeliest outcome, so every identity the contract tests check holds exactly and a teacher-forced pass over a
-reply reproduces its generation."""
+reply reproduces its generation. The statistics of each (character, statistics wanted) are computed once per
+process and cached, so the backend's own cost stays negligible next to the harness it stands in front of.
+
+`latency_ms=` and `tokens_per_s=` add a latency model: each request takes `latency_ms` plus its reply's length /
+`tokens_per_s`, spent sleeping (never spinning), so a Ray replica of the mock behaves like a GPU replica that costs
+the driver's CPU nothing (`benchmarks/scale.py --mock`)."""
 from __future__ import annotations
 
 import math
 import re
+import time
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence, Union
 
@@ -76,11 +83,27 @@ def char_stats(ch: str, want: Sequence[str]) -> dict[str, float]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _cached_stats(ch: str, want: tuple[str, ...]) -> tuple[float, ...]:
+    """`char_stats` of one character, as a tuple in `want`'s order (computed once per process)."""
+    st = char_stats(ch, want)
+    return tuple(st[w] for w in want)
+
+
+def text_stats(text: str, want: tuple[str, ...]) -> dict[str, list[float]]:
+    """Every statistic of `want` for each character of `text` (fresh lists per call; the per-character values
+    come from the cache)."""
+    if not text:
+        return {w: [] for w in want}
+    cols = zip(*[_cached_stats(c, want) for c in text])
+    return {w: list(col) for w, col in zip(want, cols)}
+
+
 @backend("mock")
 class MockBackend(Backend):
     """Replies from a script (see the module doc); deterministic per-character statistics."""
 
-    OPTIONS = {"reply": "", "batch_size": 8}
+    OPTIONS = {"reply": "", "batch_size": 8, "latency_ms": 0.0, "tokens_per_s": 0.0}
     batch_invariant = True
 
     def __init__(self, rest: str = "mock", model_args: str | dict | None = None, script: Script = None):
@@ -88,6 +111,10 @@ class MockBackend(Backend):
         self.opts = parse_model_args(model_args, self.OPTIONS, "mock")
         self.model_id, self.revision = rest or "mock", "scripted"
         self.batch_size = max(1, int(self.opts["batch_size"]))
+        self.latency_s = float(self.opts["latency_ms"]) / 1000.0
+        self.tokens_per_s = float(self.opts["tokens_per_s"])
+        if self.latency_s < 0 or self.tokens_per_s < 0:
+            raise UsageError("the mock backend's latency_ms and tokens_per_s must be >= 0 (0: no latency)")
         self.script = script
         self.calls: list[Request] = []
         """Every request generated, in order (tests read what was asked)."""
@@ -112,8 +139,7 @@ class MockBackend(Backend):
     def _generation(self, req: Request, text: str, finish: str, given: Mapping[str, float] | None = None
                     ) -> Generation:
         want = tuple(dict.fromkeys((*req.want, "logprob")))
-        per = [char_stats(c, want) for c in text]
-        stats = {w: [t[w] for t in per] for w in want}
+        stats = text_stats(text, want)
         choices = None
         if req.choices and given:
             choices = {c: math.log(given[c]) if given.get(c, 0) > 0 else -math.inf for c in req.choices}
@@ -126,8 +152,10 @@ class MockBackend(Backend):
                           choice_logprobs=choices)
 
     def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
+        """Every request's scripted reply; the call returns them together (nothing streams mid-call), after the
+        latency model's sleep when one is set."""
         out = []
-        for i, req in enumerate(requests):
+        for req in requests:
             if req.continuation is not None:
                 gen = self.score_requests([req])[0]
             else:
@@ -141,15 +169,22 @@ class MockBackend(Backend):
                     text, finish = text[: req.gen.max_tokens], "length"
                 gen = self._generation(req, text, finish, got.choices if isinstance(got, Reply) else None)
             out.append(gen)
-            if on_result is not None:
-                on_result(i, gen)
+        self._wait(out)
         return out
+
+    def _wait(self, gens: Sequence[Generation]) -> None:
+        """Sleep as long as the latency model says these replies take, one after another."""
+        if not self.latency_s and not self.tokens_per_s:
+            return
+        seconds = self.latency_s * len(gens)
+        if self.tokens_per_s:
+            seconds += sum(len(g.token_ids) for g in gens) / self.tokens_per_s
+        time.sleep(seconds)
 
     def score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0) -> dict[str, list[float]]:
         """offset=1 reads each position's statistics one character early (the prompt's last one first)."""
         chars = (prompt_text(prompt)[-1:] or "\n") + continuation[:-1] if offset else continuation
-        per = [char_stats(c, want) for c in chars]
-        return {w: [t[w] for t in per] for w in want}
+        return text_stats(chars, tuple(want))
 
     def score_requests(self, requests: Sequence[Request]) -> list[Generation]:
         out = []

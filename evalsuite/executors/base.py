@@ -10,9 +10,20 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from evalsuite.backends.base import OnResult
-from evalsuite.records import Request
+from evalsuite.records import Generation, Request
 
-__all__ = ["Executor", "Identity", "OnResult", "WorkItem"]
+__all__ = ["Executor", "Identity", "OnResult", "WorkItem", "deliver"]
+
+
+def deliver(on_result: OnResult, rows: list[tuple[int, Generation]]) -> None:
+    """Report replies that arrived together (a backend batch, a Ray chunk) to `on_result`: through its `many(rows)`
+    when it has one (the engine stores them in one transaction), else one `on_result(index, gen)` each."""
+    many = getattr(on_result, "many", None)
+    if many is not None:
+        many(rows)
+    else:
+        for i, g in rows:
+            on_result(i, g)
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,8 @@ class Executor(ABC):
 
     @abstractmethod
     def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
-        """Generate (or teacher-force) every item; report each through `on_result` from the calling thread."""
+        """Generate (or teacher-force) every item; report each through `on_result` from the calling thread, the
+        replies that arrive together through `deliver`."""
 
     @abstractmethod
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from evalsuite.backends.base import Backend, OnResult
-from evalsuite.executors.base import Executor, Identity, WorkItem
+from evalsuite.executors.base import Executor, Identity, WorkItem, deliver
 from evalsuite.records import Generation, Request
 
 
-def call_backend(backend: Backend, reqs: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
+def call_backend(backend: Backend, reqs: Sequence[Request], on_result: OnResult | None = None,
+                 on_rows: Callable[[list[tuple[int, Generation]]], None] | None = None) -> list[Generation]:
     """Generate, or teacher-force the requests that carry a continuation, keeping the order.
 
-    `on_result(i, gen)` is called as each request finishes (per row where the backend streams rows, else when its
-    call returns), so a caller can store it before the rest of the batch is done.
+    `on_result(i, gen)` is called as each request finishes where the backend streams rows, so a caller can store it
+    before the rest of the batch is done; the rows a call returns together go to `on_rows(rows)` in one call when
+    it is given (else to `on_result` one by one).
     """
     forced = [i for i, r in enumerate(reqs) if r.continuation is not None]
     free = [i for i, r in enumerate(reqs) if r.continuation is None]
@@ -26,16 +28,22 @@ def call_backend(backend: Backend, reqs: Sequence[Request], on_result: OnResult 
                 on_result(pos[j], gen)
         return report
 
+    def rest(pos: list[int], gens: Sequence[Generation]) -> None:
+        rows = [(pos[j], g) for j, g in enumerate(gens) if out[pos[j]] is None]
+        for i, g in rows:
+            out[i] = g
+        if not rows:
+            return
+        if on_rows is not None:
+            on_rows(rows)
+        elif on_result is not None:
+            for i, g in rows:
+                on_result(i, g)
+
     if free:
-        report = done(free)
-        gens = backend.generate([reqs[i] for i in free], on_result=report)
-        for j, g in enumerate(gens):
-            if out[free[j]] is None:
-                report(j, g)
+        rest(free, backend.generate([reqs[i] for i in free], on_result=done(free)))
     if forced:
-        report = done(forced)
-        for j, g in enumerate(backend.score_requests([reqs[i] for i in forced])):
-            report(j, g)
+        rest(forced, backend.score_requests([reqs[i] for i in forced]))
     return out  # type: ignore[return-value]
 
 
@@ -59,7 +67,8 @@ class LocalExecutor(Executor):
             t0 = time.perf_counter()
             batch = items[b : b + size]
             gens = call_backend(self.backend, [it.request for it in batch],
-                                lambda j, g, b=b: on_result(b + j, g))
+                                lambda j, g, b=b: on_result(b + j, g),
+                                lambda rows, b=b: deliver(on_result, [(b + j, g) for j, g in rows]))
             self.seconds += time.perf_counter() - t0
             self.tokens += sum(len(g.token_ids) or len(g.token_logprobs) for g in gens)
 

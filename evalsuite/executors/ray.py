@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from evalsuite.backends.base import Backend, OnResult
 from evalsuite.errors import UsageError
-from evalsuite.executors.base import Executor, Identity, WorkItem
+from evalsuite.executors.base import Executor, Identity, WorkItem, deliver
 from evalsuite.executors.placement import Chunk, Placement, spread, steal
 from evalsuite.executors.ray_connect import INSTALL, check_env_names, connect, import_ray, replica_env
 from evalsuite.executors.ray_faults import (RestartBudget, chunk_deadline, lost_errors, preempted,
@@ -171,8 +171,7 @@ class RayExecutor(Executor):
                 self.slots[r].progress_at = time.monotonic()
                 self._account(r, chunk, gens, seconds, busy)
                 self.slots[r].engines.add(engine)
-                for i, g in zip(chunk.index, gens):
-                    on_result(i, g)
+                deliver(on_result, list(zip(chunk.index, gens)))  # one store transaction per chunk
         end = time.perf_counter()
         gap = t0 - self._last_end if self._last_end is not None else 0.0
         self.rounds.append({"seconds": end - t0, "busiest_replica_seconds": max(busy, default=0.0),

@@ -1,0 +1,114 @@
+"""The sample store's compact encodings: token ids, per-token statistics, reply JSON and content-addressed turns.
+
+Statistics (`generations.stats`), read with numpy::
+
+    raw = zlib.decompress(blob)
+    head, _, body = raw.partition(b"\\n")          # head: JSON [[name, dtype, length], ...]
+    arrays, at = {}, 0
+    for name, dtype, n in json.loads(head):       # dtype "<f4" or "<f8" (little-endian float32 / float64)
+        arrays[name] = np.frombuffer(body, dtype, n, at); at += n * np.dtype(dtype).itemsize
+
+Each array is float32 when every value survives float32 exactly (statistics computed in float32 on a GPU), else
+float64, so reading back always gives the values that were generated, bit for bit. Token ids
+(`generations.token_ids`) are raw little-endian int32: `np.frombuffer(blob, "<i4")`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import zlib
+from array import array
+from hashlib import blake2b
+from typing import Any, Mapping, Sequence
+
+import orjson
+
+from evalsuite.records import Generation
+
+_SWAP = sys.byteorder != "little"
+_CODES = {"<f4": "f", "<f8": "d"}
+
+
+def _le(a: array) -> bytes:
+    if _SWAP:
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _from_le(code: str, raw: bytes) -> list:
+    a = array(code)
+    a.frombytes(raw)
+    if _SWAP:
+        a.byteswap()
+    return a.tolist()
+
+
+def encode_ids(ids: Sequence[int]) -> bytes:
+    """Token ids as little-endian int32 bytes."""
+    return _le(array("i", ids))
+
+
+def decode_ids(raw: bytes) -> list[int]:
+    return _from_le("i", raw)
+
+
+def encode_stats(stats: Mapping[str, Sequence[float]]) -> bytes:
+    """Per-token statistics as one zlib blob: a JSON header line, then each array (float32 where exact)."""
+    head, body = [], []
+    for name, vals in stats.items():
+        f4 = array("f", vals)
+        if f4.tolist() == list(vals):
+            head.append([name, "<f4", len(f4)])
+            body.append(_le(f4))
+        else:
+            head.append([name, "<f8", len(vals)])
+            body.append(_le(array("d", vals)))
+    return zlib.compress(orjson.dumps(head) + b"\n" + b"".join(body), 1)
+
+
+def decode_stats(blob: bytes) -> dict[str, list[float]]:
+    raw = zlib.decompress(blob)
+    head, _, body = raw.partition(b"\n")
+    out, at = {}, 0
+    for name, dtype, n in orjson.loads(head):
+        size = n * (4 if dtype == "<f4" else 8)
+        out[name] = _from_le(_CODES[dtype], body[at : at + size])
+        at += size
+    return out
+
+
+def generation_json(gen: Generation) -> str:
+    """A reply's JSON without its arrays (those go to the binary columns)."""
+    d = {"text": gen.text, "finish_reason": gen.finish_reason, "backend": gen.backend, "model_id": gen.model_id,
+         "seconds": gen.seconds, "prompt_tokens": gen.prompt_tokens, "approximate": list(gen.approximate),
+         "choice_logprobs": gen.choice_logprobs}
+    if gen.choice_logprobs and not all(math.isfinite(v) for v in gen.choice_logprobs.values()):
+        return json.dumps(d, ensure_ascii=False)  # -Infinity: orjson would write null
+    return orjson.dumps(d).decode()
+
+
+def read_generation_json(text: str) -> dict[str, Any]:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # -Infinity / NaN, written by json.dumps
+        return json.loads(text)
+
+
+def turn_id(parent: str | None, role: str, content: str) -> str:
+    """A turn's content address: the hash of its parent's id, its role and its content."""
+    h = blake2b(digest_size=12)
+    h.update(f"{parent or ''}\0{role}\0".encode())
+    h.update(content.encode())
+    return h.hexdigest()
+
+
+def turn_chain(messages: Sequence[Mapping[str, str]], turns: dict[str, tuple[str | None, str, str]]) -> str | None:
+    """The id of a conversation's last turn; every turn along it is added to `turns` (id -> parent, role, content)."""
+    parent = None
+    for m in messages:
+        tid = turn_id(parent, m["role"], m["content"])
+        turns[tid] = (parent, m["role"], m["content"])
+        parent = tid
+    return parent
