@@ -245,3 +245,37 @@ def cli(capsys):
         return CliResult(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def fuse_dir():
+    """A fresh, empty folder on a real FUSE filesystem (a bindfs passthrough mount of a temp folder; `.ci/setup_slurm.sh`
+    installs fuse3 and bindfs), unmounted afterwards. Skips where FUSE cannot be mounted, or fails when
+    EVALSUITE_REQUIRE_FUSE=1."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    def unavailable(why: str) -> None:
+        if os.environ.get("EVALSUITE_REQUIRE_FUSE") == "1":
+            pytest.fail(f"EVALSUITE_REQUIRE_FUSE=1 but {why}")
+        pytest.skip(why)
+
+    if not shutil.which("bindfs") or not os.path.exists("/dev/fuse"):
+        unavailable("FUSE is not available here (needs /dev/fuse and bindfs: apt-get install fuse3 bindfs)")
+    base = Path(tempfile.mkdtemp(prefix="evfuse"))
+    src, mnt = base / "src", base / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    res = subprocess.run(["bindfs", "--no-allow-other", str(src), str(mnt)], capture_output=True, text=True)
+    if res.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        unavailable(f"bindfs cannot mount here ({res.stderr.strip()[:200]})")
+    try:
+        yield mnt
+    finally:
+        for cmd in (["fusermount3", "-u", str(mnt)], ["fusermount", "-u", str(mnt)], ["umount", "-l", str(mnt)]):
+            if shutil.which(cmd[0]) and subprocess.run(cmd, capture_output=True).returncode == 0:
+                break
+        shutil.rmtree(base, ignore_errors=True)

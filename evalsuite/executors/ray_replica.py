@@ -80,6 +80,10 @@ class Replica:
         gens = call_backend(self.backend, list(requests))
         return gens, time.perf_counter() - t0, f"{os.getpid()}:{id(self.backend.engine())}"
 
+    def environ(self, names: Sequence[str]) -> dict[str, str | None]:
+        """The values this replica's process sees for `names` (to check what reached it from the driver)."""
+        return {n: os.environ.get(n) for n in names}
+
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
         return self.backend.token_offsets(token_ids)
 

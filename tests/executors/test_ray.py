@@ -58,49 +58,6 @@ def test_one_request_chunks_keep_every_chain_on_its_replica(local_ray, in_proces
     assert [r["requests"] for r in ex["replica_info"]] == [local.stats.generated // 2] * 2
 
 
-def test_restarts_used_up_stop_with_one_line_and_the_same_command_resumes(local_ray, in_process_one_by_one,
-                                                                          same_outputs, tiny_model_dir, tmp_path,
-                                                                          monkeypatch):
-    import sqlite3
-    import threading
-    import time
-
-    from evalsuite import evaluate
-    from evalsuite.executors import ray as ray_executor
-
-    monkeypatch.setattr(ray_executor, "MAX_RESTARTS", 0)
-    kw = dict(model=f"hf:{tiny_model_dir}", model_args="batch_size=1", output_dir=tmp_path, executor="ray",
-              replicas=2, **TASK)
-
-    def stored() -> int:
-        try:
-            with sqlite3.connect(tmp_path / "samples.sqlite", timeout=5) as con:
-                return con.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
-        except sqlite3.Error:
-            return 0
-
-    def kill_replica_1() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and stored() < 3:
-            time.sleep(0.005)
-        for name in local_ray.util.list_named_actors():
-            if name.endswith("-replica-1"):
-                local_ray.kill(local_ray.get_actor(name), no_restart=True)
-
-    killer = threading.Thread(target=kill_replica_1, daemon=True)
-    killer.start()
-    with pytest.raises(ray_executor.ReplicaLost, match=r"^replica 1 on node .* restarts are used up") as err:
-        evaluate(**kw)
-    killer.join(timeout=30)
-    assert "\n" not in str(err.value) and "run the same command again to resume" in str(err.value)
-    kept = stored()
-    assert 3 <= kept < in_process_one_by_one[1].stats.generated
-    monkeypatch.setattr(ray_executor, "MAX_RESTARTS", 3)
-    again = evaluate(**kw)
-    assert again.stats.from_store >= kept and again.stats.generated > 0
-    same_outputs(in_process_one_by_one[0], tmp_path)
-
-
 def test_resume_with_another_replica_count_makes_no_model_call(local_ray, in_process, same_outputs, tiny_model_dir,
                                                                tmp_path):
     import shutil
