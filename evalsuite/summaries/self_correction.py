@@ -159,6 +159,15 @@ def flip_plots(ex: dict, protocol: str = "") -> list[FlipMatrix]:
     return out
 
 
+def conditioned_n(name: str, before: np.ndarray, n: int) -> int:
+    """The chains a metric is computed over: CL conditions on those right at attempt 0, CS on those wrong there."""
+    if name == "cl":
+        return int(before.sum())
+    if name == "cs":
+        return int((~before).sum())
+    return n
+
+
 @summarizer("self_correction")
 def summarize_self_correction(g: Group) -> Summary | None:
     """Rows at every round r >= 1 comparing round r with round 0; extras with the flip matrices."""
@@ -177,7 +186,7 @@ def summarize_self_correction(g: Group) -> Summary | None:
                               bootstrap_mean_ci(after.astype(float), ch.docs, seed=g.seed), n, note))
         boot = resampled_flips(ch.docs, before, after, N_BOOT, rng)
         for name, fn in ROUND_METRICS:
-            rows.append(g.row(r, name, fn(before, after), percentile_ci(fn(boot)), n,
+            rows.append(g.row(r, name, fn(before, after), percentile_ci(fn(boot)), conditioned_n(name, before, n),
                               join(note, undefined_reason(name, before, after))))
     ex = flip_extras(ch)
     return Summary(rows, ex, flip_plots(ex))

@@ -143,3 +143,16 @@ def test_samples_of_a_doc_are_separate_chains_pooled_in_cl():
     assert ch.docs.tolist() == ["a", "a", "b"]
     r1 = rows_by(summarize_self_correction(Group("t", "review", samples)), 1)
     assert r1["cl"].value == 0.5 and r1["cs"].value == 1.0 and r1["cl"].n == 3
+
+
+def test_cl_and_cs_count_the_chains_they_are_conditioned_on():
+    """5 docs: right at attempt 0 for docs 0-1 (one stays right), wrong for docs 2-4 (one becomes right).
+    CL = 1/2 over the 2 first-right chains, CS = 1/3 over the 3 first-wrong; accuracy is over all 5."""
+    first = [True, True, False, False, False]
+    second = [True, False, True, False, False]
+    samples = [answer(str(d), 0, c) for d, c in enumerate(first)] + [answer(str(d), 1, c)
+                                                                     for d, c in enumerate(second)]
+    rows = rows_by(summarize_self_correction(Group("t", "review", samples)), 1)
+    assert (rows["cl"].value, rows["cl"].n) == (0.5, 2)
+    assert (rows["cs"].value, rows["cs"].n) == (pytest.approx(1 / 3), 3)
+    assert rows["delta"].n == 5
