@@ -5,6 +5,12 @@ from dataclasses import dataclass, field
 from abc import ABC, abstractmethod
 from typing import Any
 
+from evalsuite.metrics.base import term
+
+term("official", "Official scorer", "Scored as the benchmark's own released evaluation reads a reply (GSM8K: the "
+     "`#### N` line, exact string match; CRUXEval: its evaluate_generations post-processing; HumanEval: its unit "
+     "tests), so the number compares with the paper's.", "each benchmark's released evaluation code")
+
 
 @dataclass(frozen=True)
 class Score:

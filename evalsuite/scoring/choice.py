@@ -10,8 +10,14 @@ import random
 import re
 from typing import Any
 
+from evalsuite.metrics.base import term
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+
+term("letter", "Option letter only", "Multiple choice credited only when the reply names the option by its letter "
+     "(\"the answer is (B)\", \\boxed{B}, or a reply that starts with the letter); the primary `flexible` "
+     "convention also accepts the option's text after an answer marker or as the whole last line.",
+     "CriticBench's parser (src/utils/parser.py) reads letters only")
 
 LETTERS = "ABCDEFGHIJ"
 _L = r"([A-J])"

@@ -14,8 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evalsuite.metrics.base import term
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+
+term("lenient", "CRUXEval lenient", "The official post-processing, and also markdown code fences dropped and the "
+     "last answer region read, for chat models that wrap their answer.", "evalsuite (a labelled deviation)")
 from evalsuite.scoring.code_exec import exec_report, run_programs
 from evalsuite.scoring.info import ExecReport, Skip
 

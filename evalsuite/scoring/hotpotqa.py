@@ -11,8 +11,12 @@ import string
 from collections import Counter
 from typing import Any
 
+from evalsuite.metrics.base import term
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+
+term("contains", "Gold contained", "Right when the normalised gold answer occurs as whole words in the normalised "
+     "reply (the official metric is exact match).", "evalsuite (a labelled deviation)")
 from evalsuite.scoring.info import Overlap
 
 _PUNCT = set(string.punctuation)

@@ -5,8 +5,13 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from evalsuite.metrics.base import term
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+
+term("hendrycks", "Hendrycks MATH equivalence", "The last \\boxed{} answer compared with the gold by the MATH "
+     "paper's string normalisation (is_equiv), instead of math-verify's symbolic check.",
+     "Hendrycks et al. 2021, MATH's released is_equiv")
 
 MV_TIMEOUT_S = 5
 _BOX_COMMANDS = ("\\boxed", "\\fbox")

@@ -13,8 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evalsuite.metrics.base import term
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
+
+term("luo", "Missing verdict read as correct", "A critique with no parsable verdict counts as judging the answer "
+     "correct.", "Luo et al. 2023 (CriticBench reading in Lin et al. 2024)")
+term("keyword", "Keyword verdict", "A critique without a verdict line is read by Lin et al.'s keywords (incorrect, "
+     "wrong, incomplete, not helpful, error before correct, accurate, good, concise); none: an error.",
+     "Lin et al. 2024, CriticBench src/infer/result_processor.py")
 from evalsuite.scoring.info import Verdict
 
 LABELS = ("correct", "incorrect")
