@@ -211,3 +211,17 @@ def test_leaderboard_markdown_shows_names_literally(evil_board):
     assert body and all(line.count(" | ") == body[0].count(" | ") for line in body)
     table = next(t for t in html.split("<table>")[1:] if "a|b" in t)
     assert '">a|b</td>' in table
+
+
+def test_self_correction_board_has_cl_cs_rss_for_a_run_of_some_subsets(rd, tmp_path):
+    """README's first run (correctbench_aqua and _csqa, no group): its CL, CS and RSS reach the shipped board."""
+    r = rd.row
+    rows = [r(t, m, v, 1, protocol="review", subset=t.split("_")[1]) for t, m, v in (
+        ("correctbench_aqua", "accuracy", 0.35), ("correctbench_aqua", "cl", 0.8), ("correctbench_aqua", "cs", 0.2),
+        ("correctbench_aqua", "rss", 0.77), ("correctbench_csqa", "accuracy", 0.3), ("correctbench_csqa", "cl", 0.5),
+        ("correctbench_csqa", "cs", 0.1), ("correctbench_csqa", "rss", 0.4))]
+    board = build_leaderboard([load_run(rd.write_run(tmp_path / "first", rows))], load_spec("self_correction"))
+    cells = board.entries[0].cells
+    assert cells["correctbench_aqua/cl/last"].value == 0.8 and cells["correctbench_aqua/rss/last"].value == 0.77
+    assert cells["correctbench_csqa/cs/last"].value == 0.1
+    assert cells["correctbench_gsm8k/cl/last"].missing == "task not run"
