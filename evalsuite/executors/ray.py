@@ -129,8 +129,9 @@ class RayExecutor(Executor):
                              "(`ray list actors`)") from None
         for slot, info in zip(self.slots, infos):
             slot.where, slot.up, slot.progress_at = info, True, time.monotonic()
+        size = "each replica's whole share" if self.size == WHOLE_SHARE else str(self.size)
         self.log(f"ray: {n} replica(s) ready on {len({s.where['node_id'] for s in self.slots})} node(s), "
-                 f"{self.mode} chunks of " + ("each replica's whole share" if self.size == WHOLE_SHARE else str(self.size)))
+                 f"{self.mode} chunks of {size}")
 
     def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
         self.start()

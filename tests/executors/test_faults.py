@@ -40,7 +40,8 @@ class FaultyReplica(Replica):
         return super().ready()
 
     def run(self, requests):
-        mark = Path(self.where_marks, f"done-{self.fault}")
+        marks = Path(self.where_marks)
+        mark = marks / f"done-{self.fault}"
         if self.index == 1 and self.fault in ("system", "hang") and not mark.exists():
             mark.write_text("")
             if self.fault == "system":
@@ -48,7 +49,14 @@ class FaultyReplica(Replica):
 
                 raise ray.exceptions.RaySystemError("the raylet went away (injected)")
             time.sleep(3600)
-        return super().run(requests)
+        if self.fault == "killall" and (marks / "armed").exists():
+            os.kill(os.getpid(), signal.SIGKILL)  # every replica dies in its next chunk
+        busy = marks / f"busy-{self.index}"
+        busy.write_text("")
+        try:
+            return super().run(requests)
+        finally:
+            busy.unlink(missing_ok=True)
 
 
 def _faulty(monkeypatch, tmp_path, fault: str) -> Path:
@@ -120,17 +128,15 @@ def test_a_hung_chunk_is_resent_after_its_deadline(local_ray, in_process, same_o
     assert _execution(tmp_path / "ray")["chunks_resent"] >= 1
 
 
-def _kill_mid_round(marks: Path, db: Path, after: int, arm: bool, which: tuple[int, ...] = (1,)) -> threading.Thread:
-    """SIGKILL the processes of replicas `which` once `after` generations are stored (first arming replica 1's
-    refusal to reload)."""
+def _kill_mid_round(marks: Path, db: Path, after: int) -> threading.Thread:
+    """Once `after` generations are stored, arm replica 1's refusal to reload and SIGKILL its process while it is
+    in the middle of a chunk."""
     def kill() -> None:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and _stored(db) < after:
-            time.sleep(0.01)
-        if arm:
-            (marks / "refuse-reload").write_text("")
-        for r in which:
-            os.kill(int((marks / f"pid-{r}").read_text()), signal.SIGKILL)
+        while time.monotonic() < deadline and (_stored(db) < after or not (marks / "busy-1").exists()):
+            time.sleep(0.002)
+        (marks / "refuse-reload").write_text("")
+        os.kill(int((marks / "pid-1").read_text()), signal.SIGKILL)
 
     t = threading.Thread(target=kill, daemon=True)
     t.start()
@@ -141,7 +147,7 @@ def test_a_killed_replica_that_cannot_reload_is_dropped_and_the_run_goes_on(loca
                                                                             tiny_model_dir, tmp_path, monkeypatch):
     marks = _faulty(monkeypatch, tmp_path, "reload")
     lines: list[str] = []
-    killer = _kill_mid_round(marks, tmp_path / "ray" / "samples.sqlite", 3, arm=True)
+    killer = _kill_mid_round(marks, tmp_path / "ray" / "samples.sqlite", 3)
     res = _run(tiny_model_dir, tmp_path / "ray", lines)
     killer.join(timeout=30)
     assert res.stats.generated + res.stats.from_store == in_process[1].stats.generated
@@ -158,18 +164,47 @@ def test_no_replica_left_stops_with_one_line_and_the_same_command_resumes(local_
     from evalsuite.executors import ray as ray_executor
 
     monkeypatch.setattr(ray_executor, "MAX_RESTARTS", 0)
-    marks = _faulty(monkeypatch, tmp_path, "kill")
+    marks = _faulty(monkeypatch, tmp_path, "killall")
     out = tmp_path / "ray"
-    killer = _kill_mid_round(marks, out / "samples.sqlite", 3, arm=False, which=(0, 1))
+
+    def arm() -> None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and _stored(out / "samples.sqlite") < 3:
+            time.sleep(0.01)
+        (marks / "armed").write_text("")
+
+    armer = threading.Thread(target=arm, daemon=True)
+    armer.start()
     with pytest.raises(ray_executor.ReplicaLost) as err:
         _run(tiny_model_dir, out, [])
-    killer.join(timeout=30)
+    armer.join(timeout=30)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith("no replica is left") and "run the same command again" in msg
     kept = _stored(out / "samples.sqlite")
     assert 3 <= kept < in_process[1].stats.generated
     monkeypatch.setattr(ray_executor, "MAX_RESTARTS", 3)
+    (marks / "armed").unlink()  # a healthy cluster again
     again = _run(tiny_model_dir, out, [])
     assert again.stats.from_store >= kept and again.stats.generated > 0
     same_outputs(in_process[0], out)
 
+
+
+@pytest.mark.parametrize("key, value", [("revision", "local-0123456789abcdef"), ("evalsuite", "0.0.1-other")])
+def test_a_replica_that_sees_another_model_or_version_refuses_naming_its_node(local_ray, tiny_model_dir, tmp_path,
+                                                                              monkeypatch, key, value):
+    from evalsuite import evaluate
+    from evalsuite.errors import UsageError
+    from evalsuite.executors import ray as ray_executor
+    from evalsuite.executors.ray_replica import expected_identity
+
+    def drivers(backend):  # the driver holds another copy of the model, or another install of evalsuite
+        return {**expected_identity(backend), key: value}
+
+    monkeypatch.setattr(ray_executor, "expected_identity", drivers)
+    with pytest.raises(UsageError) as err:
+        evaluate(model=f"hf:{tiny_model_dir}", model_args="batch_size=1", output_dir=tmp_path, executor="ray",
+                 replicas=1, log=lambda m: None, **TASK)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("replica 0 on node ") and repr(value) in msg, msg
+    assert ("evalsuite version" if key == "evalsuite" else "model revision") in msg
