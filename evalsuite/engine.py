@@ -134,6 +134,7 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
                   key=lambda i: len(str(items[i][1].messages or items[i][1].prompt)))
     if not todo:
         return
+    executor.prepare()
     t_round = time.perf_counter()
     bar = RoundBar(len(todo), f"round {rnd}", progress)
     work = [WorkItem(items[i][1], _chain_key(items[i][0])) for i in todo]

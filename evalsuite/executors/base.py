@@ -53,6 +53,10 @@ class Executor(ABC):
     def identity(self) -> Identity:
         """The backend identity the store keys on (the same for every replica)."""
 
+    def prepare(self) -> None:
+        """Load the model (or start the replicas) before a round's clock starts, so tokens/s measures generation,
+        not a first load or the embedded model's conversion; only a round with requests to send calls it."""
+
     @abstractmethod
     def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
         """Generate (or teacher-force) every item; report each through `on_result` from the calling thread, the

@@ -61,6 +61,9 @@ class LocalExecutor(Executor):
     def identity(self) -> Identity:
         return Identity(self.backend.name, self.backend.model_id, self.backend.revision)
 
+    def prepare(self) -> None:
+        self.backend.load()
+
     def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
         size = self.backend.batch_size or max(1, len(items))
         for b in range(0, len(items), size):

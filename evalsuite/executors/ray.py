@@ -133,6 +133,9 @@ class RayExecutor(Executor):
         self.log(f"ray: {n} replica(s) ready on {len({s.where['node_id'] for s in self.slots})} node(s), "
                  f"{self.mode} chunks of {size}")
 
+    def prepare(self) -> None:
+        self.start()
+
     def run_round(self, items: Sequence[WorkItem], on_result: OnResult) -> None:
         self.start()
         ray = import_ray()
