@@ -108,18 +108,6 @@ def extract_flexible(output: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def is_correct_official(output: str, target: str) -> bool:
-    """Official GSM8K correctness: exact string equality of the `#### N` answer with the gold."""
-    predicted = extract_official(output)
-    return predicted is not None and predicted == target.strip().replace(",", "")
-
-
-def is_correct_flexible(output: str, target: str) -> bool:
-    """Flexible GSM8K correctness: the flexibly extracted number equals the gold numerically."""
-    predicted, _ = extract_flexible(output)
-    return predicted is not None and numbers_equal(predicted, target)
-
-
 @scorer("gsm8k")
 class GSM8KScorer(Scorer):
     """GSM8K: `flexible` (primary) and `official` conventions."""
