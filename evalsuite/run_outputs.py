@@ -1,6 +1,7 @@
 """A run's outputs (results.json, samples.jsonl, results.csv, report.html), written from the samples so far: once
-when the run starts and after each round while it goes on (`"partial": true`, so a long run can be watched and a
-killed one still has a report), and once at the end (`"partial": false`)."""
+when the run starts, after a round while it goes on when `--live-every SECONDS` (default 30) have passed since the
+last such write (`"partial": true`, so a long run can be watched and a killed one still has a report, while a run
+of many short rounds does not rewrite everything after each one), and once at the end (`"partial": false`)."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from evalsuite.protocols.options import RunOptions
+from evalsuite.protocols.options import LiveOptions, RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
 from evalsuite.reporting.plot_specs import to_dict
@@ -34,6 +35,8 @@ class RunOutputs:
     t_start: float
     log: Callable[[str], None] = print
     live_failed: bool = field(default=False, init=False)
+    live_at: float | None = field(default=None, init=False)
+    """perf_counter of the last partial write (None: none yet)."""
 
     def summarize(self, samples: list[Sample]) -> tuple[list[MetricRow], dict, list[MetricRow], dict]:
         """Task rows and extras, then group rows and extras (groups pool or average their subsets)."""
@@ -83,10 +86,15 @@ class RunOutputs:
                      f"`evalsuite report {self.output_dir}`")
 
     def live(self, samples: list[Sample], stats: Any, rnd: int) -> None:
-        """The engine's per-round callback: rewrite the outputs as partial; a failure here is reported once and
-        never stops the run (the final write still happens)."""
+        """The engine's per-round callback: rewrite the outputs as partial when `--live-every` seconds have passed
+        since the last partial write (the first call always writes); a failure here is reported once and never
+        stops the run (the final write still happens)."""
         if self.live_failed:
             return
+        now = time.perf_counter()
+        if self.live_at is not None and now - self.live_at < self.options.of(LiveOptions).live_every:
+            return
+        self.live_at = now
         try:
             self.write(samples, stats, partial=True, rounds_done=rnd + 1)
         except Exception as e:

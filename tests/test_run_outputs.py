@@ -6,6 +6,8 @@ import json
 import shutil
 from html.parser import HTMLParser
 
+import pytest
+
 from evalsuite import evaluate
 from evalsuite.cli import main
 from evalsuite.run_outputs import RunOutputs
@@ -59,7 +61,7 @@ def test_report_and_partial_results_after_each_round(tiny_model_dir, tmp_path, m
 
     monkeypatch.setattr(RunOutputs, "live", observe)
     evaluate(tasks="gsm8k", model=f"hf:{tiny_model_dir}", limit=2, max_tokens=6, protocol="repeat", rounds=1,
-             output_dir=out, progress=False, log=lambda m: None)
+             output_dir=out, progress=False, log=lambda m: None, options={"live_every": 0})
     # Before round 0 (nothing finished), then after each of the 2 rounds (answer, repeated answer).
     assert seen == [(-1, True, 0, 0), (0, True, 1, 2), (1, True, 2, 4)]
     final = json.loads((out / "results.json").read_text())
@@ -70,3 +72,31 @@ def test_report_and_partial_results_after_each_round(tiny_model_dir, tmp_path, m
     assert main(["report", str(stopped)]) == 0
     text = _page(stopped / "report.html")
     assert "Partial results" in text and "gsm8k" in text
+
+
+def test_live_outputs_wait_live_every_seconds_between_partial_writes(tmp_path, monkeypatch):
+    """A run of quick rounds writes its partial outputs once at the start, not after every round, under the default
+    --live-every 30; with --live-every 0 after every round (review, 1 round = 3 engine rounds)."""
+    writes = []
+    write = RunOutputs.write
+
+    def counted(self, samples, stats, partial, rounds_done=None, execution=None):
+        writes.append((partial, rounds_done))
+        return write(self, samples, stats, partial, rounds_done, execution)
+
+    monkeypatch.setattr(RunOutputs, "write", counted)
+    kw = dict(tasks="gsm8k", model="mock:m", model_args={"reply": "#### 8"}, limit=3, protocol="review",
+              progress=False, log=lambda m: None)
+    evaluate(output_dir=tmp_path / "a", **kw)
+    assert writes == [(True, 0), (False, None)]
+    writes.clear()
+    evaluate(output_dir=tmp_path / "b", options={"live_every": 0}, **kw)
+    assert writes == [(True, 0), (True, 1), (True, 2), (True, 3), (False, None)]
+
+
+def test_live_every_must_be_a_non_negative_number(tmp_path):
+    from evalsuite.errors import UsageError
+
+    with pytest.raises(UsageError, match="--live-every"):
+        evaluate(tasks="gsm8k", model="mock:m", limit=1, output_dir=tmp_path, options={"live_every": -1},
+                 progress=False, log=lambda m: None)

@@ -123,3 +123,20 @@ class TaskOptions(Options):
 
     full: bool = flag(False, "run every doc of tasks whose card keeps only the first N by default (e.g. "
                       "correctbench's 100)", parse=bool, action="store_true")
+
+
+def _seconds(value: object) -> float:
+    seconds = float(value)  # type: ignore[arg-type]
+    if not seconds >= 0:
+        raise UsageError(f"--live-every must be a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+@run_options("output")
+@dataclass(frozen=True)
+class LiveOptions(Options):
+    """How often the partial outputs of a running run are rewritten."""
+
+    live_every: float = flag(30.0, "rewrite the partial outputs (results.json, samples.jsonl, results.csv, "
+                             "report.html) after a round at most every SECONDS while the run goes on (default 30; 0: "
+                             "after every round)", parse=_seconds, metavar="SECONDS")
