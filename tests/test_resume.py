@@ -57,3 +57,25 @@ def test_sigkill_then_resume(tiny_model_dir, tmp_path):
     a = json.loads((killed / "results.json").read_text())["tasks"]["gsm8k"]["metrics"]
     b = json.loads((clean / "results.json").read_text())["tasks"]["gsm8k"]["metrics"]
     assert a == b
+
+
+def test_a_rerun_with_another_model_build_says_its_replies_are_not_reused(tmp_path):
+    """The store key names the model build and library versions; a re-run that differs says so in one line
+    instead of regenerating silently."""
+    import json
+
+    from evalsuite import evaluate
+
+    run = tmp_path / "run"
+    evaluate(tasks=["gsm8k"], model="mock:m", limit=2, output_dir=run, progress=False, log=lambda *_: None)
+    results = json.loads((run / "results.json").read_text())
+    assert results["model"]["revision"] == "scripted"
+    results["model"]["revision"] = "local-0123456789abcdef;transformers-5.24+torch-2.13"
+    (run / "results.json").write_text(json.dumps(results))
+    lines: list[str] = []
+    evaluate(tasks=["gsm8k"], model="mock:m", limit=2, output_dir=run, progress=False, log=lines.append)
+    notes = [x for x in lines if "not reused" in x]
+    assert len(notes) == 1 and "transformers-5.24" in notes[0] and "scripted" in notes[0]
+    lines.clear()
+    evaluate(tasks=["gsm8k"], model="mock:m", limit=2, output_dir=run, progress=False, log=lines.append)
+    assert not [x for x in lines if "not reused" in x]
