@@ -88,9 +88,12 @@ def _connect_error(address: str | None, e: Exception) -> str:
         return (f"the Ray cluster at {address} refused this driver's auth token ({first}); copy the head's token "
                 f"to {token} or $RAY_AUTH_TOKEN and set RAY_AUTH_MODE=token (or use --ray-address auto on a node "
                 "of the cluster)")
-    where = f"the Ray cluster at {address}" if address else "a local Ray"
-    return (f"could not start or join {where} ({first}); check `ray status`, or drop --ray-address to start a "
-            "local Ray")
+    if address:  # Ray 2.60 reports a refused token only in its own log lines: name the usual cause too
+        token = os.environ.get("RAY_AUTH_TOKEN_PATH") or "~/.ray/auth_token"
+        return (f"could not join the Ray cluster at {address} ({first}); check `ray status --address {address}`; "
+                f"a cluster with token auth needs its token in {token} or $RAY_AUTH_TOKEN (with RAY_AUTH_MODE=token), "
+                "or drop --ray-address to start a local Ray")
+    return f"could not start a local Ray ({first}); check the temp dir (RAY_TMPDIR) and free memory"
 
 
 def check_env_names(names: Iterable[str] | None) -> list[str]:

@@ -81,7 +81,9 @@ def test_an_auth_refusal_is_one_line_naming_the_mode_and_the_token_file():
     msg = ray_connect._connect_error("10.0.0.1:6379", RuntimeError("InvalidAuthToken: missing or incorrect\nmore"))
     assert "\n" not in msg and "RAY_AUTH_MODE=token" in msg and "auth_token" in msg and "10.0.0.1:6379" in msg
     other = ray_connect._connect_error(None, ValueError("num_cpus must not be provided\nx"))
-    assert "\n" not in other and other.startswith("could not start or join a local Ray")
+    assert "\n" not in other and other.startswith("could not start a local Ray")
+    refused = ray_connect._connect_error("10.0.0.1:6379", ConnectionError("Failed to connect to Ray cluster\nx"))
+    assert "\n" not in refused and "RAY_AUTH_MODE=token" in refused and "auth_token" in refused
 
 
 def test_every_lost_replica_error_is_resent_and_unavailable_is_apart():

@@ -192,7 +192,7 @@ def test_without_an_address_the_run_uses_a_ray_of_its_own(head, in_process, tiny
     _, tmp = head
     ray_tmpdir = tmp
     if address_file == "stale":  # a head that was killed left its address file behind
-        ray_tmpdir = tmp_path / "t"
+        ray_tmpdir = Path(tempfile.mkdtemp(prefix="rs", dir="/tmp"))  # short: Ray's socket paths
         (ray_tmpdir / "ray").mkdir(parents=True)
         (ray_tmpdir / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")
     else:
@@ -201,6 +201,10 @@ def test_without_an_address_the_run_uses_a_ray_of_its_own(head, in_process, tiny
     res = _evalsuite([*RUN, "--model", f"hf:{tiny_model_dir}", "--model-args", "batch_size=2", "--executor", "ray",
                       "--replicas", "2", "--output-dir", str(out)],
                      {**os.environ, **DRIVER_ONLY, "RAY_TMPDIR": str(ray_tmpdir)})
-    assert res.returncode == 0, res.stderr[-3000:]
-    _same(in_process, out)
-    assert json.loads((out / "results.json").read_text())["execution"]["ray_address"] == "local"
+    try:
+        assert res.returncode == 0, res.stderr[-3000:]
+        _same(in_process, out)
+        assert json.loads((out / "results.json").read_text())["execution"]["ray_address"] == "local"
+    finally:
+        if address_file == "stale":
+            shutil.rmtree(ray_tmpdir, ignore_errors=True)

@@ -138,6 +138,7 @@ def test_a_job_requeued_mid_run_resumes_to_the_same_samples(slurm, in_process, t
     assert res.returncode == 0, res.stderr
     info = _wait(job, log, until=lambda i: i.get("JobState") in FINAL and i.get("Restarts", "0") != "0", limit=900)
     assert info["JobState"] == "COMPLETED" and info["Restarts"] == "1", _tail(log)
+    print(f"slurm job {job}: requeued after {kept} stored generations, then completed")
     text = log.read_text()
     assert text.count("ready on 1 node(s)") == 2  # two runs of the script, one log (--open-mode=append)
     got = re.findall(r"model calls: (\d+) generated, (\d+) read from the store", text)
