@@ -36,7 +36,7 @@ IGNORED = {"key"}
 RECORDED_ON = (3, 11)
 """The Python the golden runs were recorded on. The sandbox reports the interpreter's own error message, whose
 wording differs between versions (3.10: "invalid character '\ufffd' (U+FFFD)", 3.11: "invalid non-printable
-character U+001F" for one reply); exception fields compare by their type, and exec_feedback, which feeds that
+character U+001F" for one reply); the sandbox's exception and message fields compare by the exception type, and exec_feedback, which feeds that
 message back to the model (so its later prompts and replies follow it), compares only on the recording version."""
 FEEDS_INTERPRETER_TEXT = {"exec_feedback"}
 
@@ -74,7 +74,7 @@ def _missing_or_changed(want, got, path: str = "") -> list[str]:
     if isinstance(want, float) and isinstance(got, float) and math.isclose(want, got, rel_tol=REL_TOL,
                                                                            abs_tol=ABS_TOL):
         return []
-    if path.endswith(".exception") and isinstance(want, str) and isinstance(got, str):
+    if path.endswith((".exec.exception", ".exec.message")) and isinstance(want, str) and isinstance(got, str):
         want, got = want.partition(":")[0], got.partition(":")[0]
     same = want == got and isinstance(want, bool) == isinstance(got, bool)
     return [] if same else [f"{path}: {want!r:.120} -> {got!r:.120}"]
@@ -106,5 +106,6 @@ def test_floats_compare_within_the_stated_tolerance_and_nothing_else_does():
     assert _missing_or_changed({"ok": True}, {"ok": 1.0}) != []
     assert _missing_or_changed({"text": "9"}, {"text": "9.0"}) != []
     assert _missing_or_changed({"key": "abc", "x": 1}, {"key": "def", "x": 1}) == []
-    assert _missing_or_changed({"exception": "SyntaxError: a"}, {"exception": "SyntaxError: b"}) == []
-    assert _missing_or_changed({"exception": "SyntaxError: a"}, {"exception": "NameError: a"}) != []
+    same_type = {"exec": {"exception": "SyntaxError: b", "message": "SyntaxError: b\n  at line 6"}}
+    assert _missing_or_changed({"exec": {"exception": "SyntaxError: a", "message": "SyntaxError: a"}}, same_type) == []
+    assert _missing_or_changed({"exec": {"exception": "NameError: a"}}, same_type) != []
