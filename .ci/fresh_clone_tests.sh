@@ -39,7 +39,7 @@ for entry in ${EVALSUITE_FRESH_PYTHONS:-3.11:full 3.10:fast 3.12:fast}; do
        "(mode $(stat -c %a "$clone_parent")), venv in $venv_parent: $cmd"
   (
     cd "$clone_parent/evalsuite"
-    unset PYTHONPATH EVALSUITE_DATA_DIR EVALSUITE_REQUIRE_DATA PIP_USER
+    unset PYTHONPATH EVALSUITE_DATA_DIR EVALSUITE_REQUIRE_DATA EVALSUITE_REQUIRE_SLURM EVALSUITE_REQUIRE_FUSE PIP_USER
     export VIRTUAL_ENV="$venv_parent/venv" PATH="$venv_parent/venv/bin:$PATH"
     bash -c "$cmd"
     echo "--- pip freeze (Python $version)"
