@@ -5,7 +5,8 @@ Each round is cut into chunks (see `placement`), at most `max_in_flight` per rep
 that dies is restarted by Ray while its unfinished chunks go to the others; one over its restart budget (per time
 window, see `ray_faults`) is dropped and the run goes on with the rest; when none is left the run stops with one
 line and everything stored so far stays stored, so the same command resumes. A chunk past its deadline restarts
-its replica and is resent. Connection and the replicas' environment are in `ray_connect`.
+its replica and is resent (failure handling is in `ray_recovery`). Connection and the replicas' environment are in
+`ray_connect`, the actor and its placement in `ray_replica`.
 """
 from __future__ import annotations
 
@@ -19,21 +20,16 @@ from typing import Any, Sequence
 from evalsuite.backends.base import Backend, OnResult
 from evalsuite.errors import UsageError
 from evalsuite.executors.base import Executor, Identity, WorkItem, deliver
-from evalsuite.executors.placement import Chunk, Placement, spread, steal
+from evalsuite.executors.placement import Chunk, Placement, steal
 from evalsuite.executors.ray_connect import INSTALL, check_env_names, connect, import_ray, replica_env
-from evalsuite.executors.ray_faults import (RestartBudget, chunk_deadline, lost_errors, preempted,
-                                            unavailable_error)
+from evalsuite.executors.ray_faults import RESTART_WINDOW, RestartBudget, lost_errors, unavailable_error
+from evalsuite.executors.ray_recovery import Recovery, ReplicaLost, _cause, _first, _node
 from evalsuite.executors.ray_replica import default_replicas, expected_identity, resources, spawn
 
 __all__ = ["INSTALL", "RayExecutor", "ReplicaLost", "connect", "import_ray"]
 MAX_RESTARTS = 3
 """How often one replica may die (a crash, a lost node, a hung chunk) within `RESTART_WINDOW` before it is dropped."""
-RESTART_WINDOW = 3600.0
 WHOLE_SHARE = 1 << 30
-
-
-class ReplicaLost(UsageError):
-    """A replica died for good (restarts used up) or none came back: the run stops; the store keeps its work."""
 
 
 @dataclass
@@ -47,6 +43,7 @@ class _Slot:
     deaths: int = 0
     budget: RestartBudget | None = None
     gone: str = ""
+    suspect: bool = False
     ping: Any = None
     progress_at: float = 0.0
     down_since: float = 0.0
@@ -56,7 +53,7 @@ class _Slot:
     engines: set[str] = field(default_factory=set)
 
 
-class RayExecutor(Executor):
+class RayExecutor(Recovery, Executor):
     """Runs rounds on `replicas` Ray actors, each holding the backend `spec` names (built where the actor runs)."""
 
     name = "ray"
@@ -182,9 +179,6 @@ class RayExecutor(Executor):
                             "driver_seconds_before": gap})
         self._last_end = end
 
-    def _up(self) -> list[int]:
-        return [i for i, s in enumerate(self.slots) if s.up]
-
     def _fill(self, queues: dict[int, deque[Chunk]], flying: dict, items: Sequence[WorkItem]) -> None:
         """Top every live replica up to `max_in_flight` chunks from its own queue; one with nothing in flight and
         nothing queued takes the last chunk of the longest queue."""
@@ -214,128 +208,6 @@ class RayExecutor(Executor):
         slot.seconds += seconds
         busy[r] += seconds
         self.placement.ran(chunk, r)
-
-    def _wait_time(self, flying: dict) -> float:
-        """Seconds until the earliest chunk deadline (at most `restart_wait`)."""
-        due = [at for _, at in self._deadlines(flying)]
-        return max(0.05, min([self.restart_wait] + [at - time.monotonic() for at in due]))
-
-    def _deadlines(self, flying: dict) -> list[tuple[int, float]]:
-        """(replica, when its oldest chunk is overdue) for each live replica with chunks in flight. A replica works
-        through its chunks in order, so the clock starts when it sent its last result or got the chunk."""
-        oldest: dict[int, Any] = {}
-        for ref, (r, _) in flying.items():
-            oldest.setdefault(r, ref)
-        out = []
-        for r, ref in oldest.items():
-            slot, (sent, budget) = self.slots[r], self._sent.get(ref, (time.monotonic(), 0))
-            if slot.up:
-                out.append((r, max(sent, slot.progress_at) + chunk_deadline(budget, slot.tokens, slot.seconds)))
-        return out
-
-    def _expire(self, flying: dict) -> None:
-        """Restart every replica whose oldest chunk is past its deadline; its chunks come back as lost and are
-        resent to the others."""
-        ray = import_ray()
-        now = time.monotonic()
-        for r, at in self._deadlines(flying):
-            if at <= now:
-                slot = self.slots[r]
-                self.log(f"ray: replica {r} on {_node(slot)} has not returned a chunk by its deadline; restarting it "
-                         "and resending its chunks")
-                slot.progress_at = now
-                ray.kill(slot.actor, no_restart=False)
-
-    def _unavailable(self, r: int, chunk: Chunk, queues: dict[int, deque[Chunk]]) -> None:
-        """The replica was briefly unreachable (it was not restarted): resend the chunk, spend no restart."""
-        self.resent += 1
-        spread(queues, [chunk], self._up() or [r])
-
-    def _lost(self, r: int, chunk: Chunk, queues: dict[int, deque[Chunk]], error: BaseException) -> None:
-        """Replica r died: resend its chunks to the live replicas and ping it until Ray has restarted it (or drop
-        it when it is over its restart budget)."""
-        slot = self.slots[r]
-        orphans = [chunk]
-        if slot.up:
-            slot.up, slot.down_since = False, time.monotonic()
-            self.placement.forget(r)
-            orphans += list(queues.pop(r, deque()))
-            if self._charge(r, error, "died"):
-                slot.ping = slot.actor.ready.remote()
-        self.resent += len(orphans)
-        alive = self._up() or [i for i, s in enumerate(self.slots) if not s.gone]
-        if not alive:
-            raise self._none_left()
-        if self._up():
-            spread(queues, orphans, alive)
-        else:
-            queues.setdefault(alive[0], deque()).extendleft(reversed(orphans))
-
-    def _charge(self, r: int, error: BaseException | None, what: str) -> bool:
-        """Count a death of replica r (not a preemption) and say so; False when it was dropped for good."""
-        slot = self.slots[r]
-        slot.deaths += 1
-        if error is not None and preempted(error):
-            self.log(f"ray: replica {r} on {_node(slot)} was preempted; resending its chunks")
-            return True
-        assert slot.budget is not None
-        if slot.budget.charge():
-            self.log(f"ray: replica {r} on {_node(slot)} {what} ({len(slot.budget.deaths)} of {self.max_restarts} "
-                     f"restarts in {RESTART_WINDOW / 60:.0f} min); resending its chunks")
-            return True
-        self._drop(r, f"{what} more than {self.max_restarts} time(s) in {RESTART_WINDOW / 60:.0f} min")
-        return False
-
-    def _drop(self, r: int, why: str) -> None:
-        """Replica r is gone for good: stop it, and go on with the others (the run stops when none is left)."""
-        ray = import_ray()
-        slot = self.slots[r]
-        slot.up, slot.ping, slot.gone = False, None, why
-        try:
-            ray.kill(slot.actor, no_restart=True)
-        except Exception:  # already gone
-            pass
-        left = [i for i, s in enumerate(self.slots) if not s.gone]
-        if not left:
-            raise self._none_left()
-        self.log(f"ray: replica {r} on {_node(slot)} is gone for good ({why}); going on with {len(left)} replica(s)")
-
-    def _none_left(self) -> ReplicaLost:
-        why = "; ".join(f"replica {i} on {_node(s)}: {s.gone or 'down'}" for i, s in enumerate(self.slots))
-        return ReplicaLost(f"no replica is left ({why}); everything finished is in the sample store: run the same "
-                           "command again to resume")
-
-    def _revived(self, r: int, ref: Any) -> None:
-        ray = import_ray()
-        slot = self.slots[r]
-        slot.ping = None
-        try:
-            where = ray.get(ref)
-        except unavailable_error(ray):
-            slot.ping = slot.actor.ready.remote()
-            return
-        except lost_errors(ray) as e:
-            if self._charge(r, e, "died again while restarting"):
-                slot.ping = slot.actor.ready.remote()
-            return
-        except ray.exceptions.RayTaskError as e:  # it came back but could not load the model (OOM, missing files)
-            self._drop(r, f"it could not reload the model: {_first(_cause(e))}")
-            return
-        slot.where, slot.up, slot.progress_at = where, True, time.monotonic()
-        self.log(f"ray: replica {r} is back on {_node(slot)}")
-
-    def _wait_for_a_replica(self, pings: dict) -> None:
-        """Every replica is down: wait for Ray to restart one, or stop with one line after `restart_wait`."""
-        ray = import_ray()
-        if not pings:
-            raise self._none_left()
-        ready, _ = ray.wait(list(pings), num_returns=1, timeout=self.restart_wait)
-        if ready:
-            self._revived(pings[ready[0]], ready[0])
-            return
-        down = ", ".join(f"replica {i} on {_node(s)}" for i, s in enumerate(self.slots))
-        raise ReplicaLost(f"no replica came back within {self.restart_wait:.0f} s ({down}); everything finished is in "
-                          "the sample store: run the same command again (on a healthy cluster) to resume")
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
         """Ask a live replica (it has the tokenizer; the driver never loads the model)."""
@@ -375,24 +247,6 @@ class RayExecutor(Executor):
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
-
-
-def _node(slot: _Slot) -> str:
-    w = slot.where
-    if not w:
-        return "an unknown node"
-    return f"node {w.get('node_ip')} ({w.get('host')}, id {str(w.get('node_id'))[:8]})"
-
-
-def _cause(e: Exception) -> Exception:
-    """The backend's own exception inside a RayTaskError (a UsageError stays one line)."""
-    cause = getattr(e, "cause", None)
-    return cause if isinstance(cause, Exception) else e
-
-
-def _first(e: BaseException) -> str:
-    """The first line of an error, at most 200 characters."""
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def _fmt(cluster: dict[str, float]) -> str:

@@ -22,6 +22,8 @@ LOST = ("RayActorError", "ObjectLostError", "NodeDiedError", "WorkerCrashedError
 CHUNK_DEADLINE_FLOOR = 900.0
 """The shortest deadline a chunk gets (seconds): generous, since a first chunk may compile kernels or warm caches."""
 CHUNK_DEADLINE_FACTOR = 10.0
+RESTART_WINDOW = 3600.0
+"""The window (seconds) of the per-replica restart budget."""
 
 
 def lost_errors(ray: Any) -> tuple[type[BaseException], ...]:

@@ -36,6 +36,7 @@ class FaultyReplica(Replica):
 
     def ready(self):
         if self.index == 1 and Path(self.where_marks, "refuse-reload").exists():
+            Path(self.where_marks, "refused").write_text("")
             raise ValueError("the model files went away (injected)")
         return super().ready()
 
@@ -51,6 +52,13 @@ class FaultyReplica(Replica):
             time.sleep(3600)
         if self.fault == "killall" and (marks / "armed").exists():
             os.kill(os.getpid(), signal.SIGKILL)  # every replica dies in its next chunk
+        if self.fault == "reload" and self.index == 0 and (marks / "refuse-reload").exists():
+            deadline = time.monotonic() + 300  # keep the run going until replica 1 has been restarted and refused
+            while not (marks / "refused").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not (marks / "waited").exists():
+                (marks / "waited").write_text("")
+                time.sleep(2)  # the driver takes the refusal before this chunk (maybe the last) returns
         busy = marks / f"busy-{self.index}"
         busy.write_text("")
         try:
@@ -153,7 +161,7 @@ def test_a_killed_replica_that_cannot_reload_is_dropped_and_the_run_goes_on(loca
     assert res.stats.generated + res.stats.from_store == in_process[1].stats.generated
     same_outputs(in_process[0], tmp_path / "ray")
     gone = [x for x in lines if "is gone for good" in x]
-    assert len(gone) == 1 and "could not reload the model: the model files went away" in gone[0], lines
+    assert len(gone) == 1 and "could not reload the model: the model files went away" in gone[0], "\n".join(lines)
     assert "going on with 1 replica(s)" in gone[0] and "\n" not in gone[0]
     info = _execution(tmp_path / "ray")["replica_info"]
     assert info[1]["gone"] and not info[0]["gone"] and info[0]["requests"] > info[1]["requests"]
