@@ -144,6 +144,7 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
         with token_listener(bar.tokens):
             executor.run_round(work, arrived)
     finally:
+        arrived.flush()  # whole batches only: what a kill leaves resumes into the same batches
         bar.close()
     missing = [items[i][2] for i in todo if items[i][2] not in got]
     if missing:
@@ -152,34 +153,56 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
         f"{len(todo) / max(time.perf_counter() - t_round, 1e-9):.2f} req/s, {stats.tokens_per_s:.0f} tok/s")
 
 
+FLUSH_ROWS = 1024
+FLUSH_SECONDS = 1.0
+"""Whole batches that arrive together are stored in one transaction once this many rows wait, or the first of them
+has waited this long (and at the end of each round): a fast backend's small batches do not each pay a commit."""
+
+
 class _Arrivals:
-    """The round's `on_result`: a reply the executor reports alone (a row a backend finished mid-batch) is stored
-    at once; the replies of a batch or Ray chunk reported together (`many`) are stored in one transaction, so a
-    resume after a kill finds whole batches."""
+    """The round's `on_result`. A reply the executor reports alone (a row a backend finished mid-batch) is stored
+    at once. Replies reported together (`many`: a backend batch, a Ray chunk) are stored whole batches at a time,
+    in one transaction per `FLUSH_ROWS` rows or `FLUSH_SECONDS`, so a store never holds part of a batch and a
+    resume after a kill re-slices the missing items into the same batches."""
 
     def __init__(self, items: list, todo: list[int], store: SampleStore, got: dict[str, Generation],
                  stats: RunStats, bar: RoundBar, t_round: float):
         self.items, self.todo, self.store, self.got, self.stats, self.bar = items, todo, store, got, stats, bar
         self.t_round, self.before = t_round, stats.gen_seconds
+        self.pending: list[tuple[str, dict, Generation]] = []
+        self.pending_since = 0.0
 
     def __call__(self, j: int, gen: Generation) -> None:
-        self.many([(j, gen)])
+        self._take([(j, gen)])
+        self.flush()
 
     def many(self, rows: list[tuple[int, Generation]]) -> None:
-        """Store `rows` (index into the round's work, generation) together, then count them."""
-        triples = []
+        """Take `rows` (index into the round's work, generation) of one batch; store when enough wait."""
+        self._take(rows)
+        if len(self.pending) >= FLUSH_ROWS or time.perf_counter() - self.pending_since >= FLUSH_SECONDS:
+            self.flush()
+
+    def _take(self, rows: list[tuple[int, Generation]]) -> None:
+        if not self.pending:
+            self.pending_since = time.perf_counter()
+        tokens = 0
         for j, gen in rows:
             _, req, key = self.items[self.todo[j]]
-            triples.append((key, req.to_dict(), gen))
-        self.store.put_many(triples)
-        tokens = 0
-        for (key, _, gen) in triples:
-            self.got[key] = gen
+            self.pending.append((key, req.to_dict(), gen))
             tokens += len(gen.token_ids) or len(gen.token_logprobs)
-        self.stats.generated += len(triples)
+        self.stats.generated += len(rows)
         self.stats.gen_tokens += tokens
         self.stats.gen_seconds = self.before + time.perf_counter() - self.t_round
-        self.bar.finished(tokens, len(triples))
+        self.bar.finished(tokens, len(rows))
+
+    def flush(self) -> None:
+        """Store every waiting row in one transaction."""
+        if not self.pending:
+            return
+        self.store.put_many(self.pending)
+        for key, _, gen in self.pending:
+            self.got[key] = gen
+        self.pending = []
 
 
 def _chain_key(c: _Chain) -> str:

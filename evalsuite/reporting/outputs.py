@@ -76,9 +76,13 @@ def _mean(xs: list[float]) -> float | None:
 
 def sample_record(s: Sample) -> dict[str, Any]:
     """One samples.jsonl line: the round's prompt, output, answer, target, correctness and token summaries."""
+    return _clean(_record(s))
+
+
+def _record(s: Sample) -> dict[str, Any]:
     g = s.generation
     st = g.stats
-    return _clean({
+    return {
         "task": s.task, "doc_id": s.doc_id, "protocol": s.protocol, "round": s.round, "attempt": s.attempt,
         "sample_idx": s.sample_idx, "kind": s.kind,
         "prompt": s.request.chat() if s.request.messages is not None else s.request.prompt,
@@ -93,11 +97,41 @@ def sample_record(s: Sample) -> dict[str, Any]:
             "approximate": list(g.approximate),
         },
         "key": s.key, "info": s.info,
-    })
+    }
 
 
-def write_samples(path: Path, samples: Iterable[Sample]) -> None:
-    atomic_write_text(path, "".join(json.dumps(sample_record(s), ensure_ascii=False) + "\n" for s in samples))
+_STRICT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_LOOSE = json.JSONEncoder(ensure_ascii=False)
+
+
+def sample_line(s: Sample) -> str:
+    """`json.dumps(sample_record(s), ensure_ascii=False)` plus a newline, without walking the record to clean it
+    when it holds no NaN or infinity (the common case: the strict encoder refuses those, then the record is
+    cleaned)."""
+    rec = _record(s)
+    try:
+        return _STRICT.encode(rec) + "\n"
+    except ValueError:
+        return _LOOSE.encode(_clean(rec)) + "\n"
+
+
+def write_samples(path: Path, samples: Iterable[Sample], chunk: int = 4096) -> None:
+    """Write samples.jsonl whole or not at all (temp file, then os.replace), a few thousand lines at a time so a
+    million samples never become one string in memory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as fh:
+            lines: list[str] = []
+            for s in samples:
+                lines.append(sample_line(s))
+                if len(lines) >= chunk:
+                    fh.write("".join(lines))
+                    lines.clear()
+            fh.write("".join(lines))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_results_json(path: Path, payload: dict[str, Any]) -> None:
