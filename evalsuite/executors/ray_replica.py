@@ -140,6 +140,13 @@ def default_replicas(backend: Backend, available: dict[str, float], nodes: int,
     return max(1, nodes)
 
 
+def on_gpu_for(backend: Any, res: Resources) -> bool | None:
+    """Whether a vLLM replica runs on GPUs, decided here from what it reserves: a tensor-parallel replica actor
+    holds no GPU itself (its workers do), and on Ray versions that hide GPUs from such actors `torch.cuda` would
+    say no. None for other backends (they decide for themselves)."""
+    return bool(res.gpus or res.bundle_gpus) if getattr(backend, "name", "") == "vllm" else None
+
+
 def pack_strategy(backend: Any) -> str:
     """STRICT_PACK keeps a tensor-parallel group on one node (PACK may split it over nodes on a fragmented
     cluster); only pipeline parallel spans nodes, so it alone gets PACK."""
@@ -171,6 +178,6 @@ def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any
         opts["scheduling_strategy"] = "SPREAD"
     per = max(1, int(backend.gpus_per_engine))
     threads = (backend.threads, f"the driver's {backend.threads_from}") if backend.threads is not None else None
-    on_gpu = bool(res.gpus or res.bundle_gpus) if backend.name == "vllm" else None
+    on_gpu = on_gpu_for(backend, res)
     actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per, threads, expected, on_gpu)
     return actor, pg

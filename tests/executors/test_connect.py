@@ -8,7 +8,7 @@ import pytest
 
 from evalsuite.errors import UsageError
 from evalsuite.executors import ray_connect, ray_faults
-from evalsuite.executors.ray_replica import default_replicas, pack_strategy
+from evalsuite.executors.ray_replica import Resources, default_replicas, on_gpu_for, pack_strategy
 
 
 def test_replica_env_sends_the_allow_list_and_named_extras_only():
@@ -125,3 +125,31 @@ def test_default_replicas_come_from_free_gpus_not_the_total():
     assert default_replicas(vllm, {"GPU": 8.0}, nodes=1, cluster={"GPU": 8.0}) == 4
     cpu = types.SimpleNamespace(device_request="cpu", gpus_per_engine=1)
     assert default_replicas(cpu, {"CPU": 4}, nodes=3, cluster={"CPU": 12}) == 3
+
+
+def test_a_tensor_parallel_vllm_replica_is_told_it_runs_on_gpus(tiny_model_dir):
+    """The replica actor of a TP group reserves no GPU (num_gpus=0: its workers hold them); whether it runs on GPUs
+    comes from the driver, not from torch.cuda inside that actor (review G2)."""
+    pytest.importorskip("ray")
+    from evalsuite.executors.ray_replica import Replica
+
+    vllm = types.SimpleNamespace(name="vllm")
+    assert on_gpu_for(vllm, Resources(cpus=1, bundle_gpus=8)) is True
+    assert on_gpu_for(vllm, Resources(cpus=1, gpus=1)) is True and on_gpu_for(vllm, Resources(cpus=1)) is False
+    assert on_gpu_for(types.SimpleNamespace(name="hf"), Resources(cpus=1, gpus=1)) is None
+    replica = Replica(0, f"vllm:{tiny_model_dir}", None, gpus_per_engine=8, on_gpu=True)
+    assert replica.backend.on_gpu is True  # the engine then gets GPU defaults (bfloat16, no eager mode)
+    kw = replica.backend.engine_kwargs(replica.backend.on_gpu)
+    assert kw["dtype"] == "bfloat16" and kw["distributed_executor_backend"] == "ray"
+
+
+def test_a_vllm_replica_gets_its_whole_share_of_a_round_as_one_chunk(tiny_model_dir):
+    """vLLM batches a whole round itself; 256-request chunks would drain its engine at every chunk (review G6)."""
+    pytest.importorskip("ray")
+    from evalsuite.backends.base import load_backend
+    from evalsuite.executors.ray import WHOLE_SHARE, RayExecutor
+
+    ex = RayExecutor(load_backend(f"vllm:{tiny_model_dir}"), f"vllm:{tiny_model_dir}")
+    assert ex.mode == "chain" and ex.size == WHOLE_SHARE
+    fixed = RayExecutor(load_backend(f"vllm:{tiny_model_dir}", "batch_size=16"), f"vllm:{tiny_model_dir}")
+    assert fixed.mode == "batch" and fixed.size == 16
