@@ -53,9 +53,13 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
                                           "$EVALSUITE_DATA_DIR)")
     g["tasks and data"].add_argument("--include-path", action="append", default=None, metavar="DIR",
                                      help="also read task cards from DIR (repeatable; also $EVALSUITE_TASKS_PATH)")
-    g["model"].add_argument("--model", default=None, metavar="SPEC",
-                            help="hf:PATH_OR_ID, vllm:PATH_OR_ID or openai:MODEL@URL (default: the embedded "
-                                 "SmolLM2-135M-Instruct)")
+    model = g["model"].add_argument("--model", default=None, metavar="SPEC",
+                                    help="hf:PATH_OR_ID, vllm:PATH_OR_ID or openai:MODEL@URL (default: the embedded "
+                                         "SmolLM2-135M-Instruct)")
+    g["model"].add_argument("--plugins", default=None, metavar="MODULE,...",
+                            help="import these modules first: backends, protocols, scorers and metrics from outside "
+                                 "the package (also $EVALSUITE_PLUGINS; installed packages declare theirs under the "
+                                 "`evalsuite.plugins` entry point)")
     g["model"].add_argument("--model-args", default=None, metavar="K=V,...",
                             help="backend options, key=value,... (e.g. dtype=bfloat16,batch_size=16)")
     gen = g["generation"]
@@ -93,6 +97,9 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
     if not with_plugins:
         return
     load_plugins()
+    from evalsuite.registry import BACKENDS
+
+    model.help += f"; backends: {', '.join(sorted(BACKENDS))}"
     for flag, kw in sorted(RUN_OPTIONS.items(), key=lambda item: (RUN_OPTION_GROUPS.get(item[0], ""), item[0])):
         name = RUN_OPTION_GROUPS.get(flag) or "protocol options"
         group = g.get(name) or g.setdefault(name, run.add_argument_group(name))
@@ -140,7 +147,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             table.add_row(name, "group", "", "", "", f"{card.description} [{', '.join(card.tasks)}]")
         else:
             desc = card.description + (f" (unavailable: {card.unavailable})" if card.unavailable else "")
-            table.add_row(name, str(card.size), card.answer_type, card.scorer, card.protocol, desc)
+            table.add_row(name, str(card.size), card.answer_type, str(card.scorer), card.protocol, desc)
     Console(width=160).print(table)
     return 0
 
@@ -189,11 +196,28 @@ def _crash_log(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _plugins_first(argv: list[str]) -> None:
+    """`--plugins M` is read before the parser is built, so the plugins' backends, protocols and run flags are in
+    it (and in `run --help`); it goes into $EVALSUITE_PLUGINS, which Ray replicas receive too."""
+    from evalsuite.registry import PLUGINS_VAR
+
+    given = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--plugins"]
+    given += [a.split("=", 1)[1] for a in argv if a.startswith("--plugins=")]
+    if given:
+        old = [m for m in os.environ.get(PLUGINS_VAR, "").split(",") if m]
+        os.environ[PLUGINS_VAR] = ",".join(dict.fromkeys([*old, *",".join(given).split(",")]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from evalsuite.registry import COMMANDS as PLUGIN_COMMANDS
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    _plugins_first(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except UsageError as e:
+        sys.stderr.write(f"evalsuite: error: {' '.join(str(e).splitlines())}\n")
+        return 2
     try:
         if getattr(args, "include_path", None):
             from evalsuite.tasks.roots import add_task_folders

@@ -5,6 +5,7 @@ them and results can record which one produced a number.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -52,6 +53,11 @@ PLUGIN_PACKAGES = ("backends", "protocols", "scoring", "metrics", "summaries", "
 imported when it declares a registration (a decorator, `@run_options` or `command`); `@backend` classes are only
 noted by name and imported when that backend is used, and modules that declare nothing are not imported at all,
 so `evalsuite --help` and `evalsuite tasks` never load torch. Import heavy libraries inside functions."""
+
+PLUGINS_VAR = "EVALSUITE_PLUGINS"
+"""Comma-separated modules to import as plugins (`--plugins`); EVALSUITE_* reaches Ray replicas too."""
+ENTRY_POINT_GROUP = "evalsuite.plugins"
+"""Installed packages declare their plugin modules here (`[project.entry-points."evalsuite.plugins"]`)."""
 
 _DECLARATION = re.compile(
     r"^[ \t]*(?:\w+ = )?@?(backend|protocol|scorer|metric|summarizer|command|run_options)\(", re.M)
@@ -114,6 +120,8 @@ def load_plugins(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> None:
     import importlib
     import pkgutil
 
+    if packages == PLUGIN_PACKAGES:
+        load_external_plugins()
     for sub in packages:
         if sub in _loaded:
             continue
@@ -127,6 +135,35 @@ def load_plugins(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> None:
             kinds = plugin_declarations(base / "__init__.py" if info.ispkg else base.with_suffix(".py"), module)
             if kinds - {"backend"}:
                 importlib.import_module(module)
+
+
+def load_external_plugins() -> None:
+    """Out-of-tree plugins, each imported once: the modules installed packages declare under the
+    `evalsuite.plugins` entry-point group, then those $EVALSUITE_PLUGINS (`--plugins`) names. Importing one runs
+    its `@backend`, `@protocol`, `@scorer`, `@metric`... decorators, as for a module in the package."""
+    import importlib
+    import importlib.metadata
+
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        key = f"entry point {ep.name} = {ep.value}"
+        if key not in _loaded:
+            _loaded.add(key)
+            _import_plugin(ep.load, f"{key} (from {getattr(ep.dist, 'name', 'an installed package')})",
+                           "reinstall or uninstall that package")
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_VAR, "").split(","))):
+        if module not in _loaded:
+            _loaded.add(module)
+            _import_plugin(lambda m=module: importlib.import_module(m), f"plugin module {module!r}",
+                           "install it or put its folder on PYTHONPATH, or fix --plugins")
+
+
+def _import_plugin(load: Callable[[], object], what: str, fix: str) -> None:
+    try:
+        load()
+    except UsageError:
+        raise
+    except Exception as e:
+        raise UsageError(f"{what} cannot be imported ({type(e).__name__}: {e}); {fix}") from None
 
 
 def plugin_declarations(path: Path, module: str) -> set[str]:

@@ -16,10 +16,11 @@ from evalsuite.protocols.base import Settings
 from evalsuite.protocols.options import TaskOptions
 from evalsuite.protocols.self_predict import SelfPredictOptions
 from evalsuite.records import Sample
-from evalsuite.registry import PROTOCOLS, SCORERS, lookup
+from evalsuite.registry import PROTOCOLS, lookup
 from evalsuite.run_outputs import RunOutputs
 from evalsuite.store import SampleStore
 from evalsuite.store_location import open_store
+from evalsuite.tasks.card_code import build_scorer
 from evalsuite.summaries import MetricRow
 from evalsuite.tasks.cards import TaskCard
 from evalsuite.tasks.loader import data_files, file_hashes, load_docs
@@ -48,7 +49,7 @@ def plan(cards: list[TaskCard], protocol: str | None, settings: Settings, limit:
             continue
         proto_name = protocol or card.protocol
         proto = lookup(PROTOCOLS, "protocol", proto_name)(card, settings)
-        plans.append(TaskPlan(card, docs, proto, lookup(SCORERS, "scorer", card.scorer).for_card(card)))
+        plans.append(TaskPlan(card, docs, proto, build_scorer(card)))
         files = data_files(card, data_dir) if data_source == "local" else []
         data_info[card.name] = {"source": data_source, "files": file_hashes(files), "n_docs": len(docs),
                                 "protocol": proto_name, "oracle": proto.oracle,

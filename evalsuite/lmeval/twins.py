@@ -18,7 +18,8 @@ import yaml
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Protocol, Settings
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.registry import PROTOCOLS, SCORERS, lookup
+from evalsuite.registry import PROTOCOLS, lookup
+from evalsuite.tasks.card_code import build_scorer
 from evalsuite.tasks.cards import GroupCard, TaskCard, catalog
 
 PREFIX = "evalsuite_"
@@ -159,7 +160,7 @@ def protocol_of(twin: Twin) -> Protocol:
 @lru_cache(maxsize=64)
 def scorer_for(card_name: str):
     card = catalog()[card_name]
-    return lookup(SCORERS, "scorer", card.scorer).for_card(card)
+    return build_scorer(card)
 
 
 def plain_files(card: TaskCard) -> bool:

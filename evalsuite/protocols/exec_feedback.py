@@ -15,8 +15,9 @@ from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings, Turn
 from evalsuite.protocols.multiround import MultiRound, reply
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.registry import SCORERS, lookup, protocol
+from evalsuite.registry import SCORERS, protocol
 from evalsuite.scoring.info import ExecReport
+from evalsuite.tasks.card_code import scorer_class
 from evalsuite.tasks.cards import TaskCard
 
 FALLBACK_ERROR = "The program did not run to its end."
@@ -27,7 +28,7 @@ class ExecFeedback(MultiRound):
     """answer -> (stop if its program passed) error report -> corrected answer -> ..."""
 
     def __init__(self, card: TaskCard, settings: Settings):
-        if not lookup(SCORERS, "scorer", card.scorer).executes:
+        if not scorer_class(card).executes:
             code = sorted(n for n, s in SCORERS.items() if s.executes)
             raise UsageError(f"--protocol exec_feedback needs a task scored by running code (scorers "
                              f"{', '.join(code)}); task {card.name} is scored by {card.scorer}")

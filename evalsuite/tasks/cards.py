@@ -16,6 +16,7 @@ import yaml
 
 from evalsuite.errors import UsageError
 from evalsuite.tasks.availability import unavailable_reason
+from evalsuite.tasks.card_code import card_loader
 from evalsuite.tasks.roots import DATA_DIR, TASKS_DIR, search_path
 
 __all__ = ["DATA_DIR", "TASKS_DIR", "GroupCard", "TaskCard", "catalog", "expand_card", "parse_card", "resolve_tasks"]
@@ -31,7 +32,8 @@ class TaskCard:
     description: str
     size: int
     answer_type: str
-    scorer: str
+    scorer: Any
+    """A registered scorer name, or a `!function module.Class` beside the card (tasks/card_code.py)."""
     protocol: str
     data: dict[str, Any]
     prompts: dict[str, str]
@@ -75,7 +77,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def expand_card(path: Path, depth: int = 0) -> dict[str, Any]:
     """The card file as one mapping, its `include:` chain merged in (the including file's keys win)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=card_loader(path))
     except (OSError, yaml.YAMLError) as e:
         raise UsageError(f"task card {path} cannot be read ({e}); fix or remove it") from e
     if not isinstance(raw, dict):

@@ -5,26 +5,20 @@ the list of records that replace it, in order. `--limit N` then counts the expan
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
 from evalsuite.errors import UsageError
+from evalsuite.tasks.card_code import resolve
 from evalsuite.tasks.cards import TaskCard
 
 Expander = Callable[[dict[str, Any], int], list[dict[str, Any]]]
 
 
 def card_function(card: TaskCard, key: str) -> Callable[..., Any] | None:
-    """The function a card names under `data.<key>` as `package.module:function` (expand, prepare), or None."""
-    path = card.data.get(key)
-    if not path:
-        return None
-    module, _, name = str(path).partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise UsageError(f"task card {card.name} names data.{key} {path!r}, which cannot be imported ({e}); "
-                         "write it as package.module:function") from None
+    """The function a card names under `data.<key>` (expand, prepare) as `package.module:function` or
+    `!function module.function` beside the card, or None."""
+    ref = card.data.get(key)
+    return resolve(ref, card.name, f"data.{key}") if ref else None
 
 
 def expander(card: TaskCard) -> Expander | None:

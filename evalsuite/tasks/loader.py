@@ -89,7 +89,7 @@ def load_docs(
     data_dir: str | Path | None = None,
 ) -> list[Doc]:
     """The first `limit` docs of a task (all when None), with their gold targets."""
-    from evalsuite.registry import SCORERS, lookup
+    from evalsuite.tasks.card_code import build_scorer
 
     records = load_records(card, source, data_dir)
     records = expand_records(card, records)
@@ -98,7 +98,7 @@ def load_docs(
 
         records, limit = arrange(card, records, limit), None
     required = card.data.get("required_fields", [])
-    scorer = lookup(SCORERS, "scorer", card.scorer).for_card(card)
+    scorer = build_scorer(card)
     prepare = card_function(card, "prepare")
     docs = []
     for i, rec in enumerate(records[:limit] if limit else records):

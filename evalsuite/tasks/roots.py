@@ -21,7 +21,7 @@ def search_path() -> tuple[Path, ...]:
         if not p.is_dir():
             raise UsageError(f"task folder {p} (from --include-path or ${SEARCH_PATH_VAR}) is not a folder; "
                              "name a folder of task cards")
-    return (TASKS_DIR, *extra)
+    return tuple(dict.fromkeys((TASKS_DIR, *extra)))
 
 
 def add_task_folders(folders: list[str]) -> None:
