@@ -34,14 +34,19 @@ for entry in ${EVALSUITE_FRESH_PYTHONS:-3.11:full 3.10:fast 3.12:fast}; do
   dirs+=("$clone_parent" "$venv_parent")
   git clone -q "$repo" "$clone_parent/evalsuite"
   "$py" -m venv "$venv_parent/venv"
-  cmd=$([ "$mode" = full ] && echo "$setup_cmd && $test_cmd" || echo "$fast_cmd")
+  cmd=$([ "$mode" = full ] && echo "$setup_cmd; then $test_cmd" || echo "$fast_cmd")
   echo "fresh clone at $(git -C "$repo" rev-parse --short HEAD), Python $version ($mode), in $clone_parent" \
        "(mode $(stat -c %a "$clone_parent")), venv in $venv_parent: $cmd"
   (
     cd "$clone_parent/evalsuite"
     unset PYTHONPATH EVALSUITE_DATA_DIR EVALSUITE_REQUIRE_DATA EVALSUITE_REQUIRE_SLURM EVALSUITE_REQUIRE_FUSE PIP_USER
     export VIRTUAL_ENV="$venv_parent/venv" PATH="$venv_parent/venv/bin:$PATH"
-    bash -c "$cmd"
+    if [ "$mode" = full ]; then
+      time bash -c "$setup_cmd"
+      time bash -c "$test_cmd"
+    else
+      time bash -c "$cmd"
+    fi
     echo "--- pip freeze (Python $version)"
     pip freeze --exclude-editable
   ) || { echo "fresh clone on Python $version ($mode) FAILED" >&2; rc=1; }
