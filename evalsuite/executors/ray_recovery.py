@@ -71,6 +71,7 @@ class Recovery:
         orphans = [chunk]
         if slot.up:
             slot.up, slot.suspect, slot.down_since = False, True, time.monotonic()
+            slot.deaths += 1  # counted now (the run may end first), taken back if the same process answers
             self.placement.forget(r)
             orphans += list(queues.pop(r, deque()))
             slot.ping = slot.actor.ready.remote()
@@ -98,10 +99,11 @@ class Recovery:
         else:
             queues.setdefault(alive[0], deque()).extendleft(reversed(orphans))
 
-    def _charge(self, r: int, error: BaseException | None, what: str) -> bool:
-        """Count a death of replica r (not a preemption) and say so; False when it was dropped for good."""
+    def _charge(self, r: int, error: BaseException | None, what: str, counted: bool = False) -> bool:
+        """Count a death of replica r (unless `counted` already) against its budget (not a preemption) and say so;
+        False when it was dropped for good."""
         slot = self.slots[r]
-        slot.deaths += 1
+        slot.deaths += 0 if counted else 1
         if error is not None and preempted(error):
             self.log(f"ray: replica {r} on {_node(slot)} was preempted; resending its chunks")
             return True
@@ -142,15 +144,18 @@ class Recovery:
             slot.ping = slot.actor.ready.remote()
             return
         except lost_errors(ray) as e:
-            if self._charge(r, e, "died again while restarting"):
+            counted, slot.suspect = slot.suspect, False
+            if self._charge(r, e, "died" if counted else "died again while restarting", counted=counted):
                 slot.ping = slot.actor.ready.remote()
             return
         except ray.exceptions.RayTaskError as e:  # it came back but could not load the model (OOM, missing files)
             self._drop(r, f"it could not reload the model: {_first(_cause(e))}")
             return
-        restarted = slot.suspect and where.get("pid") != slot.where.get("pid")
+        suspect, restarted = slot.suspect, slot.suspect and where.get("pid") != slot.where.get("pid")
         slot.where, slot.suspect = where, False
-        if restarted and not self._charge(r, None, "died"):
+        if suspect and not restarted:
+            slot.deaths -= 1  # it was only unreachable: no restart spent
+        if restarted and not self._charge(r, None, "died", counted=True):
             return
         slot.up, slot.progress_at = True, time.monotonic()
         self.log(f"ray: replica {r} is back on {_node(slot)}")
