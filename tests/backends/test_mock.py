@@ -68,3 +68,31 @@ def test_teacher_forcing_reproduces_the_generation():
     assert forced.token_ids == gen.token_ids and forced.stats == gen.stats
     shifted = be.score(Request(messages=(("user", "q"),)), "ab", ["logprob"], offset=1)["logprob"]
     assert shifted == [char_stats("q", ["logprob"])["logprob"], char_stats("a", ["logprob"])["logprob"]]
+
+
+def test_latency_model_sleeps_per_request_and_per_token():
+    """3 requests at latency_ms=40 plus 4-character replies at 200 tokens/s: 3 x (0.04 + 4/200) = 0.18 s of
+    wall time, slept rather than spun (the process's CPU time stays far below it)."""
+    import time
+
+    be = MockBackend(model_args={"reply": "abcd", "latency_ms": 40, "tokens_per_s": 200})
+    reqs = [Request(prompt=f"q{i}") for i in range(3)]
+    w0, c0 = time.perf_counter(), time.process_time()
+    gens = be.generate(reqs)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    assert [g.text for g in gens] == ["abcd"] * 3
+    assert 0.18 <= wall < 0.5 and cpu < 0.09
+
+
+def test_latency_options_must_not_be_negative():
+    with pytest.raises(UsageError, match="latency_ms"):
+        MockBackend(model_args={"latency_ms": -1})
+
+
+def test_cached_statistics_equal_the_computed_ones_for_each_call():
+    be = MockBackend(model_args={"reply": "abca"})
+    want = ("logprob", "entropy", "sc_term", "mink_mu", "mink_sigma", "entropy_top50")
+    g1, g2 = (be.generate([Request(prompt="x", want=want)])[0] for _ in range(2))
+    for name in want:
+        assert g1.stats[name] == [char_stats(c, (name,))[name] for c in "abca"]
+    assert g1.stats["logprob"] is not g2.stats["logprob"]  # fresh lists: no sample shares another's arrays
