@@ -57,10 +57,10 @@ def in_process(tmp_path_factory) -> Path:
     return out
 
 
-def _submit(script: Path, out: Path, log: Path) -> str:
+def _submit(script: Path, out: Path, log: Path, **settings: str) -> str:
     env = {**os.environ, "EVALSUITE_CMD": " ".join([sys.executable, "-m", "evalsuite", *CMD[1:]]),
            "EVALSUITE_OUTPUT_DIR": str(out), "EVALSUITE_RAY_WAIT": "180",
-           "EVALSUITE_RAY_START_ARGS": "--object-store-memory=100000000"}
+           "EVALSUITE_RAY_START_ARGS": "--object-store-memory=100000000", **settings}
     cpus = str(len(os.sched_getaffinity(0)))
     res = subprocess.run(["sbatch", "--parsable", "--nodes=1", f"--cpus-per-task={cpus}", f"--output={log}",
                           "--export=ALL", str(script)], env=env, capture_output=True, text=True, cwd=out.parent)
@@ -144,3 +144,15 @@ def test_a_job_requeued_mid_run_resumes_to_the_same_samples(slurm, in_process, t
     got = re.findall(r"model calls: (\d+) generated, (\d+) read from the store", text)
     assert len(got) == 1 and int(got[0][1]) >= kept >= 2, text[-3000:]  # only the requeued run got to the end
     _same(in_process, out)
+
+
+def test_a_node_that_never_joins_fails_the_job_with_one_line(slurm, tmp_path):
+    script = tmp_path / "evalsuite.sbatch"
+    script.write_text(slurm_script())
+    out, log = tmp_path / "run", tmp_path / "job.log"
+    job = _submit(script, out, log, EVALSUITE_NODES="2", EVALSUITE_RAY_WAIT="20")  # one node allocated, two awaited
+    info = _wait(job, log, limit=300)
+    assert info["JobState"] == "FAILED", _tail(log)
+    ours = [x for x in log.read_text().splitlines() if x.startswith("evalsuite.sbatch:")]
+    assert ours == ["evalsuite.sbatch: 1 of 2 Ray nodes came up in time; see the worker steps' output"], _tail(log)
+    assert not out.exists()  # evalsuite never started
