@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +72,8 @@ def test_a_plugin_that_cannot_be_imported_is_one_line(monkeypatch, tmp_path, cli
 
 @pytest.mark.slow
 def test_an_installed_package_adds_a_backend_by_entry_point(tmp_path):
-    """A plugin package installed in a new venv (seeing this environment's packages) declares its module under
+    """A plugin package installed in a new venv (which sees this environment's packages through a .pth file, also
+    when this environment is itself a venv) declares its module under
     the `evalsuite.plugins` entry point; `evalsuite run --help` there lists its backend with no flag."""
     pkg = tmp_path / "pkg"
     (pkg / "evalsuite_fixed").mkdir(parents=True)
@@ -88,8 +91,12 @@ def test_an_installed_package_adds_a_backend_by_entry_point(tmp_path):
         fixed = "evalsuite_fixed"
         '''))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
+    inner = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    outer = [p for p in site.getsitepackages() if os.path.isdir(p)]  # this environment's, editable install included
+    Path(inner, "outer_env.pth").write_text("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in outer))
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(pkg)],
                    check=True, capture_output=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if k != "EVALSUITE_PLUGINS"}
