@@ -56,6 +56,8 @@ class _Chain:
     answers: int = 0
     answer_at: dict[int, int] = field(default_factory=dict)
     """Engine round -> index of this chain's answer sample in the run's sample list."""
+    member: bool | None = None
+    """The doc's membership label (`Protocol.member`), read once per chain rather than once per sample."""
 
 
 def _seeded(req: Request, sample_idx: int) -> Request:
@@ -85,7 +87,7 @@ def run(
     ident = executor.identity
     stats = RunStats()
     chains = [
-        _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)])
+        _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)], member=plan.protocol.member(doc))
         for plan in plans
         for doc in plan.docs
         for s in range(samples)
@@ -238,7 +240,7 @@ def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Sco
     info = proto.sample_info(c.doc)
     base = dict(task=c.doc.task, doc_id=c.doc.doc_id, protocol=proto.registry_name, round=rnd,
                 sample_idx=c.sample_idx, key=key, request=req, generation=gen, kind=req.kind, target=c.doc.target,
-                member=proto.member(c.doc))
+                member=c.member)
     if sc is None:
         return Sample(attempt=None, info=info, **base)
     c.answers += 1

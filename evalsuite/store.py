@@ -52,6 +52,7 @@ class SampleStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._known: set[str] = set()
+        self._ids: dict[tuple[str | None, str, str], str] = {}
         waited = 0.0
         while True:
             db = None
@@ -128,7 +129,7 @@ class SampleStore:
             req = dict(req)
             messages = req.pop("messages", None)
             if messages is not None:
-                req["prefix"] = turn_chain(messages, turns)
+                req["prefix"] = turn_chain(messages, turns, self._ids)
             rows.append((k, orjson.dumps(req).decode(), generation_json(gen), encode_ids(gen.token_ids),
                          encode_stats(gen.stats), len(gen.token_ids)))
         new = [(i, *t) for i, t in turns.items() if i not in self._known]
@@ -141,6 +142,7 @@ class SampleStore:
                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
         if len(self._known) > KNOWN_TURNS:
             self._known.clear()
+            self._ids.clear()
         self._known.update(i for i, *_ in new)
 
     def request(self, key: str) -> dict[str, Any] | None:

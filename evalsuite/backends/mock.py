@@ -90,13 +90,18 @@ def _cached_stats(ch: str, want: tuple[str, ...]) -> tuple[float, ...]:
     return tuple(st[w] for w in want)
 
 
-def text_stats(text: str, want: tuple[str, ...]) -> dict[str, list[float]]:
-    """Every statistic of `want` for each character of `text` (fresh lists per call; the per-character values
-    come from the cache)."""
+@lru_cache(maxsize=4096)
+def _text_columns(text: str, want: tuple[str, ...]) -> tuple[tuple[float, ...], ...]:
+    """One tuple per statistic of `want` over the characters of `text` (cached per reply text)."""
     if not text:
-        return {w: [] for w in want}
-    cols = zip(*[_cached_stats(c, want) for c in text])
-    return {w: list(col) for w, col in zip(want, cols)}
+        return tuple(() for _ in want)
+    return tuple(zip(*[_cached_stats(c, want) for c in text]))
+
+
+def text_stats(text: str, want: tuple[str, ...]) -> dict[str, list[float]]:
+    """Every statistic of `want` for each character of `text`: fresh lists per call (no two generations share
+    one), copied from the per-text cache."""
+    return {w: list(col) for w, col in zip(want, _text_columns(text, want))}
 
 
 @backend("mock")

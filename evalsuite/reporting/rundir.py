@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from evalsuite.errors import UsageError
 
 REQUIRED_KEYS = ("model", "config", "tasks")
@@ -118,7 +120,11 @@ class RunDir:
     @staticmethod
     def _record(f: Path, i: int, raw: bytes, fix: str) -> dict[str, Any]:
         try:
-            rec = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            try:
+                rec = orjson.loads(text)  # the report reads every line of a million-sample run: the fast parser
+            except orjson.JSONDecodeError:
+                rec = json.loads(text)  # NaN / Infinity tokens of old files, or the error message below
         except UnicodeDecodeError as e:
             raise UsageError(f"{f} line {i} is not UTF-8 text (byte {e.start}); {fix}") from None
         except (json.JSONDecodeError, RecursionError) as e:
