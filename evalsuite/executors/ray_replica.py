@@ -16,6 +16,10 @@ from evalsuite.executors.local import call_backend
 from evalsuite.records import Generation, Request
 
 
+DEAD_ENGINE = ("EngineDeadError",)
+"""vLLM's error for an engine whose core or workers died; Ray Data's vLLM stage also exits the actor on it."""
+
+
 def expected_identity(backend: Backend) -> dict[str, str]:
     """What every replica must see to write under the driver's store key: the model's revision and evalsuite's
     version (a node with another copy of the model or another install would otherwise poison the store)."""
@@ -77,7 +81,12 @@ class Replica:
         """Generate (or teacher-force) one chunk; return its generations, the seconds it took here, and which
         engine made them (process and model object: one per replica per run unless Ray restarted it)."""
         t0 = time.perf_counter()
-        gens = call_backend(self.backend, list(requests))
+        try:
+            gens = call_backend(self.backend, list(requests))
+        except Exception as e:
+            if type(e).__name__ in DEAD_ENGINE:  # the engine (a TP worker, its GPU) is gone: only a new process
+                os._exit(1)                       # helps, so die and let Ray restart this replica (chunk resent)
+            raise
         return gens, time.perf_counter() - t0, f"{os.getpid()}:{id(self.backend.engine())}"
 
     def environ(self, names: Sequence[str]) -> dict[str, str | None]:

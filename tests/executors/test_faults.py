@@ -24,6 +24,10 @@ pytestmark = pytest.mark.slow
 TASK = dict(tasks="correctbench_gsm8k", limit=4, max_tokens=8, rounds=2, progress=False)
 
 
+class EngineDeadError(RuntimeError):
+    """Named like vLLM's error for a dead engine (a TP worker or its GPU gone)."""
+
+
 class FaultyReplica(Replica):
     """A real replica that, once per marker, raises or hangs in `run`, and refuses to reload when armed."""
 
@@ -33,6 +37,16 @@ class FaultyReplica(Replica):
     def __init__(self, index, *args, **kwargs):
         super().__init__(index, *args, **kwargs)
         Path(self.where_marks, f"pid-{index}").write_text(str(os.getpid()))
+        if self.fault == "enginedead" and index == 1:
+            generate, mark = self.backend.generate, Path(self.where_marks, "done-enginedead")
+
+            def dying_engine(*a, **kw):
+                if not mark.exists():
+                    mark.write_text("")
+                    raise EngineDeadError("EngineCore encountered an issue (injected)")
+                return generate(*a, **kw)
+
+            self.backend.generate = dying_engine
 
     def ready(self):
         if self.index == 1 and Path(self.where_marks, "refuse-reload").exists():
@@ -134,6 +148,17 @@ def test_a_hung_chunk_is_resent_after_its_deadline(local_ray, in_process, same_o
     assert any("has not returned a chunk by its deadline" in x for x in lines), lines
     same_outputs(in_process[0], tmp_path / "ray")
     assert _execution(tmp_path / "ray")["chunks_resent"] >= 1
+
+
+def test_a_dead_engine_restarts_its_replica_and_the_run_finishes(local_ray, in_process, same_outputs,
+                                                                  tiny_model_dir, tmp_path, monkeypatch):
+    marks = _faulty(monkeypatch, tmp_path, "enginedead")
+    lines: list[str] = []
+    _run(tiny_model_dir, tmp_path / "ray", lines)
+    assert (marks / "done-enginedead").exists()  # the engine died once, in replica 1
+    same_outputs(in_process[0], tmp_path / "ray")
+    info = _execution(tmp_path / "ray")["replica_info"][1]
+    assert info["restarts"] == 1 and not info["gone"], "\n".join(lines)  # restarted by Ray, not dropped
 
 
 def _kill_mid_round(marks: Path, db: Path, after: int) -> threading.Thread:
