@@ -162,8 +162,10 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
 
 FLUSH_ROWS = 1024
 FLUSH_SECONDS = 1.0
-"""Whole batches that arrive together are stored in one transaction once this many rows wait, or the first of them
-has waited this long (and at the end of each round): a fast backend's small batches do not each pay a commit."""
+"""Whole batches that arrive together are stored at once when the last store transaction is this many seconds old
+(so a slow backend's every batch is stored as it arrives), else together with the next ones once this many rows
+wait, or the next batch comes after the interval, or the round ends: a fast backend's small batches do not each pay
+a commit."""
 
 
 class _Arrivals:
@@ -177,7 +179,7 @@ class _Arrivals:
         self.items, self.todo, self.store, self.got, self.stats, self.bar = items, todo, store, got, stats, bar
         self.t_round, self.before = t_round, stats.gen_seconds
         self.pending: list[tuple[str, dict, Generation]] = []
-        self.pending_since = 0.0
+        self.flushed_at = float("-inf")
 
     def __call__(self, j: int, gen: Generation) -> None:
         self._take([(j, gen)])
@@ -186,12 +188,10 @@ class _Arrivals:
     def many(self, rows: list[tuple[int, Generation]]) -> None:
         """Take `rows` (index into the round's work, generation) of one batch; store when enough wait."""
         self._take(rows)
-        if len(self.pending) >= FLUSH_ROWS or time.perf_counter() - self.pending_since >= FLUSH_SECONDS:
+        if len(self.pending) >= FLUSH_ROWS or time.perf_counter() - self.flushed_at >= FLUSH_SECONDS:
             self.flush()
 
     def _take(self, rows: list[tuple[int, Generation]]) -> None:
-        if not self.pending:
-            self.pending_since = time.perf_counter()
         tokens = 0
         for j, gen in rows:
             _, req, key = self.items[self.todo[j]]
@@ -210,6 +210,7 @@ class _Arrivals:
         for key, _, gen in self.pending:
             self.got[key] = gen
         self.pending = []
+        self.flushed_at = time.perf_counter()
 
 
 def _chain_key(c: _Chain) -> str:
