@@ -6,7 +6,6 @@ rounds (plans, the observer stage, summaries, outputs) is the runner's (evalsuit
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -104,10 +103,6 @@ def run(
         _advance(active, items, got, rnd, out, executor)
         rnd += 1
         stats.rounds = rnd
-        # A million samples are tens of millions of objects that live to the end: out of the cyclic collector's
-        # scans (which otherwise grow with them, the driver's time with the square of the run). The final write
-        # (`RunOutputs.write`) gives them back.
-        gc.freeze()
         if on_round is not None:
             on_round(out, stats, rnd - 1)
     stats.rounds = rnd

@@ -4,7 +4,6 @@ last such write (`"partial": true`, so a long run can be watched and a killed on
 of many short rounds does not rewrite everything after each one), and once at the end (`"partial": false`)."""
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,16 +53,7 @@ class RunOutputs:
 
     def write(self, samples: list[Sample], stats: Any, partial: bool, rounds_done: int | None = None,
               execution: dict[str, Any] | None = None) -> tuple[list[MetricRow], dict[str, Any]]:
-        """Summarize `samples` and write every output; return (all metric rows, the run info of results.json).
-        The final write hands the objects the engine froze between rounds back to the cyclic collector."""
-        try:
-            return self._write(samples, stats, partial, rounds_done, execution)
-        finally:
-            if not partial:
-                gc.unfreeze()
-
-    def _write(self, samples: list[Sample], stats: Any, partial: bool, rounds_done: int | None,
-               execution: dict[str, Any] | None) -> tuple[list[MetricRow], dict[str, Any]]:
+        """Summarize `samples` and write every output; return (all metric rows, the run info of results.json)."""
         rows, extras, group_rows, group_extras = self.summarize(samples) if samples else ([], {}, [], {})
         results = ResultsFile(
             model=self.header["model"], versions=self.header["versions"], git_hash=self.header.get("git_hash"),
