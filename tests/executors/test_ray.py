@@ -114,8 +114,11 @@ def test_ctrl_c_stops_the_replicas_and_keeps_the_store(tiny_model_dir, tmp_path)
     cmd = [sys.executable, "-m", "evalsuite", "run", "--tasks", "correctbench_gsm8k", "--limit", "8", "--rounds", "2",
            "--max-tokens", "24", "--model", f"hf:{tiny_model_dir}", "--model-args", "batch_size=1", "--executor", "ray",
            "--replicas", "2", "--output-dir", str(out), "--no-progress"]
+    # SIGINT's default action back: a suite started as a background job (`pytest ... &` in a script) inherits an
+    # ignored SIGINT, and Python then installs no KeyboardInterrupt handler (seen: exit 0 instead of 130)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def stored() -> int:
         try:
