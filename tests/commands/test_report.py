@@ -53,7 +53,8 @@ SAMPLE_LINES = {
     "a_list": (b"[1, 2]\n", ["line 1", "a list, not an object"]),
     "a_number": (b"42\n", ["line 1", "a number, not an object"]),
     "not_json": (b'{"task": "gsm8k", "output": "un\n', ["line 1", "not JSON"]),
-    "too_deep": (b"[" * 100_000 + b"]" * 100_000 + b"\n", ["line 1", "nested too deeply"]),
+    # orjson 3.8 parses this (the record is then refused as a list); newer orjson and json refuse the nesting
+    "too_deep": (b"[" * 100_000 + b"]" * 100_000 + b"\n", ["line 1"]),
     "bad_index": (b'{"task": "gsm8k", "sample_idx": "first"}\n', ["sample_idx is a string, expected a number"]),
     "bad_task": (b'{"task": ["gsm8k"]}\n', ["task is a list, expected a string"]),
     "bad_prompt": (b'{"task": "gsm8k", "prompt": [1]}\n', ["prompt[0] is a number, not an object"]),
@@ -65,7 +66,9 @@ SAMPLE_LINES = {
 def test_hostile_samples_jsonl(cli, good_run, case):
     data, needles = SAMPLE_LINES[case]
     (good_run / "samples.jsonl").write_bytes(data)
-    cli("report", str(good_run)).one_line(2, "samples.jsonl", *needles)
+    line = cli("report", str(good_run)).one_line(2, "samples.jsonl", *needles)
+    if case == "too_deep":
+        assert "nested too deeply" in line or "list, not an object" in line, line
 
 
 def _set(path: list, value):
