@@ -92,22 +92,21 @@ def _spellings(span: str) -> set[str]:
     return {x for v in out for x in (v, v.rstrip("!").rstrip(" .,;:?")) if x}
 
 
-def _match_whole(span: str, opts: list[tuple[str, str]]) -> str | None:
-    """The one option whose text the whole span is (a last line that is nothing but the answer)."""
-    forms = _spellings(span)
-    exact = [lab for lab, txt in opts if _norm(txt) and _norm(txt) in forms]
+def _match_whole(forms: set[str], normed: list[tuple[str, str]]) -> str | None:
+    """The one option whose text is one of the span's spellings (a last line that is nothing but the answer)."""
+    exact = [lab for lab, txt in normed if txt in forms]
     return exact[0] if len(exact) == 1 else None
 
 
-def _match_stated(span: str, opts: list[tuple[str, str]]) -> str | None:
+def _match_stated(span: str, normed: list[tuple[str, str]]) -> str | None:
     """After an answer marker: the option the span is, or the longest option text it starts with, followed by a
     word break ("Answer: bank, because ..."). An option text met later in the span does not count."""
-    whole = _match_whole(span, opts)
+    forms = _spellings(span)
+    whole = _match_whole(forms, normed)
     if whole:
         return whole
-    forms = _spellings(span)
-    starts = [(len(_norm(txt)), lab) for lab, txt in opts if _norm(txt)
-              and any(re.match(re.escape(_norm(txt)) + r"(?![\w!]|\.\d)", f) for f in forms)]
+    starts = [(len(txt), lab) for lab, txt in normed
+              if any(re.match(re.escape(txt) + r"(?![\w!]|\.\d)", f) for f in forms)]
     if not starts:
         return None
     longest = max(starts)[0]
@@ -126,6 +125,7 @@ def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None
     a reply cut off mid-reasoning ("there are 20 apples and we remove 5") states nothing.
     """
     labels = {lab for lab, _ in opts} or set(LETTERS[:5])
+    normed = [(lab, t) for lab, txt in opts if (t := _norm(txt))]
     text = output.replace("**", "")
     for pats in ((_ANSWER_LETTER, _BOXED_LETTER), (_PICK_LETTER,)):
         hits = [(m.start(), m.group(1)) for p in pats for m in p.finditer(text) if m.group(1) in labels]
@@ -135,7 +135,7 @@ def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None
     if lead and lead.group(1) in labels:
         return lead.group(1), "leading_letter"
     for m in reversed(list(_ANSWER_TEXT.finditer(text))):
-        hit = _match_stated(m.group(1), opts)
+        hit = _match_stated(m.group(1), normed)
         if hit:
             return hit, "answer_text"
     lines = [x for x in text.splitlines() if x.strip()]
@@ -143,7 +143,7 @@ def extract_choice(output: str, opts: list[tuple[str, str]]) -> tuple[str | None
         lead = _LEADING_LETTER.match(lines[-1])
         if lead and lead.group(1) in labels:
             return lead.group(1), "last_line"
-        hit = _match_whole(lines[-1], opts)
+        hit = _match_whole(_spellings(lines[-1]), normed)
         if hit:
             return hit, "last_line"
     return None, None
