@@ -6,16 +6,18 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from evalsuite import engine, runlock, runner, validate
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
+from evalsuite.executors.roles import RoleExecutors, role_backends
 from evalsuite.scoring.code_exec import ExecOptions, apply_exec_options
 from evalsuite.protocols.base import Settings
 from evalsuite.protocols.options import RunOptions, TaskOptions
 from evalsuite.records import STATS, Sample
 from evalsuite.registry import PROTOCOLS, lookup
+from evalsuite.roles import EMBEDDED
 from evalsuite.reporting.results_file import git_hash, prepare_output_dir, versions
 from evalsuite.run_outputs import RunOutputs
 from evalsuite.summaries import MetricRow
@@ -114,6 +116,8 @@ def evaluate(
     replicas: int | None = None,
     ray_address: str | None = None,
     replica_env: Sequence[str] | None = None,
+    roles: "Mapping[str, str] | Sequence[str] | None" = None,
+    role_args: "Mapping[str, Any] | Sequence[str] | None" = None,
 ) -> Results:
     """Run tasks under a protocol with a model; write results.json, samples.jsonl and results.csv.
 
@@ -121,7 +125,9 @@ def evaluate(
     option name (`borda_p` for `--borda-p`); they are parsed into each protocol's typed `Options` here, once.
     `executor` is "local" (this process) or "ray" (`replicas` Ray actors, on the cluster at `ray_address` /
     $RAY_ADDRESS or a local Ray; `auto` on a node of a cluster); `replica_env` names more of this process's
-    environment variables for the replicas (beyond the allow-list in `executors.ray_connect`).
+    environment variables for the replicas (beyond the allow-list in `executors.ray_connect`). `roles` gives the
+    model roles the protocols ask ({"critic": "hf:PATH"}, or "self" for this run's model) and `role_args` their
+    backend options ({"critic": "batch_size=4"}); each role runs through an executor of the same kind.
     """
     t_start = time.perf_counter()
     opts = RunOptions.parse(options)
@@ -130,6 +136,7 @@ def evaluate(
     protocol = _protocol_for(protocol, opts)
     output_dir = Path(output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     validate.check_model_args(model_args)
+    given_roles = validate.given_roles(roles, role_args, opts)
     backend = load_backend(model, model_args)
     _use_threads(backend, threads)
     apply_exec_options(opts.of(ExecOptions), log)
@@ -137,25 +144,33 @@ def evaluate(
     settings = Settings(max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, rounds=rounds,
                         want=STATS[:3] if token_stats else (), options=opts)
     plans, data_info = runner.plan(cards, protocol, settings, limit, data_source, data_dir, log)
-    validate.check_plans(plans, opts)
+    run_roles = validate.check_plans(plans, opts, given_roles)
+    role_models = role_backends(run_roles, threads)  # built, not loaded: a role's model loads on its first request
     with runlock.run_dir_lock(output_dir, log):  # a second run into this dir waits, then reads the store
         from evalsuite.executors.factory import make_executor
 
-        execution = make_executor(executor, backend, model, model_args, replicas, ray_address, log,
-                                  replica_env=replica_env)
+        def build(b: Backend, spec: Any, args: Any) -> Any:
+            return make_executor(executor, b, spec, args, replicas, ray_address, log, replica_env=replica_env)
+
+        execution = RoleExecutors(build(backend, model, model_args), run_roles, role_models,
+                                  lambda b, m: build(b, None if m.spec == EMBEDDED else m.spec, m.args))
         spec = model if isinstance(model, str) else (f"{backend.name}:{backend.model_id}" if model else "embedded")
         config = dict(tasks=[c.name for c in cards], model=spec, model_args=model_args, limit=limit,
                       protocol=protocol, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                       samples=samples, rounds=rounds, data_source=data_source, token_stats=token_stats,
                       options=dict(opts.given if isinstance(options, RunOptions) else options or {}),
                       threads=backend.threads)
+        if given_roles:
+            config["roles"] = {name: m.spec for name, m in given_roles.items()}
+            config["role_args"] = {name: m.args for name, m in given_roles.items() if m.args is not None}
         _say_if_another_build(output_dir, backend.revision, log)
         header = {"model": {"spec": spec, "backend": backend.name, "model_id": backend.model_id,
-                            "revision": backend.revision},
+                            "revision": backend.revision,
+                            **({"roles": execution.identities()} if run_roles else {})},
                   "versions": versions(), "git_hash": git_hash()}
         out = RunOutputs(output_dir, tasks, plans, data_info, config, header, settings.options, seed, rounds, t_start,
                          log)
-        all_samples, stats, rows, info = runner.run(plans, execution, out, settings, samples, progress, log,
+        all_samples, stats, rows, info = runner.run(plans, execution, out, samples, progress, log,
                                                     opened=lambda: _threads_line(backend, log))
         return Results(rows, all_samples, stats, config, output_dir, info)
 

@@ -62,6 +62,11 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
                                  "`evalsuite.plugins` entry point)")
     g["model"].add_argument("--model-args", default=None, metavar="K=V,...",
                             help="backend options, key=value,... (e.g. dtype=bfloat16,batch_size=16)")
+    g["model"].add_argument("--role", action="append", default=None, metavar="NAME=SPEC",
+                            help="the model of a role the protocol asks (repeatable), e.g. critic=hf:PATH, "
+                                 "observer=mock:o, or arguer=self for the run's own model")
+    g["model"].add_argument("--role-args", action="append", default=None, metavar="NAME=K=V,...",
+                            help="backend options of a role's model (repeatable), e.g. critic=batch_size=4")
     gen = g["generation"]
     gen.add_argument("--max-tokens", type=_int, default=512, metavar="N", help="token budget of each reply")
     gen.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy")
@@ -164,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         token_stats=not args.no_token_stats, progress=not args.no_progress, threads=args.threads,
         executor=args.executor or ("ray" if args.data_parallel is not None else None),
         replicas=args.replicas if args.replicas is not None else args.data_parallel, ray_address=args.ray_address,
-        replica_env=args.replica_env,
+        replica_env=args.replica_env, roles=args.role, role_args=args.role_args,
         options={k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None},
         log=lambda m: print(m, file=sys.stderr),
     )

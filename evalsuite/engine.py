@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from evalsuite.backends.base import Backend
-from evalsuite.executors.base import Executor, WorkItem
+from evalsuite.executors.base import Executor, Identity, WorkItem
 from evalsuite.executors.local import LocalExecutor
+from evalsuite.executors.roles import RoleExecutors
 from evalsuite.progress import RoundBar, token_listener
 from evalsuite.protocols.base import Protocol, Turn
 from evalsuite.records import Doc, Generation, Kind, Request, Sample
@@ -71,7 +72,7 @@ OnRound = Callable[[list[Sample], RunStats, int], None]
 
 def run(
     plans: list[TaskPlan],
-    backend: "Backend | Executor",
+    backend: "Backend | Executor | RoleExecutors",
     store: SampleStore,
     samples: int = 1,
     progress: bool = True,
@@ -80,11 +81,13 @@ def run(
 ) -> tuple[list[Sample], RunStats]:
     """Run every plan's chains to completion; return every sample of every round, and the run's counts.
 
-    `backend` is a backend (run in this process) or an executor (e.g. Ray replicas); `on_round(samples, stats,
-    round)` is called after each round is scored, with every sample so far (for a live report).
+    `backend` is a backend (run in this process), an executor (e.g. Ray replicas) or the run's executors by model
+    role (each request goes to its `role`'s, keyed by that role's model); `on_round(samples, stats, round)` is
+    called after each round is scored, with every sample so far (for a live report).
     """
-    executor = backend if isinstance(backend, Executor) else LocalExecutor(backend)
-    ident = executor.identity
+    executors = _role_executors(backend)
+    executor = executors.main
+    idents: dict[str | None, Identity] = {None: executor.identity}
     stats = RunStats()
     chains = [
         _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)], member=plan.protocol.member(doc))
@@ -95,11 +98,11 @@ def run(
     out: list[Sample] = []
     rnd = 0
     while active := [c for c in chains if c.pending]:
-        items = [(c, req, req.key(ident.backend, ident.model_id, ident.revision, c.sample_idx))
-                 for c in active for req in c.pending]
+        items = [(c, req, _key(executors, idents, req, c.sample_idx)) for c in active for req in c.pending]
         got = store.get_many(k for _, _, k in items)
         stats.from_store += len(got)
-        _generate_missing(executor, store, items, got, stats, rnd, progress, log)
+        for role, part in _by_role(items):
+            _generate_missing(executors.executor(role), store, part, got, stats, rnd, progress, log)
         _advance(active, items, got, rnd, out, executor)
         rnd += 1
         stats.rounds = rnd
@@ -107,6 +110,32 @@ def run(
             on_round(out, stats, rnd - 1)
     stats.rounds = rnd
     return out, stats
+
+
+def _role_executors(backend: "Backend | Executor | RoleExecutors") -> RoleExecutors:
+    if isinstance(backend, RoleExecutors):
+        return backend
+    return RoleExecutors(backend if isinstance(backend, Executor) else LocalExecutor(backend))
+
+
+def _key(executors: RoleExecutors, idents: dict[str | None, Identity], req: Request, sample_idx: int) -> str:
+    """The store key of a request: keyed on the model of its role (the main model's when it has none); `idents`
+    caches each role's identity for the run."""
+    ident = idents.get(req.role)
+    if ident is None:
+        ident = idents[req.role] = executors.identity(req.role)
+    return req.key(ident.backend, ident.model_id, ident.revision, sample_idx)
+
+
+def _by_role(items: list) -> list[tuple[str | None, list]]:
+    """A round's items per model role (the main model's first), each role's in the round's order; a round with
+    no role is one part, the round itself."""
+    if all(req.role is None for _, req, _ in items):
+        return [(None, items)]
+    parts: dict[str | None, list] = {None: []}
+    for it in items:
+        parts.setdefault(it[1].role, []).append(it)
+    return [(role, part) for role, part in parts.items() if part]
 
 
 def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd: int, out: list[Sample],

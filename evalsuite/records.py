@@ -117,6 +117,9 @@ class Request:
     """Also return the log-probability of each choice's first token at the first generated position (P(True))."""
     score_offset: int = 0
     """For a teacher-forced request: 1 scores the Self-Certainty repository's off-by-one positions (SPEC §3.2)."""
+    role: str | None = None
+    """The model role that answers it (`Protocol.roles`, e.g. "critic"); None: the run's main model. Left out of
+    `to_dict` when None, so the store keys of main-model requests do not depend on roles existing."""
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in (self.messages or ())]
@@ -131,6 +134,8 @@ class Request:
             del d["choices"]
         if not d["score_offset"]:
             del d["score_offset"]
+        if d["role"] is None:
+            del d["role"]
         return d
 
     def key(self, backend: str, model_id: str, revision: str, sample_idx: int) -> str:

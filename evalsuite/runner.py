@@ -1,6 +1,7 @@
-"""One run, stage by stage: plans (each task's docs, protocol and scorer) -> engine rounds through an executor ->
-the observer stage -> summaries and outputs. The engine runs the rounds; this module owns the order around them,
-so no protocol builds a backend or calls the engine, and no backend knows about either."""
+"""One run, stage by stage: plans (each task's docs, protocol and scorer) -> engine rounds through the executors of
+the run's model roles -> the observer stage (the `observer` role's model) -> summaries and outputs. The engine runs
+the rounds; this module owns the order around them, so no protocol builds a backend or calls the engine, and no
+backend knows about either."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,13 +9,11 @@ from pathlib import Path
 from typing import Callable
 
 from evalsuite import engine
-from evalsuite.backends.base import load_backend
 from evalsuite.engine import RunStats, TaskPlan
 from evalsuite.errors import UsageError
-from evalsuite.executors.base import Executor
+from evalsuite.executors.roles import RoleExecutors
 from evalsuite.protocols.base import Settings
 from evalsuite.protocols.options import TaskOptions
-from evalsuite.protocols.self_predict import SelfPredictOptions
 from evalsuite.records import Sample
 from evalsuite.registry import PROTOCOLS, lookup
 from evalsuite.run_outputs import RunOutputs
@@ -64,33 +63,29 @@ def observer_plans(plans: list[TaskPlan]) -> list[TaskPlan]:
     return [TaskPlan(p.card, p.docs, obs, p.scorer) for p in plans if (obs := p.protocol.observer()) is not None]
 
 
-def observer_stage(plans: list[TaskPlan], settings: Settings, store: SampleStore, samples: int, progress: bool,
-                   log: Log) -> list[Sample]:
-    """With `--observer-model`, a second backend runs the observer plans; its samples join the run, marked with
-    who produced them (`info["observer"]`). Nothing without the flag."""
-    opts = settings.options.of(SelfPredictOptions)
-    if not opts.observer_model:
+def observer_stage(plans: list[TaskPlan], executors: RoleExecutors, store: SampleStore, samples: int,
+                   progress: bool, log: Log) -> list[Sample]:
+    """With an `observer` role (`--role observer=SPEC`, or its alias `--observer-model`), the role's model runs the
+    observer plans through its executor; its samples join the run, marked with who produced them
+    (`info["observer"]`). Nothing without the role."""
+    if not executors.has("observer"):
         return []
     obs = observer_plans(plans)
     if not obs:
         raise UsageError("--observer-model applies to self_predict runs only; add --tasks self_predict or "
                          "--protocol self_predict (what was generated is stored, so a rerun resumes)")
-    spec = opts.observer_model
-    backend = load_backend(None if spec == "embedded" else spec, opts.observer_model_args)
-    who = f"{backend.name}:{backend.model_id}"
+    ident = executors.identity("observer")
+    who = f"{ident.backend}:{ident.model_id}"
     log(f"observer stage: {who} predicts the subject's behaviour")
-    try:
-        out, _ = engine.run(obs, backend, store, samples=samples, progress=progress, log=log)
-    finally:
-        backend.close()
+    out, _ = engine.run(obs, executors.executor("observer"), store, samples=samples, progress=progress, log=log)
     return [s if s.info.get("observer") else replace(s, info={**s.info, "observer": who}) for s in out]
 
 
-def run(plans: list[TaskPlan], execution: Executor, outputs: RunOutputs, settings: Settings, samples: int,
-        progress: bool, log: Log, opened: Callable[[], None] = lambda: None
+def run(plans: list[TaskPlan], execution: RoleExecutors, outputs: RunOutputs, samples: int, progress: bool,
+        log: Log, opened: Callable[[], None] = lambda: None
         ) -> tuple[list[Sample], RunStats, list[MetricRow], dict]:
-    """Every stage after planning: live outputs, the engine's rounds, the observer stage, then the final summaries
-    and outputs; `opened()` runs once the sample store is open (the run header's last lines). Returns (samples,
+    """Every stage after planning: live outputs, the engine's rounds (each request through its model role's
+    executor), the observer stage, then the final summaries and outputs; `opened()` runs once the sample store is open (the run header's last lines). Returns (samples,
     counts, metric rows, the run info of results.json)."""
     outputs.live([], RunStats(), -1)
     with open_store(outputs.output_dir, log) as (store, sync):  # node-local when the output dir is networked
@@ -103,7 +98,7 @@ def run(plans: list[TaskPlan], execution: Executor, outputs: RunOutputs, setting
         try:
             got, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
                                     on_round=on_round)
-            got += observer_stage(plans, settings, store, samples, progress, log)
+            got += observer_stage(plans, execution, store, samples, progress, log)
         finally:
             execution_info = execution.describe()
             execution.close()

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from evalsuite.errors import UsageError
 from evalsuite.protocols.options import RunOptions
+from evalsuite.roles import SELF, RoleModel, check_role_spec, declared, parse_role_specs, resolve, role_flag
 
 
 def _model_arg(model_args: str | Mapping[str, Any] | None, key: str) -> Any:
@@ -41,8 +42,10 @@ def check_sampling(temperature: float, top_p: float) -> None:
             raise UsageError(f"{flag} must be a finite number, got {v}")
 
 
-def check_plans(plans: Sequence[Any], options: RunOptions | Mapping[str, Any]) -> None:
-    """Every protocol fits its task's docs, and stage options have a task to act on."""
+def check_plans(plans: Sequence[Any], options: RunOptions | Mapping[str, Any],
+                roles: Mapping[str, RoleModel] | None = None) -> dict[str, RoleModel]:
+    """Every protocol fits its task's docs and gets the model roles it needs; return the run's roles. `roles` are
+    the ones given (`given_roles`; None: only those the options' aliases give, e.g. `--observer-model`)."""
     options = RunOptions.parse(options)
     for p in plans:
         needs: Mapping[str, str] = p.protocol.needs_doc_fields
@@ -52,20 +55,64 @@ def check_plans(plans: Sequence[Any], options: RunOptions | Mapping[str, Any]) -
                 raise UsageError(f"protocol {name} needs docs with {what} (field {field!r}) and task {p.card.name} "
                                  f"has none; run it on tasks that have them (e.g. rl_mia, see `evalsuite tasks`) "
                                  f"or choose another --protocol than {name}")
-    from evalsuite.protocols.self_predict import SelfPredictOptions
+    given = given_roles(options=options) if roles is None else roles
+    needed = {p.protocol.registry_name: list(declared(p.protocol.roles).values()) for p in plans}
+    return resolve(needed, given, _declaring())
 
-    observer = options.of(SelfPredictOptions)
-    if observer.observer_model:
-        if not any(p.protocol.observer() is not None for p in plans):
-            raise UsageError("--observer-model applies to self_predict runs only; add --tasks self_predict or "
-                             "--protocol self_predict, or drop --observer-model")
-        check_model_args(observer.observer_model_args, "--observer-model-args")
-        spec = observer.observer_model
-        if spec != "embedded":
-            from evalsuite.backends.base import split_model_spec
 
-            try:
-                split_model_spec(spec)
-            except UsageError as e:
-                raise UsageError(f"--observer-model: {e}") from None
+def _declaring() -> dict[str, list[str]]:
+    """Role name -> the registered protocols that declare it."""
+    from evalsuite.registry import PROTOCOLS
 
+    out: dict[str, list[str]] = {}
+    for name, cls in sorted(PROTOCOLS.items()):
+        for role in declared(getattr(cls, "roles", ())):
+            out.setdefault(role, []).append(name)
+    return out
+
+
+def _aliases() -> dict[str, str]:
+    """Run option -> the role it is an alias of (`observer_model` -> `observer`), from the protocols' roles."""
+    from evalsuite.registry import PROTOCOLS
+
+    return {r.alias: r.name for cls in PROTOCOLS.values() for r in declared(getattr(cls, "roles", ())).values()
+            if r.alias}
+
+
+def given_roles(roles: Sequence[str] | Mapping[str, str] | None = None,
+                role_args: Sequence[str] | Mapping[str, Any] | None = None,
+                options: RunOptions | Mapping[str, Any] | None = None) -> dict[str, RoleModel]:
+    """The roles a run gives, from `--role NAME=SPEC`, `--role-args NAME=K=V,...` and the options that are aliases of
+    a role (`--observer-model SPEC`, `--observer-model-args`); each spec and its batch size checked."""
+    specs = parse_role_specs(roles, "--role")
+    args = parse_role_specs(role_args, "--role-args") if not _is_arg_dicts(role_args) else dict(role_args)
+    flags = {name: role_flag(name) for name in specs}
+    arg_flags = {name: f"--role-args {name}" for name in args}
+    given = RunOptions.parse(options).given if options is not None else {}
+    for option, name in _aliases().items():
+        if given.get(option) is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        if name in specs and specs[name] != given[option]:
+            raise UsageError(f"{flag} {given[option]!r} and --role {name}={specs[name]} name two models for one "
+                             f"role; give only one of them")
+        specs[name], flags[name] = str(given[option]), flag
+        if given.get(option + "_args") is not None:
+            args[name], arg_flags[name] = given[option + "_args"], flag + "-args"
+    out = {}
+    for name, spec in specs.items():
+        check_role_spec(name, spec, flags[name])
+        if name in args:
+            if spec == SELF:
+                raise UsageError(f"{arg_flags[name]}: the {name} role is the run's own model ({SELF}), which "
+                                 "--model-args configures; drop the role's args or give it a model of its own")
+            check_model_args(args[name], arg_flags[name])
+        out[name] = RoleModel(spec, args.get(name), flags[name])
+    for name in args.keys() - specs.keys():
+        raise UsageError(f"{arg_flags[name]} needs a model for the {name} role; add --role {name}=SPEC")
+    return out
+
+
+def _is_arg_dicts(role_args: Any) -> bool:
+    """`evaluate(role_args={"critic": {"batch_size": 4}})`: each role's args already a dict."""
+    return isinstance(role_args, Mapping) and all(isinstance(v, Mapping) for v in role_args.values())

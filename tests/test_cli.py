@@ -99,6 +99,11 @@ def test_run_prints_summary_table(tiny, tmp_path):
     (["--observer-model", "embedded"], ["--observer-model applies to self_predict runs only"]),
     (["--observer-model-args", "batch_size=2"], ["--observer-model-args needs --observer-model"]),
     (["--temperature", "nan"], ["--temperature must be a finite number"]),
+    (["--role", "critic=mock:c"], ["--role critic: no protocol of this run asks a 'critic' role"]),
+    (["--role", "critic"], ["--role 'critic' is not NAME=VALUE"]),
+    (["--role", "observer=nope:x"], ["--role observer: unknown model 'nope:x'"]),
+    (["--role-args", "observer=reply=No"], ["--role-args observer needs a model for the observer role"]),
+    (["--role", "observer=mock:a", "--observer-model", "mock:b"], ["name two models for one role"]),
 ])
 def test_run_refuses_at_the_edge(cli, tiny, tmp_path, extra, needles):
     out = tmp_path / "o"

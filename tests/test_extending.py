@@ -138,3 +138,35 @@ def test_the_protocol_example_asks_again_and_gets_self_correction_rows(plugins, 
     rows = {(r["metric"], r["attempt"]): r["value"] for r in csv.DictReader(open(out / "results.csv"))
             if not r["variant"]}
     assert [float(rows[k]) for k in (("accuracy", "2"), ("delta", "1"), ("delta", "2"))] == [0.0, 0.0, 0.0]
+
+
+def test_the_second_model_protocol_sends_the_review_to_the_critic_role(plugins, doc_files):
+    from evalsuite.errors import UsageError
+
+    _import(plugins / "second_opinion.py", PROTOCOLS, "second_opinion")
+    _import(plugins / "echo_backend.py", BACKENDS, "echo")
+    out = doc_files / "run"
+    run = dict(tasks="iso_dates", model="echo:demo", protocol="second_opinion", output_dir=out, progress=False,
+               log=lambda m: None)
+    with pytest.raises(UsageError, match=r"protocol second_opinion needs a model for its 'critic' role; add "
+                                         r"--role critic=SPEC"):
+        evaluate(**run)
+    assert not (out / "samples.jsonl").exists()
+    res = evaluate(**run, roles={"critic": "mock:critic"}, role_args={"critic": "reply=Check the year."})
+    samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted((s["doc_id"], s["round"], s["kind"]) for s in samples) == [
+        (d, r, k) for d in "012" for r, k in ((0, "answer"), (1, "feedback"), (2, "answer"))]
+    assert [s.get("role") for s in samples if s["kind"] == "feedback"] == ["critic"] * 3
+    reviews = [s for s in res.samples if s.kind == "feedback"]
+    assert {(s.request.role, s.generation.backend, s.generation.text) for s in reviews} == {
+        ("critic", "mock", "Check the year.")}
+    assert reviews[0].request.messages[0][1].startswith("Question: On what date did Apollo 11 land")
+    # the echo model answers the revision prompt with itself: the critic's words reached it
+    revised = {s["output"] for s in samples if s["round"] == 2}
+    assert revised == {"A reviewer says: Check the year.\nGive your final answer again."}  # no answer_format here
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"]["roles"] == {"critic": {"spec": "mock:critic", "args": "reply=Check the year.",
+                                                     "backend": "mock", "model_id": "critic", "revision": "scripted"}}
+    assert results["config"]["roles"] == {"critic": "mock:critic"}
+    rerun = evaluate(**run, roles={"critic": "mock:critic"}, role_args={"critic": "reply=Check the year."})
+    assert (rerun.stats.generated, rerun.stats.from_store) == (0, 9)  # both models' replies came from the store

@@ -11,6 +11,7 @@ import jinja2
 from evalsuite.errors import UsageError
 from evalsuite.protocols.options import NoOptions, Options as OptionsBase, RunOptions
 from evalsuite.records import Doc, GenParams, Generation, Request
+from evalsuite.roles import Role
 from evalsuite.tasks.cards import TaskCard
 
 
@@ -96,6 +97,10 @@ class Protocol(ABC):
     """Doc fields the protocol reads -> what they are, e.g. {"member": "membership labels"} (checked at the edge)."""
     Options: ClassVar[type[OptionsBase]] = NoOptions
     """Its `@run_options` dataclass; an instance's `options` holds the run's parsed values of it."""
+    roles: ClassVar[tuple[Role | str, ...]] = ()
+    """The model roles its requests name (`Request(role="critic")`): a bare name must be given by the run
+    (`--role critic=SPEC`, else the run is refused before any model call), `Role(name, default=SELF)` is the run's
+    own model unless given, `Role(name, optional=True)` adds a stage only when given (self_predict's observer)."""
 
     def __init__(self, card: TaskCard, settings: Settings):
         self.card = card

@@ -6,8 +6,9 @@ per property of the task's answer type (scoring/properties.py), and the answer i
 The predictions embed the exact task prompt the model is then given. P(Yes) and the stated probability land in
 the answer sample's `confidence` as `self_predict` and `self_predict_verbal`.
 
-`--observer-model SPEC` runs a second stage after the main run: a second backend is asked the same questions
-about "another AI assistant" (kinds `observe_*`), for the introspective-advantage comparison.
+The optional `observer` role (`--role observer=SPEC`, or its alias `--observer-model SPEC`) runs a second stage after
+the main run: its model is asked the same questions about "another AI assistant" (kinds `observe_*`), for the
+introspective-advantage comparison.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request, prediction_kind
 from evalsuite.protocols.options import Options, flag, run_options
 from evalsuite.registry import protocol
+from evalsuite.roles import Role
 from evalsuite.scoring.confidence import PROBABILITY_RE, option_probability, parse_verbal
 from evalsuite.scoring.properties import CHOICES, properties_for
 from evalsuite.tasks.cards import TaskCard
@@ -49,6 +51,8 @@ class SelfPredict(Protocol):
 
     summaries = GENERIC_SUMMARIES + ("calibration", "self_predict")
     Options = SelfPredictOptions
+    roles = (Role("observer", optional=True, alias="observer_model",
+                  help="a second model predicting the first one's behaviour (the observer stage)"),)
     single_round = True
 
     def __init__(self, card: TaskCard, settings: Settings, observer: bool = False):

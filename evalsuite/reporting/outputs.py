@@ -84,7 +84,7 @@ def _record(s: Sample) -> dict[str, Any]:
     st = g.stats
     return {
         "task": s.task, "doc_id": s.doc_id, "protocol": s.protocol, "round": s.round, "attempt": s.attempt,
-        "sample_idx": s.sample_idx, "kind": s.kind,
+        "sample_idx": s.sample_idx, "kind": s.kind, **({"role": s.request.role} if s.request.role else {}),
         "prompt": s.request.chat() if s.request.messages is not None else s.request.prompt,
         "output": g.text, "extracted": s.extracted, "target": s.target, "correct": s.correct,
         "conventions": s.conventions, "confidence": s.confidence, "member": s.member,
