@@ -33,8 +33,9 @@ from evalsuite.tasks.cards import TaskCard
 class CritiqueOptions(Options):
     """Where the judged answers come from."""
 
-    policy_run: str | None = flag(None, "critique: judge the first answers of an earlier run in DIR (another model) "
-                                  "instead of generating them; that run must cover the same task docs", parse=str,
+    policy_run: str | None = flag(None, "critique, critique_correct: judge (and correct) the first answers of an "
+                                  "earlier run in DIR (another model) instead of generating them; that run must cover "
+                                  "the same task docs", parse=str,
                                   metavar="DIR")
 
 

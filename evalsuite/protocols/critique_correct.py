@@ -3,12 +3,18 @@
 Round 0 answers the task's own prompt (G); the model then reviews that answer in the same conversation and ends
 with a verdict (kind "critique"; Q is the F1 of flagging wrong answers); then it writes a corrected answer (C,
 scored like the first). Every answer is corrected, whatever the verdict, as in Lin et al. (C is over all items).
+
+`--policy-run DIR` makes the first answer another model's (the generator's): round 0 teacher-forces that run's first
+answer of each doc, and this model critiques and corrects it (RealCritic's cross-model closed loop); `evalsuite
+matrix` puts such runs in a critic x generator matrix.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings, Turn
-from evalsuite.protocols.critique import given_responses
+from evalsuite.protocols.critique import CritiqueOptions, given_responses, load_policy_run
 from evalsuite.protocols.multiround import MultiRound, reply
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
@@ -24,6 +30,18 @@ class CritiqueCorrect(MultiRound):
             raise UsageError(f"critique_correct needs an answer task (e.g. gsm8k); {card.name} judges given "
                              "responses, so use --protocol critique")
         super().__init__(card, settings)
+        policy_run = self.settings.options.of(CritiqueOptions).policy_run
+        self.policy = load_policy_run(policy_run, card) if policy_run else None
+
+    def first(self, doc: Doc) -> list[Request]:
+        """The task's own answer, or (with --policy-run) the generator run's answer, teacher-forced."""
+        req = super().first(doc)[0]
+        if self.policy is None:
+            return [req]
+        if doc.doc_id not in self.policy:
+            raise UsageError(f"--policy-run has no answer for {self.card.name} doc {doc.doc_id}; run the generator "
+                             "on the same docs (same --limit)")
+        return [dataclasses.replace(req, continuation=self.policy[doc.doc_id])]
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
