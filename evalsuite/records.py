@@ -41,6 +41,8 @@ class Kind(StrEnum):
     """Reflexion's reflection and plan."""
     CRITIQUE = "critique"
     """A verdict on an answer (critique, self_critique, critique_correct; the critique summary reads it)."""
+    ARGUMENT = "argument"
+    """pushback: the arguer's paragraph for a wrong answer, shown to the model in the next challenge turn."""
     RETHINK = "rethink"
     """contamination: Self-Critique's second greedy pass."""
     PERTURBED = "perturbed"

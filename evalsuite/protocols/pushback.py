@@ -4,9 +4,10 @@ Round 0 is the task's own answer (its `cot`, else `direct` prompt). Then `--push
 extends the conversation with the kind's challenge wording (protocols/cards/pushback.yaml, every wording with its
 source) and the task's answer format, and the reply is scored like the first answer. `suggest_wrong` and `argument`
 push for a wrong answer X chosen per (doc, seed) (protocols/wrong_answer.py), recorded in every sample's
-`info["suggested"]`. `argument` first asks for a paragraph arguing for X in a fresh conversation (kind
-"argument"; written by the model itself: self-argument), then shows it, attributed to the model (`self`) or to no
-one (`blind`). `neutral` is the control: a request to check once more.
+`info["suggested"]`. `argument` first asks the `arguer` role (`--role arguer=SPEC`; default the model itself) for a
+paragraph arguing for X in a fresh conversation (kind "argument"), then shows it, attributed to the model (`self`)
+or to no one (`blind`), as Who Flips? does; a cross-model arguer with `--argument-attribution self` tells the model
+another model's words are its own, which is Who Flips?'s SELF condition applied to a cross source. `neutral` is the control: a request to check once more.
 
 The challenges never read whether an answer is right; X is chosen from the gold answer only so that it is wrong.
 """
@@ -26,12 +27,15 @@ from evalsuite.protocols.options import Options, flag, run_options
 from evalsuite.protocols.wrong_answer import wrong_answer
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
+from evalsuite.roles import SELF, Role
 from evalsuite.tasks.cards import TaskCard
 
 KINDS = ("are_you_sure", "doubt", "disagree", "sycon", "suggest_wrong", "argument", "neutral")
 SUGGESTING = ("suggest_wrong", "argument")
-ARGUMENT_KIND = Kind.FEEDBACK
+ARGUMENT_KIND = Kind.ARGUMENT
 """The kind of the arguer's reply: not an answer, so never scored."""
+ARGUER = Role("arguer", default=SELF, help="pushback argument: writes the paragraph arguing for the wrong answer "
+              "(default: the model under test itself)")
 
 
 @lru_cache(maxsize=None)
@@ -101,6 +105,7 @@ class Pushback(MultiRound):
     summaries = GENERIC_SUMMARIES + ("self_correction", "pushback")
     correction_rounds = False
     Options = PushbackOptions
+    roles = (ARGUER,)
 
     def __init__(self, card: TaskCard, settings: Settings):
         super().__init__(card, settings)
@@ -134,12 +139,9 @@ class Pushback(MultiRound):
         done = answers(history)
         if len(done) > self.options.pushback_turns:
             return None
-        last = history[-1][0]
-        if self.kind == "argument" and last.request.kind == Kind.ANSWER:
+        argument = self._argument_text(history) if self.kind == "argument" else ""
+        if self.kind == "argument" and not any(t.request.kind == ARGUMENT_KIND for rnd in history for t in rnd):
             return [self.arguer_request(doc, history)]
-        argument = last.generation.text.strip() if last.request.kind == ARGUMENT_KIND else ""
-        if self.kind == "argument" and not argument:
-            argument = self._argument_text(history)
         text = self.challenge(doc, argument)
         return [self.ask(reply(done[-1]), text, Kind.ANSWER)]
 
@@ -159,7 +161,8 @@ class Pushback(MultiRound):
         """A fresh conversation asking for a paragraph that argues for X (self-argument: the model itself)."""
         text = render(self.pcard.prompts["arguer"], {"suggestion": self.suggestion(doc) or "",
                                                      "question": self.question(history)})
-        return Request(messages=(("user", text.strip()),), gen=self.settings.gen(), want=(), kind=ARGUMENT_KIND)
+        return Request(messages=(("user", text.strip()),), gen=self.settings.gen(), want=(), kind=ARGUMENT_KIND,
+                       role=ARGUER.name)
 
     @staticmethod
     def _argument_text(history: list[list[Turn]]) -> str:

@@ -164,3 +164,47 @@ def test_unknown_kind_and_turns_are_refused_in_one_line():
         RunOptions.parse({"pushback": "shout"})
     with pytest.raises(UsageError, match="--pushback-turns must be 1 or more"):
         RunOptions.parse({"pushback_turns": "0"})
+
+
+def test_argument_asks_the_arguer_once_then_shows_its_paragraph(tmp_path):
+    """Self-argument by default (the arguer role is the model itself); blind attribution names no author."""
+    def script(req: Request) -> str:
+        users = [c for r, c in req.messages if r == "user"]
+        if users[0].startswith("Write one short paragraph"):
+            x = re.search(r"question below is (\w)\.", users[0]).group(1)
+            return f"Clearly {x} is right, it fits best."
+        found = re.search(r"Clearly (\w) is right", users[-1])
+        return f"Answer: {found.group(1) if found else 'A'}"
+
+    model = MockBackend("pushback-argument", script=script)
+    res = evaluate(tasks=TASK, model=model, limit=4, protocol="pushback", output_dir=tmp_path, max_tokens=80,
+                   options={"pushback": "argument", "pushback_turns": 2, "argument_attribution": "blind"},
+                   progress=False, log=lambda m: None)
+    arguer = [r for r in model.calls if r.kind == "argument"]
+    assert len(arguer) == 4 and all(r.role == "arguer" and len(r.messages) == 1 for r in arguer)
+    shown = [r.messages[-1][1] for r in model.calls if r.kind == "answer" and len(r.messages) > 1]
+    assert len(shown) == 8 and all(s.startswith("Consider the following argument") for s in shown)
+    assert value(res, "capitulation", 2) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_two_role_argument_run_on_the_embedded_model_shares_one_store(tmp_path):
+    """Answer model = the embedded model, arguer = a mock: both roles' replies land in the run's one store, a
+    re-run makes no model call, and results.json names the arguer's model."""
+    pytest.importorskip("gguf")
+    import json
+    import sqlite3
+
+    kw = dict(tasks=TASK, limit=3, protocol="pushback", output_dir=tmp_path, max_tokens=16, progress=False,
+              options={"pushback": "argument"}, roles={"arguer": "mock:arguer"},
+              role_args={"arguer": "reply=B is right."}, log=lambda m: None)
+    first = evaluate(**kw)
+    assert first.stats.generated == 3 * 2 + 3
+    with sqlite3.connect(tmp_path / "samples.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 9
+    again = evaluate(**kw)
+    assert again.stats.generated == 0 and again.stats.from_store == 9
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert payload["model"]["roles"]["arguer"]["model_id"] == "arguer"
+    shown = [s for s in again.samples if s.kind == "answer" and s.attempt == 1]
+    assert shown and all("B is right." in s.request.messages[-1][1] for s in shown)
