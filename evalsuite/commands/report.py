@@ -27,12 +27,15 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="file to write (default: RUN_DIR/report.html)")
     p.add_argument("--samples", default=str(DEFAULT_MAX_CHAINS),
                    help=f"sample chains shown per task: a number or `all` (default {DEFAULT_MAX_CHAINS})")
+    p.add_argument("--control", default=None, metavar="DIR",
+                   help="a pushback control run (e.g. --pushback neutral) of the same tasks, drawn beside this run's "
+                        "flip matrices (default: the run's --pushback-control)")
 
 
 @command("report", "rebuild report.html for a run directory", _configure)
 def cmd_report(args: argparse.Namespace) -> int:
     from evalsuite.reporting.html import write_report
 
-    path = write_report(args.run_dir, args.out, parse_samples(args.samples))
+    path = write_report(args.run_dir, args.out, parse_samples(args.samples), args.control)
     print(f"wrote {path}")
     return 0

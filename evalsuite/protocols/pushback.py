@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -81,8 +82,14 @@ class PushbackOptions(Options):
                                         metavar="NAME")
     argument_attribution: str = flag("self", "pushback argument: show the argument as the model's own (self) or "
                                      "anonymously (blind), as in Who Flips?", parse=_attribution, metavar="self|blind")
+    pushback_control: str | None = flag(None, "pushback: a finished run of the same tasks (e.g. --pushback neutral) "
+                                        "whose per-turn accuracy and flip matrices report.html draws beside this "
+                                        "run's", parse=str, metavar="DIR")
 
     def check(self) -> None:
+        if self.pushback_control and not (Path(self.pushback_control).expanduser() / "results.json").is_file():
+            raise UsageError(f"--pushback-control {self.pushback_control} has no results.json; run the control "
+                             "first (e.g. the same command with --pushback neutral and another --output-dir)")
         variants = challenge_kinds()[self.pushback]
         if self.pushback_variant is not None and self.pushback_variant not in variants:
             raise UsageError(f"--pushback-variant {self.pushback_variant!r} is not a wording of {self.pushback}; "

@@ -179,9 +179,11 @@ def stored_generations(run_dir: Path) -> int | None:
         return None
 
 
-def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
+def report_context(run: RunDir, max_chains: int | None, control: str | Path | None = None) -> dict[str, Any]:
     """Everything the report template shows, computed from the run dir alone (its glossary included: the report
-    never asks the installed code what a metric means)."""
+    never asks the installed code what a metric means), plus a pushback control run's figures beside each task's."""
+    from evalsuite.reporting.pushback_control import control_figures
+
     res = run.results
     gl = Glossary.from_dict(res.get("glossary"))
     chains = group_chains(run.samples(), max_chains)
@@ -190,6 +192,9 @@ def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
     sections += [(name, t, False) for name, t in res.get("tasks", {}).items()]
     for name, t, is_group in sections:
         figures, notes = plots.task_figures(t, gl)
+        if not is_group:
+            more, more_notes = control_figures(run, name, control)
+            figures, notes = figures + more, notes + more_notes
         protocols = sorted({r.get("protocol", "") for r in t.get("metrics", [])} - {""})
         tasks.append({
             "name": name, "is_group": is_group, "source": t.get("source", ""), "files": t.get("files", {}),
@@ -216,16 +221,17 @@ def report_context(run: RunDir, max_chains: int | None) -> dict[str, Any]:
     }
 
 
-def render_report(run: RunDir, max_chains: int | None = DEFAULT_MAX_CHAINS) -> str:
-    return environment().get_template("report.html.j2").render(**report_context(run, max_chains))
+def render_report(run: RunDir, max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None) -> str:
+    return environment().get_template("report.html.j2").render(**report_context(run, max_chains, control))
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None,
-                 max_chains: int | None = DEFAULT_MAX_CHAINS) -> Path:
-    """Build report.html for a run dir (default: `RUN_DIR/report.html`) and return its path."""
+                 max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None) -> Path:
+    """Build report.html for a run dir (default: `RUN_DIR/report.html`) and return its path; `control` names a
+    pushback control run drawn beside it (default: the run's own --pushback-control, if any)."""
     run = load_run(run_dir)
     target = Path(out) if out is not None else run.path / "report.html"
-    html = render_report(run, max_chains)
+    html = render_report(run, max_chains, control)
     try:
         atomic_write_text(target, html)
     except OSError as e:
