@@ -11,7 +11,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for leaderboard.csv, leaderboard.md and leaderboard.html")
     p.add_argument("--spec", default=None,
                    help="leaderboard spec: a YAML file, or a shipped one by name (core, self_correction, "
-                        "introspection, contamination); default: every metric, no overall score")
+                        "introspection, contamination, pushback); default: every metric, no overall score")
 
 
 @command("leaderboard", "merge run directories into a leaderboard (CSV, Markdown, HTML)", _configure)
