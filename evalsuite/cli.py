@@ -43,10 +43,16 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
 
     g = {name: run.add_argument_group(name) for name in
          ("tasks and data", "model", "generation", "protocol", "output", "execution")}
-    g["tasks and data"].add_argument("--tasks", required=True, metavar="LIST",
-                                     help="comma-separated task or group names (see `evalsuite tasks`)")
+    from evalsuite.config import default
+
+    g["tasks and data"].add_argument("--tasks", default=None, metavar="LIST",
+                                     help="comma-separated task or group names (see `evalsuite tasks`; required "
+                                          "unless --config names them)")
+    g["tasks and data"].add_argument("--config", default=None, metavar="FILE",
+                                     help="rerun a run: its results.json (or run dir), or a YAML file of the same "
+                                          "`config` keys; flags given beside it override its values")
     g["tasks and data"].add_argument("--limit", type=_int, default=None, metavar="N", help="first N docs of each task")
-    g["tasks and data"].add_argument("--data-source", choices=["local", "hub"], default="local",
+    g["tasks and data"].add_argument("--data-source", choices=["local", "hub"], default=default("data_source"),
                                      help="shipped files, or the hub copy")
     g["tasks and data"].add_argument("--data-dir", default=None, metavar="DIR",
                                      help="folder with the task data files (default: shipped data; also "
@@ -62,43 +68,22 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
                                  "`evalsuite.plugins` entry point)")
     g["model"].add_argument("--model-args", default=None, metavar="K=V,...",
                             help="backend options, key=value,... (e.g. dtype=bfloat16,batch_size=16)")
-    g["model"].add_argument("--role", action="append", default=None, metavar="NAME=SPEC",
-                            help="the model of a role the protocol asks (repeatable), e.g. critic=hf:PATH, "
-                                 "observer=mock:o, or arguer=self for the run's own model")
-    g["model"].add_argument("--role-args", action="append", default=None, metavar="NAME=K=V,...",
-                            help="backend options of a role's model (repeatable), e.g. critic=batch_size=4")
+    _role_flags(g["model"])
     gen = g["generation"]
-    gen.add_argument("--max-tokens", type=_int, default=512, metavar="N", help="token budget of each reply")
-    gen.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 is greedy")
-    gen.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass")
-    gen.add_argument("--seed", type=int, default=0, metavar="N", help="base seed; each sample derives its own")
-    gen.add_argument("--samples", type=_int, default=1, metavar="N", help="samples per doc")
+    gen.add_argument("--max-tokens", type=_int, default=default("max_tokens"), metavar="N", help="token budget of each reply")
+    gen.add_argument("--temperature", type=float, default=default("temperature"), metavar="T", help="0 is greedy")
+    gen.add_argument("--top-p", type=float, default=default("top_p"), metavar="P", help="nucleus sampling mass")
+    gen.add_argument("--seed", type=int, default=default("seed"), metavar="N", help="base seed; each sample derives its own")
+    gen.add_argument("--samples", type=_int, default=default("samples"), metavar="N", help="samples per doc")
     gen.add_argument("--no-token-stats", action="store_true", help="skip per-token entropy/self-certainty")
     g["protocol"].add_argument("--protocol", default=None, metavar="NAME",
                                help="direct, cot, self_refine, ... (default: the task card's; see `evalsuite tasks`)")
-    g["protocol"].add_argument("--rounds", type=_int, default=1, metavar="K",
+    g["protocol"].add_argument("--rounds", type=_int, default=default("rounds"), metavar="K",
                                help="correction rounds for multi-round protocols")
     g["output"].add_argument("--output-dir", default=None, metavar="DIR",
                              help="run directory; re-running into it resumes (default: runs/run-DATE-TIME)")
     g["output"].add_argument("--no-progress", action="store_true", help="no progress bar")
-    g["execution"].add_argument("--threads", type=_int, default=None, metavar="N",
-                                help="torch CPU threads of the hf backend (default: $OMP_NUM_THREADS if set, else "
-                                     "the cores this process may use); on a shared machine try 1")
-    g["execution"].add_argument("--executor", choices=["local", "ray"], default=None,
-                                help="local: this process; ray: replicas on a Ray cluster or a local Ray "
-                                     "(pip install -e \".[ray]\"; default: ray when --replicas > 1)")
-    g["execution"].add_argument("--replicas", type=_int, default=None, metavar="N",
-                                help="Ray replicas, each a warm copy of the model (default: GPUs / (tensor x "
-                                     "pipeline parallel size), or one per node on CPUs)")
-    g["execution"].add_argument("--ray-address", default=None, metavar="ADDR",
-                                help="Ray cluster to join: HEAD:PORT, or auto on a node of the cluster (default: "
-                                     "$RAY_ADDRESS, else a local Ray of this run's own)")
-    g["execution"].add_argument("--replica-env", action="append", default=None, metavar="NAME",
-                                help="also send the driver's $NAME to every Ray replica (repeatable; HF_*, "
-                                     "TRANSFORMERS_*, VLLM_*, EVALSUITE_*, thread settings and the openai key "
-                                     "variable are always sent)")
-    g["execution"].add_argument("--data-parallel", type=_int, default=None, metavar="N",
-                                help="shorthand for --executor ray --replicas N")
+    _execution_flags(g["execution"])
     if not with_plugins:
         return
     load_plugins()
@@ -112,6 +97,37 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
+def _role_flags(group: argparse._ArgumentGroup) -> None:
+    """`--role` and `--role-args`: the models of the roles a protocol asks (evalsuite/roles.py)."""
+    group.add_argument("--role", action="append", default=None, metavar="NAME=SPEC",
+                       help="the model of a role the protocol asks (repeatable), e.g. critic=hf:PATH, "
+                            "observer=mock:o, or arguer=self for the run's own model")
+    group.add_argument("--role-args", action="append", default=None, metavar="NAME=K=V,...",
+                       help="backend options of a role's model (repeatable), e.g. critic=batch_size=4")
+
+
+def _execution_flags(group: argparse._ArgumentGroup) -> None:
+    """The `execution` group of `evalsuite run`: threads, executor and Ray settings."""
+    group.add_argument("--threads", type=_int, default=None, metavar="N",
+                       help="torch CPU threads of the hf backend (default: $OMP_NUM_THREADS if set, else "
+                            "the cores this process may use); on a shared machine try 1")
+    group.add_argument("--executor", choices=["local", "ray"], default=None,
+                       help="local: this process; ray: replicas on a Ray cluster or a local Ray "
+                            "(pip install -e \".[ray]\"; default: ray when --replicas > 1)")
+    group.add_argument("--replicas", type=_int, default=None, metavar="N",
+                       help="Ray replicas, each a warm copy of the model (default: GPUs / (tensor x "
+                            "pipeline parallel size), or one per node on CPUs)")
+    group.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="Ray cluster to join: HEAD:PORT, or auto on a node of the cluster (default: "
+                            "$RAY_ADDRESS, else a local Ray of this run's own)")
+    group.add_argument("--replica-env", action="append", default=None, metavar="NAME",
+                       help="also send the driver's $NAME to every Ray replica (repeatable; HF_*, "
+                            "TRANSFORMERS_*, VLLM_*, EVALSUITE_*, thread settings and the openai key "
+                            "variable are always sent)")
+    group.add_argument("--data-parallel", type=_int, default=None, metavar="N",
+                       help="shorthand for --executor ray --replicas N")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; given the command line, the run flags that plugins declare are added only for `run`."""
     command = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
@@ -123,6 +139,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                          description="Run tasks with a model; write results.json, results.csv, samples.jsonl and "
                                      "report.html into --output-dir (re-running into it resumes).")
     _configure_run(run, with_plugins=command in (None, "run"))
+    p.set_defaults(run_parser=run)
     from evalsuite.registry import COMMANDS, load_plugins
 
     load_plugins(("commands",))
@@ -157,27 +174,56 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+_SETTINGS = {"tasks": "tasks", "model": "model", "model_args": "model_args", "limit": "limit",
+             "output_dir": "output_dir", "protocol": "protocol", "max_tokens": "max_tokens",
+             "temperature": "temperature", "top_p": "top_p", "seed": "seed", "samples": "samples", "rounds": "rounds",
+             "data_source": "data_source", "data_dir": "data_dir", "threads": "threads", "executor": "executor",
+             "replicas": "replicas", "ray_address": "ray_address", "replica_env": "replica_env", "role": "roles",
+             "role_args": "role_args", "no_token_stats": "token_stats", "data_parallel": "replicas"}
+"""`evalsuite run` flag dest -> the RunConfig field it sets (the `opt_*` dests set `options`)."""
+_DERIVED = ("no_token_stats", "data_parallel")
+
+
+def run_config(args: argparse.Namespace):
+    """The RunConfig of `evalsuite run`'s flags: over `--config FILE`'s when given, with only the flags given on
+    the command line overriding it (`args._given`, the dests the user typed)."""
+    from evalsuite.config import RunConfig, load_config
+
+    kw = {field: getattr(args, dest) for dest, field in _SETTINGS.items() if dest not in _DERIVED}
+    kw["token_stats"] = not args.no_token_stats
+    kw["executor"] = args.executor or ("ray" if args.data_parallel is not None else None)
+    kw["replicas"] = args.replicas if args.replicas is not None else args.data_parallel
+    kw["options"] = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    if not args.config:
+        return RunConfig.build(None, **kw)
+    given = getattr(args, "_given", set())
+    fields = {_SETTINGS[d] for d in given if d in _SETTINGS}
+    if "data_parallel" in given:
+        fields.add("executor")
+    return RunConfig.build(load_config(args.config), **{k: v for k, v in kw.items() if k in fields or
+                                                        (k == "options" and v)})
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from evalsuite.api import evaluate
     from evalsuite.reporting.outputs import print_summary
 
-    res = evaluate(
-        tasks=args.tasks, model=args.model, model_args=args.model_args, limit=args.limit,
-        output_dir=args.output_dir, protocol=args.protocol, max_tokens=args.max_tokens,
-        temperature=args.temperature, top_p=args.top_p, seed=args.seed, samples=args.samples,
-        rounds=args.rounds, data_source=args.data_source, data_dir=args.data_dir,
-        token_stats=not args.no_token_stats, progress=not args.no_progress, threads=args.threads,
-        executor=args.executor or ("ray" if args.data_parallel is not None else None),
-        replicas=args.replicas if args.replicas is not None else args.data_parallel, ray_address=args.ray_address,
-        replica_env=args.replica_env, roles=args.role, role_args=args.role_args,
-        options={k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None},
-        log=lambda m: print(m, file=sys.stderr),
-    )
+    res = evaluate(config=run_config(args), progress=not args.no_progress, log=lambda m: print(m, file=sys.stderr))
     print_summary(res.metrics)
     st = res.stats
     print(f"model calls: {st.generated} generated, {st.from_store} read from the store; "
           f"{st.gen_tokens} tokens at {st.tokens_per_s:.1f} tok/s; outputs in {res.output_dir}")
     return 0
+
+
+def _given_dests(run: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The dests of the `run` flags typed on the command line: argparse sets a default only on a namespace that
+    lacks the attribute, so one parse over a namespace pre-filled with a marker leaves the untyped ones marked."""
+    unset = object()
+    ns = argparse.Namespace(**{a.dest: None if isinstance(a, argparse._AppendAction) else unset
+                               for a in run._actions if a.dest != "help"})
+    run.parse_args(argv, namespace=ns)
+    return {k for k, v in vars(ns).items() if v is not unset and v is not None}
 
 
 COMMANDS = {"run": cmd_run, "tasks": cmd_tasks}
@@ -220,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _plugins_first(argv)
     try:
         args = build_parser(argv).parse_args(argv)
+        if args.command == "run" and args.config:
+            args._given = _given_dests(args.run_parser, argv[argv.index("run") + 1:])
     except UsageError as e:
         sys.stderr.write(f"evalsuite: error: {' '.join(str(e).splitlines())}\n")
         return 2

@@ -91,11 +91,11 @@ class Doc:
 
 @dataclass(frozen=True)
 class GenParams:
-    """Generation parameters of one request."""
+    """Generation parameters of one request; these defaults are the run's too (`Settings`, `RunConfig`, the CLI)."""
 
     temperature: float = 0.0
     top_p: float = 1.0
-    max_tokens: int = 256
+    max_tokens: int = 512
     stop: tuple[str, ...] = ()
     seed: int = 0
 

@@ -71,7 +71,7 @@ def _declaring() -> dict[str, list[str]]:
     return out
 
 
-def _aliases() -> dict[str, str]:
+def role_aliases() -> dict[str, str]:
     """Run option -> the role it is an alias of (`observer_model` -> `observer`), from the protocols' roles."""
     from evalsuite.registry import PROTOCOLS
 
@@ -89,7 +89,7 @@ def given_roles(roles: Sequence[str] | Mapping[str, str] | None = None,
     flags = {name: role_flag(name) for name in specs}
     arg_flags = {name: f"--role-args {name}" for name in args}
     given = RunOptions.parse(options).given if options is not None else {}
-    for option, name in _aliases().items():
+    for option, name in role_aliases().items():
         if given.get(option) is None:
             continue
         flag = "--" + option.replace("_", "-")

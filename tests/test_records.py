@@ -15,9 +15,10 @@ def test_kind_values_are_the_stored_strings():
 
 
 def test_store_key_of_a_request_is_what_the_string_kind_gave():
+    # GenParams' default max_tokens is the run's (512; it was 256 while every run's requests set it explicitly)
     req = Request(messages=(("user", "2+3?"),), kind=Kind.FEEDBACK)
     payload = {"messages": [{"role": "user", "content": "2+3?"}], "prompt": None, "continuation": None,
-               "gen": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 256, "stop": [], "seed": 0},
+               "gen": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "stop": [], "seed": 0},
                "want": ["logprob", "entropy", "sc_term"], "kind": "feedback"}
     want = hashlib.sha256(json.dumps(["hf", "m", "r", payload, 0], sort_keys=True,
                                      ensure_ascii=False).encode()).hexdigest()

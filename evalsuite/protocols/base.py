@@ -20,10 +20,10 @@ class Settings:
     """Run-wide settings a protocol builds its requests from; `options` holds the typed options of the run (a dict
     given here is parsed and checked at once, as at the CLI)."""
 
-    max_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
+    max_tokens: int = GenParams.max_tokens
+    temperature: float = GenParams.temperature
+    top_p: float = GenParams.top_p
+    seed: int = GenParams.seed
     rounds: int = 1
     want: tuple[str, ...] = ("logprob", "entropy", "sc_term")
     options: RunOptions = field(default_factory=RunOptions)
