@@ -18,6 +18,7 @@ from evalsuite.protocols.base import Protocol, Turn
 from evalsuite.records import Doc, Generation, Kind, Request, Sample
 from evalsuite.scoring.base import Score, Scorer
 from evalsuite.store import SampleStore
+from evalsuite.store_codec import compact_generation
 from evalsuite.tasks.cards import TaskCard
 
 
@@ -190,6 +191,7 @@ class _Arrivals:
         tokens = 0
         for j, gen in rows:
             _, req, key = self.items[self.todo[j]]
+            gen = compact_generation(gen)
             self.pending.append((key, req.to_dict(), gen))
             tokens += len(gen.token_ids) or len(gen.token_logprobs)
         self.stats.generated += len(rows)
