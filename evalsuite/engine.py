@@ -15,7 +15,7 @@ from evalsuite.executors.base import Executor, WorkItem
 from evalsuite.executors.local import LocalExecutor
 from evalsuite.progress import RoundBar, token_listener
 from evalsuite.protocols.base import Protocol, Turn
-from evalsuite.records import Doc, Generation, Kind, Request, Sample
+from evalsuite.records import Doc, GenParams, Generation, Kind, Request, Sample
 from evalsuite.scoring.base import Score, Scorer
 from evalsuite.store import SampleStore
 from evalsuite.store_codec import compact_generation
@@ -61,10 +61,18 @@ class _Chain:
     """The doc's membership label (`Protocol.member`), read once per chain rather than once per sample."""
 
 
-def _seeded(req: Request, sample_idx: int) -> Request:
-    """Give each sample of a sampled request its own seed; greedy requests do not depend on the seed."""
+def _seeded(req: Request, sample_idx: int, params: dict[tuple[GenParams, int], GenParams] | None = None) -> Request:
+    """Give each sample of a sampled request its own seed; greedy requests do not depend on the seed. `params`
+    shares one GenParams per (parameters, seed) across the run's requests (one object, not one per request)."""
     seed = req.gen.seed * 1_000_003 + sample_idx if req.gen.temperature > 0 else 0
-    return dataclasses.replace(req, gen=dataclasses.replace(req.gen, seed=seed))
+    if seed == req.gen.seed:
+        return req
+    gen = params.get((req.gen, seed)) if params is not None else None
+    if gen is None:
+        gen = dataclasses.replace(req.gen, seed=seed)
+        if params is not None:
+            params[(req.gen, seed)] = gen
+    return dataclasses.replace(req, gen=gen)
 
 
 OnRound = Callable[[list[Sample], RunStats, int], None]
@@ -87,8 +95,10 @@ def run(
     executor = backend if isinstance(backend, Executor) else LocalExecutor(backend)
     ident = executor.identity
     stats = RunStats()
+    params: dict[tuple[GenParams, int], GenParams] = {}
     chains = [
-        _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)], member=plan.protocol.member(doc))
+        _Chain(plan, doc, s, [_seeded(r, s, params) for r in plan.protocol.first(doc)],
+               member=plan.protocol.member(doc))
         for plan in plans
         for doc in plan.docs
         for s in range(samples)
@@ -101,7 +111,7 @@ def run(
         got = store.get_many(k for _, _, k in items)
         stats.from_store += len(got)
         _generate_missing(executor, store, items, got, stats, rnd, progress, log)
-        _advance(active, items, got, rnd, out, executor)
+        _advance(active, items, got, rnd, out, executor, params)
         rnd += 1
         stats.rounds = rnd
         if on_round is not None:
@@ -111,7 +121,7 @@ def run(
 
 
 def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd: int, out: list[Sample],
-             executor: Executor) -> None:
+             executor: Executor, params: dict[tuple[GenParams, int], GenParams]) -> None:
     """Score the round's replies into samples, hand each chain its turns and take its next requests; a chain that
     ends gets its confidences (the protocol's `confidence` hook) on its answer samples now."""
     turns: dict[int, list[Turn]] = {}
@@ -125,7 +135,7 @@ def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd:
     for c in active:
         c.history.append(turns[id(c)])
         nxt = c.plan.protocol.next(c.doc, c.history)
-        c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
+        c.pending = [_seeded(r, c.sample_idx, params) for r in nxt] if nxt else None
         if c.pending is None:
             _attach_confidence(c, out, executor)
 
