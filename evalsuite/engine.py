@@ -61,17 +61,27 @@ class _Chain:
     """The doc's membership label (`Protocol.member`), read once per chain rather than once per sample."""
 
 
-def _seeded(req: Request, sample_idx: int, params: dict[tuple[GenParams, int], GenParams] | None = None) -> Request:
-    """Give each sample of a sampled request its own seed; greedy requests do not depend on the seed. `params`
-    shares one GenParams per (parameters, seed) across the run's requests (one object, not one per request)."""
+@dataclass
+class _Shared:
+    """Equal values the run's requests and samples share instead of each holding a copy (samples and requests are
+    never changed in place): a million samples need not hold a million equal small objects."""
+
+    params: dict[tuple[GenParams, int], GenParams] = field(default_factory=dict)
+    """(parameters, seed) -> the one GenParams with that seed."""
+    conventions: dict[tuple, dict[str, bool]] = field(default_factory=dict)
+    """A scorer's convention verdicts (a task has a handful of distinct sets)."""
+
+
+def _seeded(req: Request, sample_idx: int, shared: _Shared | None = None) -> Request:
+    """Give each sample of a sampled request its own seed; greedy requests do not depend on the seed."""
     seed = req.gen.seed * 1_000_003 + sample_idx if req.gen.temperature > 0 else 0
     if seed == req.gen.seed:
         return req
-    gen = params.get((req.gen, seed)) if params is not None else None
+    gen = shared.params.get((req.gen, seed)) if shared is not None else None
     if gen is None:
         gen = dataclasses.replace(req.gen, seed=seed)
-        if params is not None:
-            params[(req.gen, seed)] = gen
+        if shared is not None:
+            shared.params[(req.gen, seed)] = gen
     return dataclasses.replace(req, gen=gen)
 
 
@@ -95,12 +105,12 @@ def run(
     executor = backend if isinstance(backend, Executor) else LocalExecutor(backend)
     ident = executor.identity
     stats = RunStats()
-    params: dict[tuple[GenParams, int], GenParams] = {}
+    shared = _Shared()
     chains = [
-        _Chain(plan, doc, s, [_seeded(r, s, params) for r in plan.protocol.first(doc)],
-               member=plan.protocol.member(doc))
+        _Chain(plan, doc, s, [_seeded(r, s, shared) for r in first], member=member)
         for plan in plans
         for doc in plan.docs
+        for first, member in [(plan.protocol.first(doc), plan.protocol.member(doc))]
         for s in range(samples)
     ]
     out: list[Sample] = []
@@ -111,7 +121,7 @@ def run(
         got = store.get_many(k for _, _, k in items)
         stats.from_store += len(got)
         _generate_missing(executor, store, items, got, stats, rnd, progress, log)
-        _advance(active, items, got, rnd, out, executor, params)
+        _advance(active, items, got, rnd, out, executor, shared)
         rnd += 1
         stats.rounds = rnd
         if on_round is not None:
@@ -121,12 +131,12 @@ def run(
 
 
 def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd: int, out: list[Sample],
-             executor: Executor, params: dict[tuple[GenParams, int], GenParams]) -> None:
+             executor: Executor, shared: _Shared) -> None:
     """Score the round's replies into samples, hand each chain its turns and take its next requests; a chain that
     ends gets its confidences (the protocol's `confidence` hook) on its answer samples now."""
     turns: dict[int, list[Turn]] = {}
     for (c, req, key), sc in zip(items, _score_answers(items, got)):
-        sample = _score(c, req, key, got[key], rnd, sc)
+        sample = _score(c, req, key, got[key], rnd, sc, shared)
         if sample.attempt is not None:
             c.answer_at[rnd] = len(out)
         out.append(sample)
@@ -135,7 +145,7 @@ def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd:
     for c in active:
         c.history.append(turns[id(c)])
         nxt = c.plan.protocol.next(c.doc, c.history)
-        c.pending = [_seeded(r, c.sample_idx, params) for r in nxt] if nxt else None
+        c.pending = [_seeded(r, c.sample_idx, shared) for r in nxt] if nxt else None
         if c.pending is None:
             _attach_confidence(c, out, executor)
 
@@ -247,7 +257,8 @@ def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None
     return out
 
 
-def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None) -> Sample:
+def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None, shared: _Shared
+           ) -> Sample:
     """The sample of one reply; an answer carries its score (every answer of a round was scored together)."""
     proto = c.plan.protocol
     info = proto.sample_info(c.doc)
@@ -257,5 +268,7 @@ def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Sco
     if sc is None:
         return Sample(attempt=None, info=info, **base)
     c.answers += 1
-    return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct,
-                  conventions=dict(sc.conventions), info={**info, **sc.info}, **base)
+    conventions = dict(sc.conventions)
+    conventions = shared.conventions.setdefault(tuple(conventions.items()), conventions)
+    return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct, conventions=conventions,
+                  info={**info, **sc.info} if info and sc.info else (info if not sc.info else sc.info), **base)

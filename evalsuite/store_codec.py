@@ -19,7 +19,6 @@ import math
 import sys
 import zlib
 from array import array
-from dataclasses import replace
 from hashlib import blake2b
 from typing import Any, Mapping, Sequence
 
@@ -60,8 +59,9 @@ def compact_generation(gen: Generation) -> Generation:
     until the run's summaries, so a million replies do not keep a million lists of float objects."""
     if isinstance(gen.token_ids, array):
         return gen
-    return replace(gen, token_ids=array("i", gen.token_ids),
-                   stats={k: compact(v) for k, v in gen.stats.items()})
+    return Generation(gen.text, array("i", gen.token_ids), {k: compact(v) for k, v in gen.stats.items()},
+                      gen.finish_reason, gen.backend, gen.model_id, gen.seconds, gen.prompt_tokens, gen.approximate,
+                      gen.choice_logprobs)
 
 
 def encode_ids(ids: Sequence[int]) -> bytes:
