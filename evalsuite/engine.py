@@ -16,9 +16,10 @@ from evalsuite.executors.local import LocalExecutor
 from evalsuite.executors.roles import RoleExecutors
 from evalsuite.progress import RoundBar, token_listener
 from evalsuite.protocols.base import Protocol, Turn
-from evalsuite.records import Doc, Generation, Kind, Request, Sample
+from evalsuite.records import Doc, GenParams, Generation, Kind, Request, Sample
 from evalsuite.scoring.base import Score, Scorer
 from evalsuite.store import SampleStore
+from evalsuite.store_codec import compact_generation
 from evalsuite.tasks.cards import TaskCard
 
 
@@ -61,10 +62,28 @@ class _Chain:
     """The doc's membership label (`Protocol.member`), read once per chain rather than once per sample."""
 
 
-def _seeded(req: Request, sample_idx: int) -> Request:
+@dataclass
+class _Shared:
+    """Equal values the run's requests and samples share instead of each holding a copy (samples and requests are
+    never changed in place): a million samples need not hold a million equal small objects."""
+
+    params: dict[tuple[GenParams, int], GenParams] = field(default_factory=dict)
+    """(parameters, seed) -> the one GenParams with that seed."""
+    conventions: dict[tuple, dict[str, bool]] = field(default_factory=dict)
+    """A scorer's convention verdicts (a task has a handful of distinct sets)."""
+
+
+def _seeded(req: Request, sample_idx: int, shared: _Shared | None = None) -> Request:
     """Give each sample of a sampled request its own seed; greedy requests do not depend on the seed."""
     seed = req.gen.seed * 1_000_003 + sample_idx if req.gen.temperature > 0 else 0
-    return dataclasses.replace(req, gen=dataclasses.replace(req.gen, seed=seed))
+    if seed == req.gen.seed:
+        return req
+    gen = shared.params.get((req.gen, seed)) if shared is not None else None
+    if gen is None:
+        gen = dataclasses.replace(req.gen, seed=seed)
+        if shared is not None:
+            shared.params[(req.gen, seed)] = gen
+    return dataclasses.replace(req, gen=gen)
 
 
 OnRound = Callable[[list[Sample], RunStats, int], None]
@@ -89,10 +108,12 @@ def run(
     executor = executors.main
     idents: dict[str | None, Identity] = {None: executor.identity}
     stats = RunStats()
+    shared = _Shared()
     chains = [
-        _Chain(plan, doc, s, [_seeded(r, s) for r in plan.protocol.first(doc)], member=plan.protocol.member(doc))
+        _Chain(plan, doc, s, [_seeded(r, s, shared) for r in first], member=member)
         for plan in plans
         for doc in plan.docs
+        for first, member in [(plan.protocol.first(doc), plan.protocol.member(doc))]
         for s in range(samples)
     ]
     out: list[Sample] = []
@@ -103,7 +124,7 @@ def run(
         stats.from_store += len(got)
         for role, part in _by_role(items):
             _generate_missing(executors.executor(role), store, part, got, stats, rnd, progress, log)
-        _advance(active, items, got, rnd, out, executor)
+        _advance(active, items, got, rnd, out, executor, shared)
         rnd += 1
         stats.rounds = rnd
         if on_round is not None:
@@ -139,12 +160,12 @@ def _by_role(items: list) -> list[tuple[str | None, list]]:
 
 
 def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd: int, out: list[Sample],
-             executor: Executor) -> None:
+             executor: Executor, shared: _Shared) -> None:
     """Score the round's replies into samples, hand each chain its turns and take its next requests; a chain that
     ends gets its confidences (the protocol's `confidence` hook) on its answer samples now."""
     turns: dict[int, list[Turn]] = {}
     for (c, req, key), sc in zip(items, _score_answers(items, got)):
-        sample = _score(c, req, key, got[key], rnd, sc)
+        sample = _score(c, req, key, got[key], rnd, sc, shared)
         if sample.attempt is not None:
             c.answer_at[rnd] = len(out)
         out.append(sample)
@@ -153,7 +174,7 @@ def _advance(active: list[_Chain], items: list, got: dict[str, Generation], rnd:
     for c in active:
         c.history.append(turns[id(c)])
         nxt = c.plan.protocol.next(c.doc, c.history)
-        c.pending = [_seeded(r, c.sample_idx) for r in nxt] if nxt else None
+        c.pending = [_seeded(r, c.sample_idx, shared) for r in nxt] if nxt else None
         if c.pending is None:
             _attach_confidence(c, out, executor)
 
@@ -219,6 +240,7 @@ class _Arrivals:
         tokens = 0
         for j, gen in rows:
             _, req, key = self.items[self.todo[j]]
+            gen = compact_generation(gen)
             self.pending.append((key, req.to_dict(), gen))
             tokens += len(gen.token_ids) or len(gen.token_logprobs)
         self.stats.generated += len(rows)
@@ -264,7 +286,8 @@ def _score_answers(items: list, got: dict[str, Generation]) -> list[Score | None
     return out
 
 
-def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None) -> Sample:
+def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Score | None, shared: _Shared
+           ) -> Sample:
     """The sample of one reply; an answer carries its score (every answer of a round was scored together)."""
     proto = c.plan.protocol
     info = proto.sample_info(c.doc)
@@ -274,5 +297,7 @@ def _score(c: _Chain, req: Request, key: str, gen: Generation, rnd: int, sc: Sco
     if sc is None:
         return Sample(attempt=None, info=info, **base)
     c.answers += 1
-    return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct,
-                  conventions=dict(sc.conventions), info={**info, **sc.info}, **base)
+    conventions = dict(sc.conventions)
+    conventions = shared.conventions.setdefault(tuple(conventions.items()), conventions)
+    return Sample(attempt=c.answers - 1, extracted=sc.extracted, correct=sc.correct, conventions=conventions,
+                  info={**info, **sc.info} if info and sc.info else (info if not sc.info else sc.info), **base)

@@ -148,7 +148,7 @@ class Request:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Generation:
     """One backend reply: text, chosen tokens and per-token statistics (scalars only, never vocab vectors)."""
 
@@ -166,6 +166,19 @@ class Generation:
     @property
     def token_logprobs(self) -> list[float]:
         return self.stats.get("logprob", [])
+
+    def __eq__(self, other: object) -> bool:
+        """Equal values: token ids and statistics compare as sequences, whether lists or the typed arrays the
+        driver keeps (evalsuite.store_codec.compact_generation)."""
+        if not isinstance(other, Generation):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _values(self) -> tuple:
+        return tuple(list(v) if f == "token_ids" else {k: list(a) for k, a in v.items()} if f == "stats" else v
+                     for f, v in ((f, getattr(self, f)) for f in _GENERATION_FIELDS))
 
     def to_dict(self) -> dict[str, Any]:
         d = {f: getattr(self, f) for f in _GENERATION_FIELDS}

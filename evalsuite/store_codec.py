@@ -37,20 +37,39 @@ def _le(a: array) -> bytes:
     return a.tobytes()
 
 
-def _from_le(code: str, raw: bytes) -> list:
+def _from_le(code: str, raw: bytes) -> array:
     a = array(code)
     a.frombytes(raw)
     if _SWAP:
         a.byteswap()
-    return a.tolist()
+    return a
+
+
+def compact(vals: Sequence[float]) -> array:
+    """Per-token values as a float32 array when every value survives float32 exactly, else float64: what the
+    store keeps, and 4-8 bytes a value in memory instead of a list's 32 (a pointer and a float object)."""
+    if isinstance(vals, array):
+        return vals
+    f4 = array("f", vals)
+    return f4 if f4.tolist() == list(vals) else array("d", vals)
+
+
+def compact_generation(gen: Generation) -> Generation:
+    """`gen` with its token ids and statistics as typed arrays (same values): what the driver holds per reply
+    until the run's summaries, so a million replies do not keep a million lists of float objects."""
+    if isinstance(gen.token_ids, array):
+        return gen
+    return Generation(gen.text, array("i", gen.token_ids), {k: compact(v) for k, v in gen.stats.items()},
+                      gen.finish_reason, gen.backend, gen.model_id, gen.seconds, gen.prompt_tokens, gen.approximate,
+                      gen.choice_logprobs)
 
 
 def encode_ids(ids: Sequence[int]) -> bytes:
     """Token ids as little-endian int32 bytes."""
-    return _le(array("i", ids))
+    return _le(ids if isinstance(ids, array) and ids.typecode == "i" else array("i", ids))
 
 
-def decode_ids(raw: bytes) -> list[int]:
+def decode_ids(raw: bytes) -> array:
     return _from_le("i", raw)
 
 
@@ -58,20 +77,16 @@ def encode_stats(stats: Mapping[str, Sequence[float]]) -> bytes:
     """Per-token statistics as one zlib blob: a JSON header line, then each array (float32 where exact)."""
     head, body = [], []
     for name, vals in stats.items():
-        f4 = array("f", vals)
-        if f4.tolist() == list(vals):
-            head.append([name, "<f4", len(f4)])
-            body.append(_le(f4))
-        else:
-            head.append([name, "<f8", len(vals)])
-            body.append(_le(array("d", vals)))
+        a = compact(vals)
+        head.append([name, "<f4" if a.typecode == "f" else "<f8", len(a)])
+        body.append(_le(a))
     # a 512-byte window (wbits 9): a quarter of the time of the default 32 KiB one on a reply's few KiB, and
     # zlib.decompress with its defaults reads it; compressobj because zlib.compress takes wbits only from 3.11
     z = zlib.compressobj(1, zlib.DEFLATED, 9)
     return z.compress(orjson.dumps(head) + b"\n" + b"".join(body)) + z.flush()
 
 
-def decode_stats(blob: bytes) -> dict[str, list[float]]:
+def decode_stats(blob: bytes) -> dict[str, array]:
     raw = zlib.decompress(blob)
     head, _, body = raw.partition(b"\n")
     out, at = {}, 0

@@ -9,7 +9,7 @@ import zlib
 
 from evalsuite.records import Generation, Request
 from evalsuite.store import SampleStore, read_generations
-from evalsuite.store_codec import decode_stats, encode_ids, encode_stats, turn_chain
+from evalsuite.store_codec import compact_generation, decode_stats, encode_ids, encode_stats, turn_chain
 
 
 def test_stats_exact_in_float32_are_stored_as_float32():
@@ -27,7 +27,18 @@ def test_stats_float32_cannot_hold_stay_float64_bit_for_bit():
     assert json.loads(head) == [["entropy", "<f8", 2]]
     assert body == struct.pack("<2d", 0.1, -2.0)
     back = decode_stats(encode_stats({"a": [-math.inf, 0.5], "b": [math.nan], "c": []}))
-    assert back["a"] == [-math.inf, 0.5] and math.isnan(back["b"][0]) and back["c"] == []
+    assert list(back["a"]) == [-math.inf, 0.5] and math.isnan(back["b"][0]) and list(back["c"]) == []
+
+
+def test_the_driver_holds_replies_as_typed_arrays_with_the_same_values():
+    gen = Generation(text="ab", token_ids=[7, 70000], stats={"logprob": [-0.5, 0.1], "entropy": [1.0, 2.0]},
+                     finish_reason="stop", backend="mock", model_id="m")
+    small = compact_generation(gen)
+    assert small.token_ids.typecode == "i" and list(small.token_ids) == [7, 70000]
+    assert small.stats["logprob"].typecode == "d"  # 0.1 is not a float32 value
+    assert small.stats["entropy"].typecode == "f"  # 1.0 and 2.0 are
+    assert small == gen and small.to_dict() == gen.to_dict()
+    assert compact_generation(small) is small
 
 
 def test_token_ids_are_little_endian_int32():

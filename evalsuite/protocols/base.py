@@ -64,7 +64,10 @@ def _template(text: str) -> jinja2.Template:
 
 
 def render(text: str, fields: dict[str, Any]) -> str:
-    """Fill a card's prompt template with a doc's fields (jinja2, missing fields are an error)."""
+    """Fill a card's prompt template with a doc's fields (jinja2, missing fields are an error). A text with no
+    `{` has nothing to fill: it comes back as jinja2 gives it (one trailing newline dropped), without a render."""
+    if "{" not in text and "\r" not in text:
+        return text[:-1] if text.endswith("\n") else text
     try:
         return _template(text).render(**fields)
     except jinja2.UndefinedError as e:

@@ -76,7 +76,13 @@ class MultiRound(Protocol):
         """Render the protocol card's prompt `key`; `answer_format` comes from the task card when it has one."""
         fmt = self.card.prompts.get("answer_format")
         fmt = render(fmt, doc.fields) if fmt else self.pcard.defaults.get("answer_format", "")
-        return render(self.pcard.prompts[key], {**self.pcard.defaults, "answer_format": fmt, **values}).strip()
+        said = self.__dict__.setdefault("_said", {})  # one string per (prompt, format): not one per request
+        if not values and (key, fmt) in said:
+            return said[key, fmt]
+        text = render(self.pcard.prompts[key], {**self.pcard.defaults, "answer_format": fmt, **values}).strip()
+        if not values:
+            said[key, fmt] = text
+        return text
 
     def more(self, history: list[list[Turn]]) -> bool:
         """Whether the chain may give another corrected answer (fewer than `rounds` so far)."""

@@ -59,23 +59,41 @@ RECORD_DEFAULTS: dict[str, Any] = {
 
 
 def group_chains(records: Iterable[dict[str, Any]], max_chains: int | None) -> dict[str, TaskSamples]:
-    """Chains per task in first-seen order; keep the first `max_chains` of each (None = all), count them all."""
-    by_key: dict[tuple, Chain] = {}
+    """Chains per task in first-seen order; keep the first `max_chains` of each (None = all), count them all. A
+    chain past the shown ones keeps only its answers' order and correctness (what its status needs), so counting
+    a million-sample run does not hold its records."""
+    shown: dict[tuple, Chain] = {}
+    tallies: dict[tuple, list[tuple[int, int, bool]]] = {}
+    order: list[tuple] = []
+    per_task: dict[str, int] = {}
     for rec in records:
-        r = {**RECORD_DEFAULTS, **rec}
-        key = (r.get("task", ""), r.get("protocol", ""), str(r.get("doc_id", "")), int(r.get("sample_idx", 0)))
-        chain = by_key.get(key)
-        if chain is None:
-            chain = by_key[key] = Chain(*key)
-        chain.records.append(r)
+        key = (rec.get("task", ""), rec.get("protocol", ""), str(rec.get("doc_id", "")), int(rec.get("sample_idx", 0)))
+        chain = shown.get(key)
+        if chain is None and key not in tallies:
+            order.append(key)
+            if max_chains is None or per_task.get(key[0], 0) < max_chains:
+                per_task[key[0]] = per_task.get(key[0], 0) + 1
+                chain = shown[key] = Chain(*key)
+            else:
+                tallies[key] = []
+        if chain is not None:
+            chain.records.append({**RECORD_DEFAULTS, **rec})
+        elif rec.get("kind", "answer") == "answer" and rec.get("correct") is not None:
+            rnd = rec.get("round", 0)
+            tallies[key].append((rec["attempt"] if rec.get("attempt") is not None else rnd, rnd, bool(rec["correct"])))
     out: dict[str, TaskSamples] = {}
-    for chain in by_key.values():
-        chain.records.sort(key=lambda r: r.get("round", 0))
-        ts = out.setdefault(chain.task, TaskSamples([], 0, {"correct": 0, "incorrect": 0, "flipped": 0,
-                                                             "unscored": 0}))
+    for key in order:
+        ts = out.setdefault(key[0], TaskSamples([], 0, {"correct": 0, "incorrect": 0, "flipped": 0, "unscored": 0}))
         ts.total += 1
-        ts.counts[chain.status] += 1
-        ts.counts["flipped"] += chain.flipped
-        if max_chains is None or len(ts.chains) < max_chains:
+        if key in shown:
+            chain = shown[key]
+            chain.records.sort(key=lambda r: r.get("round", 0))
             ts.chains.append(chain)
+            status, flipped = chain.status, chain.flipped
+        else:
+            marks = [ok for *_, ok in sorted(tallies[key], key=lambda t: (t[0], t[1]))]
+            status = ("correct" if marks[-1] else "incorrect") if marks else "unscored"
+            flipped = any(x != y for x, y in zip(marks, marks[1:]))
+        ts.counts[status] += 1
+        ts.counts["flipped"] += flipped
     return out
