@@ -83,13 +83,14 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
     g["output"].add_argument("--output-dir", default=None, metavar="DIR",
                              help="run directory; re-running into it resumes (default: runs/run-DATE-TIME)")
     g["output"].add_argument("--no-progress", action="store_true", help="no progress bar")
-    _execution_flags(g["execution"])
+    executor = _execution_flags(g["execution"])
     if not with_plugins:
         return
     load_plugins()
-    from evalsuite.registry import BACKENDS
+    from evalsuite.registry import BACKENDS, EXECUTORS
 
     model.help += f"; backends: {', '.join(sorted(BACKENDS))}"
+    executor.help += f"; executors: {', '.join(sorted(EXECUTORS))}"
     for flag, kw in sorted(RUN_OPTIONS.items(), key=lambda item: (RUN_OPTION_GROUPS.get(item[0], ""), item[0])):
         name = RUN_OPTION_GROUPS.get(flag) or "protocol options"
         group = g.get(name) or g.setdefault(name, run.add_argument_group(name))
@@ -106,12 +107,12 @@ def _role_flags(group: argparse._ArgumentGroup) -> None:
                        help="backend options of a role's model (repeatable), e.g. critic=batch_size=4")
 
 
-def _execution_flags(group: argparse._ArgumentGroup) -> None:
-    """The `execution` group of `evalsuite run`: threads, executor and Ray settings."""
+def _execution_flags(group: argparse._ArgumentGroup) -> argparse.Action:
+    """The `execution` group of `evalsuite run`: threads, executor and Ray settings; returns `--executor`."""
     group.add_argument("--threads", type=_int, default=None, metavar="N",
                        help="torch CPU threads of the hf backend (default: $OMP_NUM_THREADS if set, else "
                             "the cores this process may use); on a shared machine try 1")
-    group.add_argument("--executor", choices=["local", "ray"], default=None,
+    executor = group.add_argument("--executor", default=None, metavar="NAME",
                        help="local: this process; ray: replicas on a Ray cluster or a local Ray "
                             "(pip install -e \".[ray]\"; default: ray when --replicas > 1)")
     group.add_argument("--replicas", type=_int, default=None, metavar="N",
@@ -126,6 +127,7 @@ def _execution_flags(group: argparse._ArgumentGroup) -> None:
                             "variable are always sent)")
     group.add_argument("--data-parallel", type=_int, default=None, metavar="N",
                        help="shorthand for --executor ray --replicas N")
+    return executor
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -38,6 +38,8 @@ class LazyTable(dict):
 
 
 BACKENDS: LazyTable = LazyTable()
+EXECUTORS: LazyTable = LazyTable()
+"""`--executor` name -> Executor class (executors/base.py), declared lazily like backends (Ray loads only for ray)."""
 PROTOCOLS: dict[str, type] = {}
 SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
@@ -48,10 +50,10 @@ RUN_OPTION_GROUPS: dict[str, str] = {}
 RUN_OPTION_CLASSES: list[type] = []
 """Every `@run_options` dataclass, parsed from a run's options once at the edge."""
 
-PLUGIN_PACKAGES = ("backends", "protocols", "scoring", "metrics", "summaries", "commands")
+PLUGIN_PACKAGES = ("backends", "executors", "protocols", "scoring", "metrics", "summaries", "commands")
 """Every module in these subpackages is read once, so dropping a file in registers what it declares. A module is
-imported when it declares a registration (a decorator, `@run_options` or `command`); `@backend` classes are only
-noted by name and imported when that backend is used, and modules that declare nothing are not imported at all,
+imported when it declares a registration (a decorator, `@run_options` or `command`); `@backend` and `@executor`
+classes are only noted by name and imported when that backend or executor is used, and modules that declare nothing are not imported at all,
 so `evalsuite --help` and `evalsuite tasks` never load torch. Import heavy libraries inside functions."""
 
 PLUGINS_VAR = "EVALSUITE_PLUGINS"
@@ -60,8 +62,11 @@ ENTRY_POINT_GROUP = "evalsuite.plugins"
 """Installed packages declare their plugin modules here (`[project.entry-points."evalsuite.plugins"]`)."""
 
 _DECLARATION = re.compile(
-    r"^[ \t]*(?:\w+ = )?@?(backend|protocol|scorer|metric|summarizer|command|run_options)\(", re.M)
-_BACKEND_CLASS = re.compile(r"^@backend\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
+    r"^[ \t]*(?:\w+ = )?@?(backend|executor|protocol|scorer|metric|summarizer|command|run_options)\(", re.M)
+_LAZY_CLASS = re.compile(
+    r"^@(?P<kind>backend|executor)\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
+LAZY = ("backend", "executor")
+"""Kinds whose classes the scan notes by name without importing their module."""
 
 
 def _register(table: dict, kind: str, name: str) -> Callable[[T], T]:
@@ -80,6 +85,11 @@ def _register(table: dict, kind: str, name: str) -> Callable[[T], T]:
 def backend(name: str) -> Callable[[T], T]:
     """Register a backend class under the model-spec prefix `name` (e.g. `hf`)."""
     return _register(BACKENDS, "backend", name)
+
+
+def executor(name: str) -> Callable[[T], T]:
+    """Register an Executor class under `name` (`--executor name`); it builds itself with `Executor.create`."""
+    return _register(EXECUTORS, "executor", name)
 
 
 def protocol(name: str) -> Callable[[T], T]:
@@ -133,7 +143,7 @@ def load_plugins(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> None:
             module = f"evalsuite.{sub}.{info.name}"
             base = Path(info.module_finder.path) / info.name
             kinds = plugin_declarations(base / "__init__.py" if info.ispkg else base.with_suffix(".py"), module)
-            if kinds - {"backend"}:
+            if kinds - set(LAZY):
                 importlib.import_module(module)
 
 
@@ -167,16 +177,19 @@ def _import_plugin(load: Callable[[], object], what: str, fix: str) -> None:
 
 
 def plugin_declarations(path: Path, module: str) -> set[str]:
-    """The kinds of registration a plugin module's source declares; its `@backend` classes are noted lazily."""
+    """The kinds of registration a plugin module's source declares; its `@backend` and `@executor` classes are
+    noted lazily."""
     try:
         source = path.read_text(encoding="utf-8")
     except OSError:
         return {"unreadable"}
     kinds = set(_DECLARATION.findall(source))
-    noted = list(_BACKEND_CLASS.finditer(source))
+    noted = list(_LAZY_CLASS.finditer(source))
     for m in noted:
-        if m["name"] not in BACKENDS:
-            dict.__setitem__(BACKENDS, m["name"], f"{module}:{m['cls']}")
-    if "backend" in kinds and len(noted) < source.count("@backend("):
-        kinds.add("backend_unparsed")  # a declaration this scan cannot read: import the module instead
+        table = BACKENDS if m["kind"] == "backend" else EXECUTORS
+        if m["name"] not in table:
+            dict.__setitem__(table, m["name"], f"{module}:{m['cls']}")
+    for kind in LAZY:
+        if kind in kinds and sum(m["kind"] == kind for m in noted) < source.count(f"@{kind}("):
+            kinds.add(f"{kind}_unparsed")  # a declaration this scan cannot read: import the module instead
     return kinds

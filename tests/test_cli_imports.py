@@ -70,7 +70,8 @@ from evalsuite.summaries.base import SUMMARIZERS
 def snapshot():
     return {"backends": sorted(registry.BACKENDS), "protocols": sorted(registry.PROTOCOLS),
             "scorers": sorted(registry.SCORERS), "metrics": sorted(METRICS), "summarizers": sorted(SUMMARIZERS),
-            "commands": sorted(registry.COMMANDS), "run_options": sorted(registry.RUN_OPTIONS)}
+            "commands": sorted(registry.COMMANDS), "run_options": sorted(registry.RUN_OPTIONS),
+            "executors": sorted(registry.EXECUTORS)}
 
 registry.load_plugins()
 declared = snapshot()
@@ -91,6 +92,7 @@ def test_declarations_register_what_importing_every_plugin_would():
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["declared"] == got["imported"]
     assert {"hf", "vllm", "openai"} <= set(got["declared"]["backends"])
+    assert {"local", "ray"} <= set(got["declared"]["executors"])
     assert got["heavy"] == [] and got["hf"] == "HFBackend"
 
 

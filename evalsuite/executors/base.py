@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from evalsuite.backends.base import OnResult
 from evalsuite.records import Generation, Request
 
-__all__ = ["Executor", "Identity", "OnResult", "WorkItem", "deliver"]
+__all__ = ["ExecutionSettings", "Executor", "Identity", "OnResult", "WorkItem", "deliver"]
 
 
 def deliver(on_result: OnResult, rows: list[tuple[int, Generation]]) -> None:
@@ -43,10 +43,33 @@ class Identity:
     revision: str
 
 
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """Where a run asked its models to run: replica count, cluster address, more environment names for replicas."""
+
+    replicas: int | None = None
+    address: str | None = None
+    replica_env: tuple[str, ...] = ()
+
+
 class Executor(ABC):
-    """Runs rounds of work items; `run_round` calls `on_result(index, generation)` once per item, as each finishes."""
+    """Runs rounds of work items; `run_round` calls `on_result(index, generation)` once per item, as each finishes.
+
+    A kind registers with `@executor(name)` (registry.py; `--executor name`) right above its class line, and builds
+    itself from a run's settings with `create`; `check` refuses settings it cannot honour, before any model loads."""
 
     name: str = ""
+
+    @classmethod
+    def check(cls, settings: ExecutionSettings) -> None:
+        """Refuse `settings` this kind cannot honour (one UsageError line naming the flag)."""
+
+    @classmethod
+    def create(cls, backend: Any, spec: str | None, model_args: Any, settings: ExecutionSettings,
+               log: Callable[[str], None]) -> "Executor":
+        """The executor of one model: `backend` built on the driver, `spec`/`model_args` for a replica to build its
+        own (None: the embedded model)."""
+        raise NotImplementedError(f"executor {cls.name!r} does not say how to create itself")
 
     @property
     @abstractmethod

@@ -5,8 +5,10 @@ import time
 from typing import Any, Callable, Sequence
 
 from evalsuite.backends.base import Backend, OnResult
-from evalsuite.executors.base import Executor, Identity, WorkItem, deliver
+from evalsuite.errors import UsageError
+from evalsuite.executors.base import ExecutionSettings, Executor, Identity, WorkItem, deliver
 from evalsuite.records import Generation, Request
+from evalsuite.registry import executor
 
 
 def call_backend(backend: Backend, reqs: Sequence[Request], on_result: OnResult | None = None,
@@ -47,10 +49,22 @@ def call_backend(backend: Backend, reqs: Sequence[Request], on_result: OnResult 
     return out  # type: ignore[return-value]
 
 
+@executor("local")
 class LocalExecutor(Executor):
     """Runs every round on one warm backend in this process."""
 
     name = "local"
+
+    @classmethod
+    def check(cls, settings: ExecutionSettings) -> None:
+        if (settings.replicas or 1) > 1 or settings.address or settings.replica_env:
+            raise UsageError("--replicas, --ray-address and --replica-env need --executor ray (the local executor "
+                             "is one process)")
+
+    @classmethod
+    def create(cls, backend: Backend, spec: str | None, model_args: Any, settings: ExecutionSettings,
+               log: Callable[[str], None]) -> "LocalExecutor":
+        return cls(backend)
 
     def __init__(self, backend: Backend):
         self.backend = backend

@@ -19,12 +19,13 @@ from typing import Any, Sequence
 
 from evalsuite.backends.base import Backend, OnResult
 from evalsuite.errors import UsageError
-from evalsuite.executors.base import Executor, Identity, WorkItem, deliver
+from evalsuite.executors.base import ExecutionSettings, Executor, Identity, WorkItem, deliver
 from evalsuite.executors.placement import Chunk, Placement, steal
 from evalsuite.executors.ray_connect import INSTALL, check_env_names, connect, import_ray, replica_env
 from evalsuite.executors.ray_faults import RESTART_WINDOW, RestartBudget, lost_errors, unavailable_error
 from evalsuite.executors.ray_recovery import Recovery, ReplicaLost, _cause, _first, _node
 from evalsuite.executors.ray_replica import default_replicas, expected_identity, resources, spawn
+from evalsuite.registry import executor
 
 __all__ = ["INSTALL", "RayExecutor", "ReplicaLost", "connect", "import_ray"]
 MAX_RESTARTS = 3
@@ -53,10 +54,17 @@ class _Slot:
     engines: set[str] = field(default_factory=set)
 
 
+@executor("ray")
 class RayExecutor(Recovery, Executor):
     """Runs rounds on `replicas` Ray actors, each holding the backend `spec` names (built where the actor runs)."""
 
     name = "ray"
+
+    @classmethod
+    def create(cls, backend: Backend, spec: str | None, model_args: Any, settings: ExecutionSettings,
+               log: Any) -> "RayExecutor":
+        return cls(backend, spec, model_args, replicas=settings.replicas, address=settings.address,
+                   replica_env_names=settings.replica_env, log=log)
 
     def __init__(self, backend: Backend, spec: str | None, model_args: Any = None, replicas: int | None = None,
                  address: str | None = None, max_in_flight: int = 2, max_restarts: int | None = None,

@@ -94,3 +94,22 @@ def test_identities_describe_and_an_unknown_role():
     execs.executor("critic")
     assert set(execs.describe()["roles"]) == {"critic"}
     execs.close()
+
+
+@pytest.mark.slow
+def test_a_role_runs_on_ray_replicas_of_its_own_model_like_the_main_one(local_ray, tmp_path):
+    import json
+
+    from evalsuite import evaluate
+
+    run = dict(tasks="self_predict_gsm8k", model="mock:subject", model_args="reply=Yes", limit=2, max_tokens=16,
+               roles={"observer": "mock:observer"}, role_args={"observer": "reply=No"}, progress=False,
+               log=lambda m: None)
+    local = evaluate(output_dir=tmp_path / "local", **run)
+    res = evaluate(output_dir=tmp_path / "ray", executor="ray", replicas=1, **run)
+    ex = json.loads((tmp_path / "ray" / "results.json").read_text())["execution"]
+    assert ex["executor"] == "ray" and ex["roles"]["observer"]["executor"] == "ray"
+    assert ex["roles"]["observer"]["replicas"] == 1
+    assert {s.generation.text for s in res.samples if "observer" in s.info} == {"No"}
+    assert (tmp_path / "local" / "samples.jsonl").read_bytes() == (tmp_path / "ray" / "samples.jsonl").read_bytes()
+    assert local.stats.generated == res.stats.generated
