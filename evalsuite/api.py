@@ -80,6 +80,10 @@ def run(cfg: RunConfig, backend: Backend | None = None, progress: bool = True, l
         t_start: float | None = None) -> Results:
     """Run a checked `RunConfig` (on `backend` when given, else the backend its `model` names)."""
     t_start = time.perf_counter() if t_start is None else t_start
+    if cfg.include_path:
+        from evalsuite.tasks.roots import add_task_folders
+
+        add_task_folders(list(cfg.include_path))
     cards = resolve_tasks(list(cfg.tasks))
     output_dir = Path(cfg.output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
     given, backend = backend, load_backend(backend or cfg.model, cfg.model_args)

@@ -181,7 +181,8 @@ _SETTINGS = {"tasks": "tasks", "model": "model", "model_args": "model_args", "li
              "temperature": "temperature", "top_p": "top_p", "seed": "seed", "samples": "samples", "rounds": "rounds",
              "data_source": "data_source", "data_dir": "data_dir", "threads": "threads", "executor": "executor",
              "replicas": "replicas", "ray_address": "ray_address", "replica_env": "replica_env", "role": "roles",
-             "role_args": "role_args", "no_token_stats": "token_stats", "data_parallel": "replicas"}
+             "role_args": "role_args", "no_token_stats": "token_stats", "data_parallel": "replicas",
+             "include_path": "include_path", "plugins": "plugins"}
 """`evalsuite run` flag dest -> the RunConfig field it sets (the `opt_*` dests set `options`)."""
 _DERIVED = ("no_token_stats", "data_parallel")
 
@@ -193,6 +194,8 @@ def run_config(args: argparse.Namespace):
 
     kw = {field: getattr(args, dest) for dest, field in _SETTINGS.items() if dest not in _DERIVED}
     kw["token_stats"] = not args.no_token_stats
+    kw["include_path"] = args.include_path or ()
+    kw["plugins"] = args.plugins or ()
     kw["executor"] = args.executor or ("ray" if args.data_parallel is not None else None)
     kw["replicas"] = args.replicas if args.replicas is not None else args.data_parallel
     kw["options"] = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}

@@ -55,6 +55,10 @@ class RunConfig:
     ray_address: str | None = None
     replica_env: tuple[str, ...] = ()
     output_dir: str | None = None
+    include_path: tuple[str, ...] = ()
+    """More task card folders (`--include-path`), recorded as absolute paths."""
+    plugins: tuple[str, ...] = ()
+    """Plugin modules imported before the config is checked (`--plugins`; its protocols, options, backends)."""
 
     def __post_init__(self) -> None:
         _normalise(self)
@@ -81,7 +85,8 @@ class RunConfig:
         """results.json's `config`: every field as plain JSON (the embedded model written as "embedded")."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d.update(tasks=list(self.tasks), model=self.model or EMBEDDED, options=dict(self.options),
-                 roles=dict(self.roles), role_args=dict(self.role_args), replica_env=list(self.replica_env))
+                 roles=dict(self.roles), role_args=dict(self.role_args), replica_env=list(self.replica_env),
+                 include_path=list(self.include_path), plugins=list(self.plugins))
         return d
 
     @classmethod
@@ -159,6 +164,10 @@ def _normalise(cfg: RunConfig) -> None:
 
     tasks = cfg.tasks.split(",") if isinstance(cfg.tasks, str) else list(cfg.tasks or ())
     put("tasks", tuple(t.strip() for t in tasks if str(t).strip()))
+    put("include_path", tuple(str(Path(p).expanduser().resolve()) for p in cfg.include_path or ()))
+    plugins = cfg.plugins.split(",") if isinstance(cfg.plugins, str) else list(cfg.plugins or ())
+    put("plugins", tuple(dict.fromkeys(m.strip() for m in plugins if m.strip())))
+    _import_plugins(cfg.plugins)
     put("model", None if cfg.model in (None, EMBEDDED) else cfg.model)
     for name in ("data_dir", "output_dir"):
         if isinstance(getattr(cfg, name), Path):
@@ -177,6 +186,19 @@ def _normalise(cfg: RunConfig) -> None:
     put("_role_models", roles)
     if "confidence" in options and cfg.protocol in (None, "confidence"):
         put("protocol", "confidence")
+
+
+def _import_plugins(modules: tuple[str, ...]) -> None:
+    """Import the config's plugin modules now (as `--plugins` does, also for Ray replicas through the env)."""
+    if not modules:
+        return
+    import os
+
+    from evalsuite.registry import PLUGINS_VAR, load_external_plugins
+
+    old = [m for m in os.environ.get(PLUGINS_VAR, "").split(",") if m]
+    os.environ[PLUGINS_VAR] = ",".join(dict.fromkeys([*old, *modules]))
+    load_external_plugins()
 
 
 def _role_aliases() -> list[str]:
@@ -219,6 +241,7 @@ def _check(cfg: RunConfig) -> None:
 _KINDS = {"tasks": (list, tuple, str), "model": (str,), "model_args": (str, dict), "protocol": (str,),
           "data_source": (str,), "options": (dict,), "roles": (dict,), "role_args": (dict,), "data_dir": (str,),
           "executor": (str,), "ray_address": (str,), "replica_env": (list, tuple), "output_dir": (str,),
+          "include_path": (list, tuple), "plugins": (list, tuple, str),
           "token_stats": (bool,), "temperature": (int, float), "top_p": (int, float)}
 _INTS = ("limit", "max_tokens", "seed", "samples", "rounds", "threads", "replicas")
 
@@ -226,7 +249,8 @@ _INTS = ("limit", "max_tokens", "seed", "samples", "rounds", "threads", "replica
 def _check_types(d: Mapping[str, Any], where: str) -> None:
     """Each value of a read config has its field's type (a hand-written file may say `limit: "3"`)."""
     for k, v in d.items():
-        if v is None and k not in ("tasks", "token_stats", "options", "roles", "role_args", "replica_env"):
+        if v is None and k not in ("tasks", "token_stats", "options", "roles", "role_args", "replica_env",
+                                   "include_path", "plugins"):
             continue
         ok = (isinstance(v, int) and not isinstance(v, bool)) if k in _INTS else (
             isinstance(v, _KINDS[k]) and not (isinstance(v, bool) and bool not in _KINDS[k]))

@@ -170,3 +170,21 @@ def test_the_second_model_protocol_sends_the_review_to_the_critic_role(plugins, 
     assert results["config"]["roles"] == {"critic": "mock:critic"}
     rerun = evaluate(**run, roles={"critic": "mock:critic"}, role_args={"critic": "reply=Check the year."})
     assert (rerun.stats.generated, rerun.stats.from_store) == (0, 9)  # both models' replies came from the store
+
+
+def test_a_run_of_out_of_tree_tasks_and_plugins_reruns_from_its_results(plugins, doc_files, monkeypatch):
+    from evalsuite.config import load_config
+    from evalsuite.registry import PLUGINS_VAR
+
+    monkeypatch.setenv("EVALSUITE_TASKS_PATH", "")  # the run names its folder itself (restored afterwards)
+    monkeypatch.setenv(PLUGINS_VAR, "")
+    monkeypatch.syspath_prepend(str(plugins))
+    run = dict(progress=False, log=lambda m: None)
+    evaluate(tasks="iso_dates", model="echo:demo", protocol="second_opinion", roles={"critic": "self"},
+             include_path=[str(doc_files / "my_tasks")], plugins="echo_backend,second_opinion",
+             output_dir=doc_files / "a", **run)
+    config = json.loads((doc_files / "a" / "results.json").read_text())["config"]
+    assert config["include_path"] == [str((doc_files / "my_tasks").resolve())]
+    assert config["plugins"] == ["echo_backend", "second_opinion"] and config["roles"] == {"critic": "self"}
+    evaluate(config=load_config(doc_files / "a"), output_dir=doc_files / "b", **run)
+    assert (doc_files / "a" / "samples.jsonl").read_bytes() == (doc_files / "b" / "samples.jsonl").read_bytes()

@@ -27,7 +27,7 @@ def search_path() -> tuple[Path, ...]:
 def add_task_folders(folders: list[str]) -> None:
     """`--include-path DIR...`: put the folders ahead of those already in $EVALSUITE_TASKS_PATH (for this process)."""
     old = [p for p in os.environ.get(SEARCH_PATH_VAR, "").split(os.pathsep) if p.strip()]
-    os.environ[SEARCH_PATH_VAR] = os.pathsep.join([*folders, *old])
+    os.environ[SEARCH_PATH_VAR] = os.pathsep.join(dict.fromkeys([*folders, *old]))  # once each, first wins
 
 
 def data_root(data_dir: str | Path | None = None, home: Path | None = None) -> Path:
