@@ -18,6 +18,11 @@ from evalsuite.summaries import MetricRow, summarize
 from evalsuite.summaries.groups import group_plots
 
 
+LIVE_WAIT_FACTOR = 4.0
+"""A partial write waits at least this many times as long as the last one took (unless `--live-every 0`), so live
+outputs cost at most about a fifth of a run however large it grows (a million samples take tens of seconds)."""
+
+
 @dataclass
 class RunOutputs:
     """Everything the writes need besides the samples and counts: where, which tasks and plans, config, model."""
@@ -36,7 +41,9 @@ class RunOutputs:
     log: Callable[[str], None] = print
     live_failed: bool = field(default=False, init=False)
     live_at: float | None = field(default=None, init=False)
-    """perf_counter of the last partial write (None: none yet)."""
+    """perf_counter when the last partial write ended (None: none yet)."""
+    live_cost: float = field(default=0.0, init=False)
+    """Seconds the last partial write took: the next waits at least LIVE_WAIT_FACTOR times as long."""
 
     def summarize(self, samples: list[Sample]) -> tuple[list[MetricRow], dict, list[MetricRow], dict]:
         """Task rows and extras, then group rows and extras (groups pool or average their subsets)."""
@@ -86,17 +93,20 @@ class RunOutputs:
                      f"`evalsuite report {self.output_dir}`")
 
     def live(self, samples: list[Sample], stats: Any, rnd: int) -> None:
-        """The engine's per-round callback: rewrite the outputs as partial when `--live-every` seconds have passed
-        since the last partial write (the first call always writes); a failure here is reported once and never
-        stops the run (the final write still happens)."""
+        """The engine's per-round callback: rewrite the outputs as partial when `--live-every` seconds, and four
+        times as long as the last partial write took, have passed since it (the first call always writes); a
+        failure here is reported once and never stops the run (the final write still happens)."""
         if self.live_failed:
             return
         now = time.perf_counter()
-        if self.live_at is not None and now - self.live_at < self.options.of(LiveOptions).live_every:
+        every = self.options.of(LiveOptions).live_every
+        wait = every and max(every, LIVE_WAIT_FACTOR * self.live_cost)  # 0: after every round, as asked
+        if self.live_at is not None and now - self.live_at < wait:
             return
-        self.live_at = now
         try:
             self.write(samples, stats, partial=True, rounds_done=rnd + 1)
+            self.live_at = time.perf_counter()
+            self.live_cost = self.live_at - now
         except Exception as e:
             self.live_failed = True
             why = " ".join(str(e).split())[:300]

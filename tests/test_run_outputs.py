@@ -100,3 +100,25 @@ def test_live_every_must_be_a_non_negative_number(tmp_path):
     with pytest.raises(UsageError, match="--live-every"):
         evaluate(tasks="gsm8k", model="mock:m", limit=1, output_dir=tmp_path, options={"live_every": -1},
                  progress=False, log=lambda m: None)
+
+
+def test_a_partial_write_waits_four_times_as_long_as_the_last_one_took(tmp_path, monkeypatch):
+    """By hand, --live-every 5 and a write that takes 10 s: written at t=0 (ends t=10); at t=20 only 10 s have
+    passed of the 40 (4 x 10) it must wait: skipped; at t=55, 45 s have: written."""
+    import evalsuite.run_outputs as ro
+    from evalsuite.protocols.options import RunOptions
+
+    clock = [0.0]
+    monkeypatch.setattr(ro.time, "perf_counter", lambda: clock[0])
+    out = RunOutputs(tmp_path, "gsm8k", [], {}, {}, {}, RunOptions.parse({"live_every": 5}), 0, 1, 0.0)
+    written = []
+
+    def slow_write(samples, stats, partial, rounds_done=None, execution=None):
+        written.append(clock[0])
+        clock[0] += 10.0
+
+    monkeypatch.setattr(out, "write", slow_write)
+    for t in (0.0, 20.0, 55.0):
+        clock[0] = t
+        out.live([], None, 0)
+    assert written == [0.0, 55.0]
