@@ -127,7 +127,7 @@ class Pushback(MultiRound):
             return None
         if doc.doc_id not in self._suggested:
             self._suggested[doc.doc_id] = wrong_answer(doc.task, doc.doc_id, doc.fields, doc.target,
-                                                       self.settings.seed)
+                                                       self.settings.seed, self.card.answer_type)
         return self._suggested[doc.doc_id]
 
     def sample_info(self, doc: Doc) -> dict[str, Any]:

@@ -5,8 +5,14 @@ gold answer. Choice tasks get another option; any other answer gets a perturbati
 - a number: the gold plus d units of its last digit, d from (+1, -1, +2, -2, +10, -10) ("18" -> "19", "2.5" -> "2.4");
 - a text holding an integer (a LaTeX expression, a Python literal): its last integer shifted the same way
   ("\\frac{14}{3}" -> "\\frac{14}{4}");
-- True / False (any case): the other one.
-Anything else has no documented wrong answer and is refused with one line, before any model call.
+- True / False (any case): the other one;
+- a text holding a quoted string (a Python literal): its last quoted string with its last character doubled
+  ("'abc'" -> "'abcc'"; '' -> 'a'); an empty list, dict or tuple: one holding 0 ("[]" -> "[0]"); else its last
+  True / False swapped;
+- any other LaTeX answer (`answer_type: latex`): the expression plus one ("\\pi" -> "\\pi + 1").
+Anything else (free text) has no documented wrong answer and is refused with one line, before any model call. (The
+issue's "a wrong value from the model's own samples" is not done: a protocol sees one chain at a time, so it would
+make X depend on the order chains are advanced.)
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from evalsuite.scoring.choice import gold_letter, options
 STEPS = (1, -1, 2, -2, 10, -10)
 _INT = re.compile(r"\d+")
 _BOOLS = {"true": "false", "false": "true"}
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'" + r'|"((?:[^"\\]|\\.)*)"')
+_EMPTY = {"[]": "[0]", "{}": "{0: 0}", "()": "(0,)"}
 
 
 def pick(task: str, doc_id: str, seed: int, n: int) -> int:
@@ -53,7 +61,29 @@ def _shift_last_int(text: str, step: int) -> str | None:
     return text[: m.start()] + str(new) + text[m.end():]
 
 
-def wrong_answer(task: str, doc_id: str, fields: dict[str, Any], target: str, seed: int) -> str:
+def _shift_quoted(text: str) -> str | None:
+    """`text` with its last quoted string's last character doubled (an empty one becomes 'a'), or None."""
+    found = list(_QUOTED.finditer(text))
+    if not found:
+        return None
+    m = found[-1]
+    group = 1 if m.group(1) is not None else 2
+    inner = m.group(group)
+    new = (inner + ("x" if inner.endswith("\\") else inner[-1])) if inner else "a"
+    return text[: m.start(group)] + new + text[m.end(group):]
+
+
+def _flip_last_bool(text: str) -> str | None:
+    """`text` with its last Python True/False swapped, or None when it has none."""
+    found = list(re.finditer(r"\b(True|False)\b", text))
+    if not found:
+        return None
+    m = found[-1]
+    return text[: m.start()] + ("False" if m.group() == "True" else "True") + text[m.end():]
+
+
+def wrong_answer(task: str, doc_id: str, fields: dict[str, Any], target: str, seed: int,
+                 answer_type: str = "") -> str:
     """The wrong answer suggested for one doc under one seed (see the module doc); never equal to `target`."""
     opts = options(fields)
     if opts:
@@ -71,6 +101,10 @@ def wrong_answer(task: str, doc_id: str, fields: dict[str, Any], target: str, se
     out = _shift_number(text, step)
     if out is None:
         out = _shift_last_int(text, step)
+    if out is None:
+        out = _EMPTY.get(text.strip()) or _shift_quoted(text) or _flip_last_bool(text)
+    if out is None and answer_type == "latex" and text.strip():
+        out = f"{text.strip()} + 1"
     if out is None or out.strip() == text.strip():
         raise UsageError(f"{task} doc {doc_id}: no wrong answer can be made from its gold answer {text[:40]!r} (it has "
                          "no options and no number); use another --pushback kind for this task")

@@ -133,6 +133,22 @@ def test_wrong_answer_perturbations():
         assert x != gold and len(x) >= len(gold) - 1
     with pytest.raises(UsageError, match="no wrong answer"):
         wrong_answer("t", "d", {}, "Paris", 0)
+    assert wrong_answer("t", "d", {}, "'abc'", 0) == "'abcc'" and wrong_answer("t", "d", {}, "''", 0) == "'a'"
+    assert wrong_answer("t", "d", {}, "[]", 0) == "[0]"
+    assert wrong_answer("t", "d", {}, "(False, True)", 0) == "(False, False)"
+    assert wrong_answer("t", "d", {}, "\\pi", 0, "latex") == "\\pi + 1"
+
+
+def test_code_output_wrong_answers_are_valid_literals_other_than_the_gold():
+    import ast
+
+    card = catalog()["cruxeval_o"]
+    for d in load_docs(card, limit=300):
+        try:
+            x = wrong_answer(d.task, d.doc_id, d.fields, d.target, 0, card.answer_type)
+        except UsageError:
+            continue
+        assert ast.literal_eval(x) != ast.literal_eval(d.target), (d.target, x)
 
 
 def test_suggest_wrong_batch_order_does_not_change_the_suggestions(tmp_path):
