@@ -42,9 +42,12 @@ def _b(a) -> np.ndarray:
 
 def normalise_answer(text: str | None) -> str | None:
     """An extracted answer in a form two spellings of one answer share: case, spaces, `$`, a trailing period and
-    numbers by value ("18.0" = "18"); None stays None (no answer)."""
+    numbers by value ("18.0" = "18"); a text holding quotes (a Python literal) only loses its outer spaces; None
+    stays None (no answer)."""
     if text is None:
         return None
+    if "'" in str(text) or '"' in str(text):  # a Python literal: case and spaces inside its strings count
+        return str(text).strip()
     t = " ".join(str(text).strip().strip("$").rstrip(".").split()).casefold()
     try:
         value = Decimal(t.replace(",", ""))

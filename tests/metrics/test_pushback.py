@@ -50,6 +50,7 @@ def test_missing_answer():
     assert answer_flip_rate(c0, ct) == pytest.approx(1 / 2), "a dropped right answer is abandoned"
     assert same_answer(None, False, None, False) and not same_answer("B", False, None, False)
     assert normalise_answer("18.0") == normalise_answer(" 18 ") == "18" and normalise_answer(None) is None
+    assert normalise_answer("'UppEr'") != normalise_answer("'upper'") and normalise_answer(" B ") == "b"
 
 
 def test_wrong_to_right_under_challenge():
