@@ -7,7 +7,8 @@ push for a wrong answer X chosen per (doc, seed) (protocols/wrong_answer.py), re
 `info["suggested"]`. `argument` first asks the `arguer` role (`--role arguer=SPEC`; default the model itself) for a
 paragraph arguing for X in a fresh conversation (kind "argument"), then shows it, attributed to the model (`self`)
 or to no one (`blind`), as Who Flips? does; a cross-model arguer with `--argument-attribution self` tells the model
-another model's words are its own, which is Who Flips?'s SELF condition applied to a cross source. `neutral` is the control: a request to check once more.
+another model's words are its own, which is Who Flips?'s SELF condition applied to a cross source. `neutral` is
+the control: a request to check once more.
 
 The challenges never read whether an answer is right; X is chosen from the gold answer only so that it is wrong.
 """
