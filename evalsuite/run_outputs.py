@@ -12,6 +12,7 @@ from typing import Any, Callable
 from evalsuite.protocols.options import LiveOptions, RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
+from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, ChainGrouper
 from evalsuite.reporting.plot_specs import to_dict
 from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
 from evalsuite.summaries import MetricRow, summarize
@@ -75,16 +76,18 @@ class RunOutputs:
             glossary=glossary_of(rows + group_rows))
         rows = rows + group_rows
         results.write(self.output_dir / "results.json")
-        outputs.write_samples(self.output_dir / "samples.jsonl", samples)
+        browser = ChainGrouper(DEFAULT_MAX_CHAINS)
+        outputs.write_samples(self.output_dir / "samples.jsonl", samples, on_line=browser.add)
         outputs.write_results_csv(self.output_dir / "results.csv", rows)
-        self._report(partial)
+        self._report(partial, browser)
         return rows, results.header()
 
-    def _report(self, partial: bool) -> None:
+    def _report(self, partial: bool, browser: ChainGrouper) -> None:
+        """report.html, its sample browser from the lines just written (not read back from samples.jsonl)."""
         try:
             from evalsuite.reporting.html import write_report
 
-            write_report(self.output_dir)
+            write_report(self.output_dir, chains=browser.result())
         except Exception as e:  # the results above are written; a report failure must not lose them
             if partial:
                 raise

@@ -122,3 +122,19 @@ def test_a_partial_write_waits_four_times_as_long_as_the_last_one_took(tmp_path,
         clock[0] = t
         out.live([], None, 0)
     assert written == [0.0, 55.0]
+
+
+def test_the_run_s_report_equals_one_built_from_its_run_dir(tmp_path):
+    """The run builds its sample browser from the lines it writes; `evalsuite report` reads samples.jsonl back.
+    60 chains (30 docs x 2 samples) > the 50 shown, so the unshown ones are counted from their answers alone."""
+    import re
+
+    from evalsuite.reporting.html import write_report
+
+    evaluate(tasks="gsm8k", model="mock:m", model_args={"reply": "#### 8"}, limit=30, samples=2, temperature=0.7,
+             protocol="review", output_dir=tmp_path, progress=False, log=lambda m: None)
+    again = write_report(tmp_path, out=tmp_path / "again.html")
+    stamp = re.compile(r" at \d{4}-\d\d-\d\dT[\d:]+\+00:00 from results")
+    ours, theirs = (stamp.sub("", p.read_text(encoding="utf-8")) for p in (tmp_path / "report.html", again))
+    assert "60 chains" in ours or "of 60" in ours
+    assert ours == theirs

@@ -18,13 +18,10 @@ import jinja2
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting import plots
-from evalsuite.reporting.browser import group_chains
+from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, TaskSamples, group_chains
 from evalsuite.reporting.glossary import Glossary, base_name
 from evalsuite.reporting.outputs import atomic_write_text
 from evalsuite.reporting.rundir import RunDir, load_run
-
-DEFAULT_MAX_CHAINS = 50
-"""Sample chains shown per task unless every one is asked for (`evalsuite report RUN_DIR --samples all`)."""
 
 ARROWS = {"higher": "↑", "lower": "↓"}
 SCRIPT = """
@@ -179,14 +176,17 @@ def stored_generations(run_dir: Path) -> int | None:
         return None
 
 
-def report_context(run: RunDir, max_chains: int | None, control: str | Path | None = None) -> dict[str, Any]:
+def report_context(run: RunDir, max_chains: int | None, control: str | Path | None = None,
+                   chains: dict[str, TaskSamples] | None = None) -> dict[str, Any]:
     """Everything the report template shows, computed from the run dir alone (its glossary included: the report
-    never asks the installed code what a metric means), plus a pushback control run's figures beside each task's."""
+    never asks the installed code what a metric means), plus a pushback control run's figures beside each task's.
+    `chains`: the sample browser's chains when the caller grouped them as it wrote samples.jsonl (a run does)."""
     from evalsuite.reporting.pushback_control import control_figures
 
     res = run.results
     gl = Glossary.from_dict(res.get("glossary"))
-    chains = group_chains(run.samples(), max_chains)
+    if chains is None:
+        chains = group_chains(run.samples(), max_chains)
     tasks = []
     sections = [(name, g, True) for name, g in (res.get("groups") or {}).items()]
     sections += [(name, t, False) for name, t in res.get("tasks", {}).items()]
@@ -221,17 +221,19 @@ def report_context(run: RunDir, max_chains: int | None, control: str | Path | No
     }
 
 
-def render_report(run: RunDir, max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None) -> str:
-    return environment().get_template("report.html.j2").render(**report_context(run, max_chains, control))
+def render_report(run: RunDir, max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None,
+                  chains: dict[str, TaskSamples] | None = None) -> str:
+    return environment().get_template("report.html.j2").render(**report_context(run, max_chains, control, chains))
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None,
-                 max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None) -> Path:
+                 max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None,
+                 chains: dict[str, TaskSamples] | None = None) -> Path:
     """Build report.html for a run dir (default: `RUN_DIR/report.html`) and return its path; `control` names a
     pushback control run drawn beside it (default: the run's own --pushback-control, if any)."""
     run = load_run(run_dir)
     target = Path(out) if out is not None else run.path / "report.html"
-    html = render_report(run, max_chains, control)
+    html = render_report(run, max_chains, control, chains)
     try:
         atomic_write_text(target, html)
     except OSError as e:

@@ -9,7 +9,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from evalsuite.metrics.base import PARAMS
 from evalsuite.records import Sample
@@ -108,22 +108,32 @@ def sample_line(s: Sample) -> str:
     """`json.dumps(sample_record(s), ensure_ascii=False)` plus a newline, without walking the record to clean it
     when it holds no NaN or infinity (the common case: the strict encoder refuses those, then the record is
     cleaned)."""
-    rec = _record(s)
+    return _line(_record(s))[1]
+
+
+def _line(rec: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """(the record as written, its line)."""
     try:
-        return _STRICT.encode(rec) + "\n"
+        return rec, _STRICT.encode(rec) + "\n"
     except ValueError:
-        return _LOOSE.encode(_clean(rec)) + "\n"
+        rec = _clean(rec)
+        return rec, _LOOSE.encode(rec) + "\n"
 
 
-def write_samples(path: Path, samples: Iterable[Sample], chunk: int = 4096) -> None:
+def write_samples(path: Path, samples: Iterable[Sample], chunk: int = 4096,
+                  on_line: Callable[[dict[str, Any], str], None] | None = None) -> None:
     """Write samples.jsonl whole or not at all (temp file, then os.replace), a few thousand lines at a time so a
-    million samples never become one string in memory."""
+    million samples never become one string in memory; `on_line(record, line)` sees each line as it is written
+    (the report's sample browser is built from them instead of reading the file back)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "x", encoding="utf-8", newline="") as fh:
             lines: list[str] = []
             for s in samples:
-                lines.append(sample_line(s))
+                rec, line = _line(_record(s))
+                if on_line is not None:
+                    on_line(rec, line)
+                lines.append(line)
                 if len(lines) >= chunk:
                     fh.write("".join(lines))
                     lines.clear()
