@@ -73,3 +73,28 @@ def test_observer_model_needs_a_self_prediction_task():
 def test_observer_args_without_observer():
     with pytest.raises(UsageError, match="--observer-model-args needs --observer-model"):
         check_plans([plan("gsm8k", Direct)], {"observer_model_args": "batch_size=2"})
+
+
+def test_given_roles_read_flags_and_aliases_and_refuse_what_cannot_work():
+    from evalsuite.roles import RoleModel
+    from evalsuite.validate import given_roles
+
+    got = given_roles(["critic=mock:c"], ["critic=reply=No"], {"observer_model": "mock:o"})
+    assert got == {"critic": RoleModel("mock:c", "reply=No", "--role critic"),
+                   "observer": RoleModel("mock:o", None, "--observer-model")}
+    assert given_roles({"judge": "self"}, {}) == {"judge": RoleModel("self", None, "--role judge")}
+    with pytest.raises(UsageError, match="--role-args judge: the judge role is the run's own model"):
+        given_roles(["judge=self"], ["judge=batch_size=2"])
+    with pytest.raises(UsageError, match="--role-args critic batch_size must be a positive number"):
+        given_roles(["critic=mock:c"], ["critic=batch_size=0"])
+    with pytest.raises(UsageError, match="--role-args critic needs a model for the critic role; add --role critic="):
+        given_roles([], ["critic=batch_size=2"])
+
+
+def test_check_plans_returns_the_roles_the_run_uses():
+    from evalsuite.roles import RoleModel
+
+    assert check_plans([plan("gsm8k", Direct)], {}) == {}
+    roles = check_plans([plan("self_predict_gsm8k", SelfPredict)], {}, {"observer": RoleModel("mock:o")})
+    assert roles == {"observer": RoleModel("mock:o")}
+    assert check_plans([plan("self_predict_gsm8k", SelfPredict)], {}) == {}  # an optional stage, not given
