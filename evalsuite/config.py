@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from evalsuite.backends.base import EMBEDDED_SPECS
 from evalsuite.errors import UsageError
-from evalsuite.protocols.options import RunOptions, TaskOptions
+from evalsuite.options import RunOptions, TaskOptions
 from evalsuite.records import STATS, GenParams
 from evalsuite.roles import EMBEDDED
 
@@ -168,7 +169,7 @@ def _normalise(cfg: RunConfig) -> None:
     plugins = cfg.plugins.split(",") if isinstance(cfg.plugins, str) else list(cfg.plugins or ())
     put("plugins", tuple(dict.fromkeys(m.strip() for m in plugins if m.strip())))
     _import_plugins(cfg.plugins)
-    put("model", None if cfg.model in (None, EMBEDDED) else cfg.model)
+    put("model", None if cfg.model is None or cfg.model in EMBEDDED_SPECS else cfg.model)
     for name in ("data_dir", "output_dir"):
         if isinstance(getattr(cfg, name), Path):
             put(name, str(getattr(cfg, name)))

@@ -61,6 +61,7 @@ def test_to_dict_reads_back_as_the_same_config():
     assert RunConfig.from_dict(json.loads(json.dumps(d))) == cfg
     assert RunConfig.build(tasks="gsm8k").to_dict()["model"] == "embedded"
     assert RunConfig.from_dict({"tasks": ["gsm8k"], "model": "embedded"}).model is None
+    assert RunConfig.build(tasks="gsm8k", model="hf:embedded").model is None  # one spelling of the embedded model
 
 
 @pytest.mark.parametrize("given, message", [

@@ -138,14 +138,19 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     return prefix, rest
 
 
+EMBEDDED_SPECS = ("embedded", "hf:embedded")
+"""Model specs that name the embedded SmolLM2-135M-Instruct, as omitting `--model` does."""
+
+
 def load_backend(spec: "str | Backend | None", model_args: str | dict | None = None) -> Backend:
-    """Build the backend a model spec names; None means the embedded default model; a Backend is reused."""
+    """Build the backend a model spec names; None (or `embedded`, `hf:embedded`) means the embedded default model;
+    a Backend is reused."""
     from evalsuite.registry import BACKENDS, load_plugins
 
     if isinstance(spec, Backend):
         return spec
     load_plugins()
-    if spec is None:
+    if spec is None or spec in EMBEDDED_SPECS:
         from evalsuite.backends.embedded import gguf_path
 
         return BACKENDS["hf"](str(gguf_path().parent), model_args, embedded=True)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
 from evalsuite.executors.base import Executor, Identity
-from evalsuite.roles import EMBEDDED, SELF, RoleModel
+from evalsuite.roles import SELF, RoleModel
 
 Build = Callable[[Backend, RoleModel], Executor]
 """Makes a role's executor from its backend and model (the run's executor kind and settings)."""
@@ -24,7 +24,7 @@ def role_backends(roles: Mapping[str, RoleModel], threads: int | None = None) ->
     for name, model in roles.items():
         if model.spec == SELF:
             continue
-        backend = load_backend(None if model.spec == EMBEDDED else model.spec, model.args)  # type: ignore[arg-type]
+        backend = load_backend(model.spec, model.args)  # type: ignore[arg-type]  (`embedded` is the embedded model)
         if threads is not None and backend.threads is not None:
             backend.set_threads(threads, "--threads")
         out[name] = backend
