@@ -116,7 +116,8 @@ class RunConfig:
                 raise UsageError("no task given; pass --tasks NAME[,NAME...] (see `evalsuite tasks`)")
             return cls(**given)
         if "options" in given:  # options given over a base add to (or change) the base's
-            given["options"] = {**base.options, **(given["options"] or {})}
+            more = given["options"]
+            given["options"] = {**base.options, **(more.given if isinstance(more, RunOptions) else more or {})}
         new = dataclasses.replace(base, **given) if given else base
         if (new.roles, new.role_args) == (base.roles, base.role_args):  # keep the flags the roles came from
             object.__setattr__(new, "_role_models", base.role_models)

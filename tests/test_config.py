@@ -106,6 +106,10 @@ def test_flags_beside_config_override_only_what_they_name(tmp_path):
     cfg = run_config(args)
     assert (cfg.limit, cfg.max_tokens, cfg.model) == (1, 16, "mock:m")
     assert cfg.options == {"borda_p": "2", "live_every": "0"}
+    from evalsuite.protocols.options import RunOptions
+
+    assert RunConfig.build(cfg, options=RunOptions.parse({"full": True}), limit=None).options == {
+        "borda_p": "2", "live_every": "0", "full": True}
 
 
 def test_evaluate_records_the_config_it_ran_and_reruns_from_it(tmp_path):
