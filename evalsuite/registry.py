@@ -45,7 +45,7 @@ SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 RUN_OPTIONS: dict[str, dict] = {}
-"""`evalsuite run` flag -> its argparse keywords, from the registered options classes (protocols/options.py)."""
+"""`evalsuite run` flag -> its argparse keywords, from the registered options classes (evalsuite/options.py)."""
 RUN_OPTION_GROUPS: dict[str, str] = {}
 RUN_OPTION_CLASSES: list[type] = []
 """Every `@run_options` dataclass, parsed from a run's options once at the edge."""

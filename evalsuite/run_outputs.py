@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from evalsuite.protocols.options import LiveOptions, RunOptions
+from evalsuite.options import LiveOptions, RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
 from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, ChainGrouper
-from evalsuite.reporting.plot_specs import to_dict
+from evalsuite.plot_specs import to_dict
 from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
 from evalsuite.summaries import MetricRow, summarize
 from evalsuite.summaries.groups import group_plots

@@ -13,7 +13,7 @@ from evalsuite.engine import RunStats, TaskPlan
 from evalsuite.errors import UsageError
 from evalsuite.executors.roles import RoleExecutors
 from evalsuite.protocols.base import Settings
-from evalsuite.protocols.options import TaskOptions
+from evalsuite.options import TaskOptions
 from evalsuite.records import Sample
 from evalsuite.registry import PROTOCOLS, lookup
 from evalsuite.run_outputs import RunOutputs

@@ -8,7 +8,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.options import RunOptions
+from evalsuite.options import RunOptions
 from evalsuite.roles import SELF, RoleModel, check_role_spec, declared, parse_role_specs, resolve, role_flag
 
 

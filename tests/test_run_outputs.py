@@ -106,7 +106,7 @@ def test_a_partial_write_waits_four_times_as_long_as_the_last_one_took(tmp_path,
     """By hand, --live-every 5 and a write that takes 10 s: written at t=0 (ends t=10); at t=20 only 10 s have
     passed of the 40 (4 x 10) it must wait: skipped; at t=55, 45 s have: written."""
     import evalsuite.run_outputs as ro
-    from evalsuite.protocols.options import RunOptions
+    from evalsuite.options import RunOptions
 
     clock = [0.0]
     monkeypatch.setattr(ro.time, "perf_counter", lambda: clock[0])

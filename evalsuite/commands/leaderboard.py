@@ -19,7 +19,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from evalsuite.reporting.leaderboard import build_leaderboard
     from evalsuite.reporting.leaderboard_spec import load_spec
     from evalsuite.reporting.leaderboard_write import write_leaderboard
-    from evalsuite.reporting.rundir import load_run
+    from evalsuite.rundir import load_run
 
     spec = load_spec(args.spec) if args.spec else None
     board = build_leaderboard([load_run(d) for d in args.run_dirs], spec)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from evalsuite.metrics.base import metric
-from evalsuite.scoring.info import Overlap
+from evalsuite.score_info import Overlap
 
 answer_f1 = metric("answer_f1", higher_is_better=True, label="Answer token F1", plot="rounds", aggregate="mean",
                    reads=lambda s: (o.f1 if (o := Overlap.from_info(s.info)) else None),

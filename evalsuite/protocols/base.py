@@ -9,7 +9,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import jinja2
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.options import NoOptions, Options as OptionsBase, RunOptions
+from evalsuite.options import NoOptions, Options as OptionsBase, RunOptions
 from evalsuite.records import Doc, GenParams, Generation, Request
 from evalsuite.roles import Role
 from evalsuite.tasks.cards import TaskCard

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from evalsuite.errors import UsageError
 from evalsuite.metrics.self_certainty import self_certainty
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
-from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.options import Options, flag, run_options
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
 from evalsuite.scoring.confidence import mean

@@ -18,7 +18,7 @@ from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn
 from evalsuite.protocols.best_of_n import SelfCertaintyOptions, sc_convention, sc_requests, sc_values
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.protocols.options import flag, run_options
+from evalsuite.options import flag, run_options
 from evalsuite.registry import protocol
 from evalsuite.scoring.confidence import mask_verbal, option_probability, parse_verbal, token_probability
 from evalsuite.tasks.cards import TaskCard

@@ -16,7 +16,7 @@ from evalsuite.metrics.contamination import DETECTORS, chosen_detectors, entropy
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.options import Options, flag, run_options
 from evalsuite.registry import protocol
 from evalsuite.tasks.cards import TaskCard
 

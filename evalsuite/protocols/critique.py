@@ -21,9 +21,9 @@ from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
-from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.options import Options, flag, run_options
 from evalsuite.registry import protocol
-from evalsuite.reporting.rundir import RunDir
+from evalsuite.rundir import RunDir
 from evalsuite.tasks.cards import TaskCard
 
 

@@ -16,7 +16,7 @@ from evalsuite.protocols.base import Settings, Turn
 from evalsuite.protocols.multiround import MultiRound, reply
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import SCORERS, protocol
-from evalsuite.scoring.info import ExecReport
+from evalsuite.score_info import ExecReport
 from evalsuite.tasks.card_code import scorer_class
 from evalsuite.tasks.cards import TaskCard
 

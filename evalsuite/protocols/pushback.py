@@ -25,7 +25,7 @@ import yaml
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Settings, Turn, render
 from evalsuite.protocols.multiround import MultiRound, answers, reply
-from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.options import Options, flag, run_options
 from evalsuite.protocols.wrong_answer import wrong_answer
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol

@@ -18,7 +18,7 @@ from evalsuite.errors import UsageError
 from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request, prediction_kind
-from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.options import Options, flag, run_options
 from evalsuite.registry import protocol
 from evalsuite.roles import Role
 from evalsuite.scoring.confidence import PROBABILITY_RE, option_probability, parse_verbal

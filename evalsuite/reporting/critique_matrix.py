@@ -16,7 +16,7 @@ from typing import Any
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting.outputs import atomic_write_text, csv_text
-from evalsuite.reporting.rundir import RunDir, load_run
+from evalsuite.rundir import RunDir, load_run
 
 CELLS = (  # (metric row name, round: "first" = 0 or "last", label)
     ("critique_f1", "first", "Critique F1 (wrong = positive)"),

@@ -21,7 +21,7 @@ from evalsuite.reporting import plots
 from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, TaskSamples, group_chains
 from evalsuite.reporting.glossary import Glossary, base_name
 from evalsuite.reporting.outputs import atomic_write_text
-from evalsuite.reporting.rundir import RunDir, load_run
+from evalsuite.rundir import RunDir, load_run
 
 ARROWS = {"higher": "↑", "lower": "↓"}
 SCRIPT = """

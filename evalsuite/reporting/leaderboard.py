@@ -16,7 +16,7 @@ from typing import Any
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting.leaderboard_spec import Column, Spec, default_spec
-from evalsuite.reporting.rundir import RunDir
+from evalsuite.rundir import RunDir
 
 CONFIG_KEYS = ("max_tokens", "temperature", "top_p", "samples", "rounds", "token_stats", "options")
 """Run config that changes a task's numbers (with the task's protocol, doc count, data and scoring convention)."""

@@ -122,6 +122,6 @@ def recognise(node: Any, path: str, rows: list[dict[str, Any]], kinds: set[str])
 
 def legacy_plots(extras: Any, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path in the extras, plot entry) for every plot an old run's extras hold."""
-    from evalsuite.reporting.plot_specs import KINDS
+    from evalsuite.plot_specs import KINDS
 
     yield from recognise(extras, "", rows, set(KINDS))

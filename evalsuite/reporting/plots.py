@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from evalsuite.reporting.glossary import Glossary, base_name
-from evalsuite.reporting.plot_specs import (AccuracyVsN, Bin, ConfusionMatrix, FlipMatrix, Reliability, RocCurves,
+from evalsuite.plot_specs import (AccuracyVsN, Bin, ConfusionMatrix, FlipMatrix, Reliability, RocCurves,
                                             ShapeError, from_dict)
 
 PALETTE = ["#1f5fa8", "#d9731a", "#2e8b57", "#b8336a", "#6a4c93", "#7f7f7f", "#c9a227", "#17becf"]

@@ -11,7 +11,7 @@ from typing import Any
 from evalsuite.errors import UsageError
 from evalsuite.reporting import plots
 from evalsuite.reporting.glossary import Glossary
-from evalsuite.reporting.rundir import RunDir, load_run
+from evalsuite.rundir import RunDir, load_run
 
 DRAWN = ("flip_matrix",)
 """The control's plot kinds drawn beside the run's (with its per-turn accuracy plot)."""

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from evalsuite.protocols.options import Options, flag, run_options
+from evalsuite.options import Options, flag, run_options
 from evalsuite.sandbox import ExecResult, allow_unsafe_exec, run_many
-from evalsuite.scoring.info import ExecReport
+from evalsuite.score_info import ExecReport
 
 
 

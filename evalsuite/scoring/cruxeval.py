@@ -21,7 +21,7 @@ from evalsuite.scoring.base import Score, Scorer
 term("lenient", "CRUXEval lenient", "The official post-processing, and also markdown code fences dropped and the "
      "last answer region read, for chat models that wrap their answer.", "evalsuite (a labelled deviation)")
 from evalsuite.scoring.code_exec import exec_report, run_programs
-from evalsuite.scoring.info import ExecReport, Skip
+from evalsuite.score_info import ExecReport, Skip
 
 _FENCE_LINE = re.compile(r"^\s*```[\w+-]*\s*$", re.MULTILINE)
 

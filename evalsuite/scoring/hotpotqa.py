@@ -17,7 +17,7 @@ from evalsuite.scoring.base import Score, Scorer
 
 term("contains", "Gold contained", "Right when the normalised gold answer occurs as whole words in the normalised "
      "reply (the official metric is exact match).", "evalsuite (a labelled deviation)")
-from evalsuite.scoring.info import Overlap
+from evalsuite.score_info import Overlap
 
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

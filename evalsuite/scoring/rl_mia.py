@@ -12,7 +12,7 @@ from typing import Any
 from evalsuite.registry import scorer
 from evalsuite.scoring.base import Score, Scorer
 from evalsuite.scoring.gsm8k import GSM8KScorer
-from evalsuite.scoring.info import SubsetLabel
+from evalsuite.score_info import SubsetLabel
 from evalsuite.scoring.math import MathScorer, last_boxed_content
 
 _ROLE_RE = r"\b{name}\b[^.\n]*?\bis\s+an?\s+(knight|knave)\b"

@@ -22,7 +22,7 @@ term("luo", "Missing verdict read as correct", "A critique with no parsable verd
 term("keyword", "Keyword verdict", "A critique without a verdict line is read by Lin et al.'s keywords (incorrect, "
      "wrong, incomplete, not helpful, error before correct, accurate, good, concise); none: an error.",
      "Lin et al. 2024, CriticBench src/infer/result_processor.py")
-from evalsuite.scoring.info import Verdict
+from evalsuite.score_info import Verdict
 
 LABELS = ("correct", "incorrect")
 

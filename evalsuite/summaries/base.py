@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from evalsuite.metrics.base import MetricName, spec
-from evalsuite.protocols.options import Options, RunOptions
+from evalsuite.options import Options, RunOptions
 from evalsuite.records import Sample
-from evalsuite.reporting.plot_specs import PlotSpec, to_dict
+from evalsuite.plot_specs import PlotSpec, to_dict
 
 SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
 PLOTS = "plots"
@@ -69,7 +69,7 @@ class Group:
     @property
     def protocol_options(self) -> Options:
         """The parsed options of this group's protocol (its `Options` class; defaults when it is not installed)."""
-        from evalsuite.protocols.options import NoOptions
+        from evalsuite.options import NoOptions
         from evalsuite.registry import PROTOCOLS, load_plugins
 
         load_plugins()

@@ -15,7 +15,7 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
 from evalsuite.metrics.self_certainty import bon_accuracy, borda_vote, majority_vote, n_values, oracle_pass, select_max
 from evalsuite.records import Sample
-from evalsuite.reporting.plot_specs import AccuracyVsN, Series
+from evalsuite.plot_specs import AccuracyVsN, Series
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 SCORES = {"self_certainty_streamed": "streamed", "self_certainty_official": "official"}

@@ -15,7 +15,7 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.bootstrap import bootstrap_ci, bootstrap_mean_ci
 from evalsuite.metrics.calibration import (aurc, brier, conf_auroc, confidence, confidence_missing, ece, ece_mass,
                                            mean_confidence, reliability)
-from evalsuite.reporting.plot_specs import Bin, Reliability
+from evalsuite.plot_specs import Bin, Reliability
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 

@@ -18,8 +18,8 @@ from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.roc import (best_f1, best_f1_threshold, bootstrap_roc, percentile_ci, roc_auc, roc_points,
                                    tpr_at_1fpr, tpr_at_5fpr)
 from evalsuite.records import Generation, Kind, Sample
-from evalsuite.reporting.plot_specs import Curve, RocCurves
-from evalsuite.scoring.info import SubsetLabel
+from evalsuite.plot_specs import Curve, RocCurves
+from evalsuite.score_info import SubsetLabel
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 TARGETS = (("mia_tpr_at_1fpr", 0.01), ("mia_tpr_at_5fpr", 0.05))

@@ -24,9 +24,9 @@ from evalsuite.metrics.critique import (
     verdict_parse_rate, vote,
 )
 from evalsuite.records import Kind, Sample
-from evalsuite.protocols.options import Options, flag, run_options
-from evalsuite.reporting.plot_specs import ConfusionMatrix
-from evalsuite.scoring.info import Verdict
+from evalsuite.options import Options, flag, run_options
+from evalsuite.plot_specs import ConfusionMatrix
+from evalsuite.score_info import Verdict
 from evalsuite.scoring.verdict import parse_verdict
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 

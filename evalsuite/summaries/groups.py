@@ -13,7 +13,7 @@ import numpy as np
 
 from evalsuite.metrics.self_correction import acc_after, undefined_reason
 from evalsuite.records import Sample
-from evalsuite.reporting.plot_specs import PlotSpec
+from evalsuite.plot_specs import PlotSpec
 from evalsuite.summaries.base import Group, MetricRow, correction_rounds
 from evalsuite.summaries.self_correction import (
     CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, flip_plots, join, percentile_ci,

@@ -16,7 +16,7 @@ import numpy as np
 from evalsuite.metrics.bootstrap import bootstrap_mean_ci
 from evalsuite.metrics.pass_at_k import PASS_AT, exec_skipped, pass_at_k
 from evalsuite.records import Sample
-from evalsuite.scoring.info import ExecReport, Skip
+from evalsuite.score_info import ExecReport, Skip
 from evalsuite.summaries.base import Group, MetricRow, Summary, summarizer
 
 K_VALUES = tuple(PASS_AT)

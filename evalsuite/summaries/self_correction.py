@@ -19,7 +19,7 @@ from evalsuite.metrics.self_correction import (
     relative_self_correction, undefined_reason,
 )
 from evalsuite.records import Kind, Sample
-from evalsuite.reporting.plot_specs import FlipMatrix, FlipPanel
+from evalsuite.plot_specs import FlipMatrix, FlipPanel
 from evalsuite.summaries.base import Group, Summary, summarizer
 
 N_BOOT = 1000

@@ -10,7 +10,7 @@ from evalsuite.protocols.base import Settings
 from evalsuite.protocols.best_of_n import BestOfN, BestOfNOptions, SelfCertaintyOptions
 from evalsuite.protocols.confidence import Confidence, ConfidenceOptions
 from evalsuite.protocols.contamination import ContaminationOptions
-from evalsuite.protocols.options import RunOptions, TaskOptions
+from evalsuite.options import RunOptions, TaskOptions
 from evalsuite.registry import RUN_OPTION_GROUPS, RUN_OPTIONS
 from evalsuite.tasks import catalog
 

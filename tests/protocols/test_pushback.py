@@ -174,7 +174,7 @@ def test_every_challenge_wording_cites_its_source():
 
 
 def test_unknown_kind_and_turns_are_refused_in_one_line():
-    from evalsuite.protocols.options import RunOptions
+    from evalsuite.options import RunOptions
 
     with pytest.raises(UsageError, match="not a pushback kind"):
         RunOptions.parse({"pushback": "shout"})

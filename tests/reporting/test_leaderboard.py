@@ -11,7 +11,7 @@ from evalsuite.errors import UsageError
 from evalsuite.reporting.leaderboard import build_leaderboard
 from evalsuite.reporting.leaderboard_spec import SPEC_DIR, load_spec, parse_spec
 from evalsuite.reporting.leaderboard_write import csv_rows, write_leaderboard
-from evalsuite.reporting.rundir import load_run
+from evalsuite.rundir import load_run
 
 SPEC = {"title": "Test board", "columns": [
     {"task": "gsm8k", "metric": "accuracy", "round": 0, "weight": 2},

@@ -13,7 +13,7 @@ import pytest
 
 from evalsuite.records import Generation, Request, Sample
 from evalsuite.reporting.outputs import _clean
-from evalsuite.reporting.plot_specs import ConfusionMatrix, FlipMatrix, Reliability, ShapeError, from_dict, to_dict
+from evalsuite.plot_specs import ConfusionMatrix, FlipMatrix, Reliability, ShapeError, from_dict, to_dict
 from evalsuite.reporting.plots import task_figures
 from evalsuite.summaries.base import Group
 from evalsuite.summaries.calibration import summarize_calibration

@@ -16,7 +16,7 @@ import pytest
 from evalsuite.reporting.html import write_report
 from evalsuite.reporting.leaderboard import build_leaderboard
 from evalsuite.reporting.leaderboard_write import write_leaderboard
-from evalsuite.reporting.rundir import load_run
+from evalsuite.rundir import load_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = [pytest.mark.slow,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from evalsuite.scoring.hotpotqa import HotpotQAScorer
-from evalsuite.scoring.info import ExecReport, Overlap, Skip, SubsetLabel, Verdict
+from evalsuite.score_info import ExecReport, Overlap, Skip, SubsetLabel, Verdict
 from evalsuite.scoring.verdict import VerdictScorer
 
 
