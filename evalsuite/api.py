@@ -122,7 +122,8 @@ def _executors(cfg: RunConfig, backend: Backend, spec: "str | Backend | None", r
                              replica_env=cfg.replica_env)
 
     return RoleExecutors(build(backend, spec, cfg.model_args), roles, role_models,
-                         lambda b, m: build(b, None if m.spec == EMBEDDED else m.spec, m.args))
+                         lambda b, m: build(b, None if m.spec == EMBEDDED else m.spec, m.args),
+                         main_args=cfg.model_args)
 
 
 def _say_if_another_build(output_dir: Path, revision: str, log) -> None:

@@ -31,15 +31,23 @@ def role_backends(roles: Mapping[str, RoleModel], threads: int | None = None) ->
     return out
 
 
+_UNKNOWN = object()
+
+
 class RoleExecutors:
-    """The main executor and the roles' executors, each role's made on first use by `build`."""
+    """The main executor and the roles' executors, each role's made on first use by `build`.
+
+    Given the main model's backend options (`main_args`), a role whose model has the main model's identity and
+    the same options runs on the main executor: the same model is not loaded twice (its replies are the same)."""
 
     def __init__(self, main: Executor, roles: Mapping[str, RoleModel] | None = None,
-                 backends: Mapping[str, Backend] | None = None, build: Build | None = None):
+                 backends: Mapping[str, Backend] | None = None, build: Build | None = None,
+                 main_args: Any = _UNKNOWN):
         self.main = main
         self.roles = dict(roles or {})
         self.backends = dict(backends or {})
         self.build = build
+        self.main_args = main_args
         self.made: dict[str, Executor] = {}
         missing = [n for n, m in self.roles.items() if m.spec != SELF and n not in self.backends]
         if missing:
@@ -60,7 +68,7 @@ class RoleExecutors:
         if role is None:
             return self.main
         self._check(role)
-        if self.roles[role].spec == SELF:
+        if self.roles[role].spec == SELF or self._is_main(role):
             return self.main
         if role not in self.made:
             if self.build is None:
@@ -70,6 +78,13 @@ class RoleExecutors:
             else:
                 self.made[role] = self.build(self.backends[role], self.roles[role])
         return self.made[role]
+
+    def _is_main(self, role: str) -> bool:
+        """Whether `role`'s model is the main model: the same identity and the same backend options."""
+        if self.main_args is _UNKNOWN:
+            return False
+        same_args = (self.roles[role].args or None) == (self.main_args or None)
+        return same_args and self.identity(role) == self.main.identity
 
     def identity(self, role: str | None) -> Identity:
         """What the store keys `role`'s requests on (its backend's identity; the main one for None and `self`)."""

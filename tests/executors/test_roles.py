@@ -113,3 +113,29 @@ def test_a_role_runs_on_ray_replicas_of_its_own_model_like_the_main_one(local_ra
     assert {s.generation.text for s in res.samples if "observer" in s.info} == {"No"}
     assert (tmp_path / "local" / "samples.jsonl").read_bytes() == (tmp_path / "ray" / "samples.jsonl").read_bytes()
     assert local.stats.generated == res.stats.generated
+
+
+def test_a_role_naming_the_main_model_with_its_options_shares_the_main_executor():
+    main = MockBackend("m", "reply=7")
+    roles = {"arguer": RoleModel("mock:m", "reply=7"), "critic": RoleModel("mock:m", "reply=8"),
+             "judge": RoleModel("mock:j", "reply=7")}
+    backends = {"arguer": MockBackend("m", "reply=7"), "critic": MockBackend("m", "reply=8"),
+                "judge": MockBackend("j", "reply=7")}
+    execs = RoleExecutors(LocalExecutor(main), roles, backends, main_args="reply=7")
+    assert execs.executor("arguer") is execs.main  # same model, same options: loaded once
+    assert execs.executor("critic") is not execs.main and execs.executor("judge") is not execs.main
+    assert set(execs.made) == {"critic", "judge"}
+    unknown = RoleExecutors(LocalExecutor(main), roles, backends)  # without main_args nothing is shared
+    assert unknown.executor("arguer") is not unknown.main
+
+
+def test_a_shared_observer_gives_the_replies_a_model_of_its_own_gives(tiny_model_dir, tmp_path):
+    from evalsuite import evaluate
+
+    run = dict(tasks="self_predict_gsm8k", model=f"hf:{tiny_model_dir}", limit=2, max_tokens=8, progress=False,
+               log=lambda m: None)
+    shared = evaluate(output_dir=tmp_path / "shared", roles={"observer": f"hf:{tiny_model_dir}"}, **run)
+    own = evaluate(output_dir=tmp_path / "own", roles={"observer": f"hf:{tiny_model_dir}"},
+                   role_args={"observer": "batch_size=8"}, **run)  # the default, spelled out: a second copy
+    assert "roles" not in shared.info["execution"] and "observer" in own.info["execution"]["roles"]
+    assert (tmp_path / "shared" / "samples.jsonl").read_bytes() == (tmp_path / "own" / "samples.jsonl").read_bytes()
