@@ -31,3 +31,21 @@ def test_every_self_prediction_property_has_its_kinds():
         for prop in props:
             assert PREDICTIONS[prediction_kind(who, prop)] == (who, prop)
     assert PREDICTIONS[Kind.OBSERVE_LAST_DIGIT] == ("observe", "last_digit") and Kind.ANSWER not in PREDICTIONS
+
+
+def test_a_key_is_the_sha256_of_the_whole_request_as_json_dumps_writes_it():
+    """The key is composed part by part (a shared conversation encoded once); it must equal the one-piece
+    json.dumps of its definition for every shape of request: chat or prompt, non-ASCII, choices, roles, floats."""
+    from evalsuite.records import GenParams
+
+    convo = (("system", "Réponds."), ("user", 'Q: "2+2"?\n'), ("assistant", "4 ✓"), ("user", "Sure?"))
+    requests = [
+        Request(messages=convo, gen=GenParams(temperature=0.7, top_p=0.95, max_tokens=64, stop=("\n\n",), seed=3)),
+        Request(messages=convo[:2], kind=Kind.FEEDBACK, choices=("Yes", "No"), role="critic"),
+        Request(prompt="The capital of France is", continuation=" Paris", want=("logprob",), score_offset=1),
+        Request(messages=()),
+    ]
+    for req in requests:
+        for backend, model, revision, idx in [("hf", "m", "abc;transformers-5.25", 0), ("mock", "ü", "", 17)]:
+            want = json.dumps([backend, model, revision, req.to_dict(), idx], sort_keys=True, ensure_ascii=False)
+            assert req.key(backend, model, revision, idx) == hashlib.sha256(want.encode()).hexdigest()
