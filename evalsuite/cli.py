@@ -39,8 +39,6 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
     """`evalsuite run`'s flags in groups: tasks and data, model, generation, protocol, output, execution, then the
     fields of each `@run_options` class (under its group heading; only `with_plugins`, which imports
     the plugin modules: another subcommand's parse skips them)."""
-    from evalsuite.registry import RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
-
     g = {name: run.add_argument_group(name) for name in
          ("tasks and data", "model", "generation", "protocol", "output", "execution")}
     from evalsuite.config import default
@@ -84,11 +82,16 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
                              help="run directory; re-running into it resumes (default: runs/run-DATE-TIME)")
     g["output"].add_argument("--no-progress", action="store_true", help="no progress bar")
     executor = _execution_flags(g["execution"])
-    if not with_plugins:
-        return
-    load_plugins()
-    from evalsuite.registry import BACKENDS, EXECUTORS
+    if with_plugins:
+        _plugin_flags(run, g, model, executor)
 
+
+def _plugin_flags(run: argparse.ArgumentParser, g: dict, model: argparse.Action, executor: argparse.Action) -> None:
+    """What the plugin modules add: the registered backends and executors named in --model's and --executor's
+    help, and each `@run_options` field as a flag under its group heading."""
+    from evalsuite.registry import BACKENDS, EXECUTORS, RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
+
+    load_plugins()
     model.help += f"; backends: {', '.join(sorted(BACKENDS))}"
     executor.help += f"; executors: {', '.join(sorted(EXECUTORS))}"
     for flag, kw in sorted(RUN_OPTIONS.items(), key=lambda item: (RUN_OPTION_GROUPS.get(item[0], ""), item[0])):
