@@ -102,7 +102,14 @@ def _protocols(run: RunDir) -> str:
 def _settings(run: RunDir) -> tuple[tuple[str, str], ...]:
     """The run config that changes numbers (CONFIG_KEYS), as comparable strings."""
     cfg = run.results.get("config", {})
-    return tuple((k, _short(cfg.get(k))) for k in CONFIG_KEYS)
+    return (*((k, _short(cfg.get(k))) for k in CONFIG_KEYS), ("roles", _short(_roles(run))))
+
+
+def _roles(run: RunDir) -> dict[str, str]:
+    """The models of the run's roles (a critic's or an arguer's model changes the numbers as the main one does)."""
+    roles = run.results.get("model", {}).get("roles") or {}
+    return {name: f"{r.get('backend')}:{r.get('model_id')}@{str(r.get('revision') or '')[:12]}"
+            for name, r in sorted(roles.items()) if isinstance(r, dict)}
 
 
 def _assign(runs: list[RunDir]) -> tuple[list[Entry], list[str]]:
@@ -175,7 +182,7 @@ def task_config(run: RunDir, task: str) -> dict[str, Any]:
     t = _sections(run).get(task, {})
     sig = {"protocol": t.get("protocol"), "docs": t.get("n_docs"), "data source": t.get("source"),
            "data files": t.get("files"), "scoring convention": t.get("primary_convention"),
-           **{k: cfg.get(k) for k in CONFIG_KEYS}}
+           **{k: cfg.get(k) for k in CONFIG_KEYS}, "roles": _roles(run)}
     if (cfg.get("temperature") or 0) > 0:
         sig["seed"] = cfg.get("seed")
     return sig

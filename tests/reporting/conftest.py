@@ -33,7 +33,8 @@ def row(task: str, metric: str, value: float, rnd: int = 0, *, direction: str = 
 
 def write_run(path: Path, rows: list[MetricRow], samples: list[Sample] = (), *, model_id: str = "hand-model",
               extras: dict[str, dict[str, Any]] | None = None, config: dict[str, Any] | None = None,
-              task_info: dict[str, dict[str, Any]] | None = None, groups: dict | None = None) -> Path:
+              task_info: dict[str, dict[str, Any]] | None = None, groups: dict | None = None,
+              roles: dict[str, dict[str, Any]] | None = None) -> Path:
     """A run dir with results.json, samples.jsonl and results.csv as `evaluate()` writes them."""
     path.mkdir(parents=True, exist_ok=True)
     tasks = sorted({r.task for r in rows} | {s.task for s in samples})
@@ -41,7 +42,8 @@ def write_run(path: Path, rows: list[MetricRow], samples: list[Sample] = (), *, 
            "temperature": 0.0, "top_p": 1.0, "seed": 0, "samples": 1, "rounds": 1, "data_source": "local",
            "token_stats": True, "options": {}, **(config or {})}
     results = ResultsFile(
-        model={"spec": f"hf:{model_id}", "backend": "hf", "model_id": model_id, "revision": "local-1"},
+        model={"spec": f"hf:{model_id}", "backend": "hf", "model_id": model_id, "revision": "local-1",
+               **({"roles": roles} if roles else {})},
         versions={"python": "3.11", "evalsuite": "0.1.0"}, git_hash="abc123", created="2025-01-01T00:00:00+00:00",
         run={"generated": len(samples), "from_store": 0, "gen_tokens": 30, "gen_seconds": 1.5, "rounds": 1,
              "tokens_per_s": 20.0, "wall_seconds": 2.0},

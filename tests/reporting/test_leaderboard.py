@@ -225,3 +225,13 @@ def test_self_correction_board_has_cl_cs_rss_for_a_run_of_some_subsets(rd, tmp_p
     assert cells["correctbench_aqua/cl/last"].value == 0.8 and cells["correctbench_aqua/rss/last"].value == 0.77
     assert cells["correctbench_csqa/cs/last"].value == 0.1
     assert cells["correctbench_gsm8k/cl/last"].missing == "task not run"
+
+
+def test_runs_whose_roles_ran_other_models_are_not_one_row(rd, tmp_path):
+    r = rd.row
+    arguer = {"spec": "hf:big", "backend": "hf", "model_id": "big", "revision": "rev-big"}
+    plain = rd.write_run(tmp_path / "a", [r("gsm8k", "accuracy", 0.5)], model_id="m")
+    argued = rd.write_run(tmp_path / "b", [r("gsm8k", "accuracy", 0.3)], model_id="m", roles={"arguer": arguer})
+    board = build_leaderboard([load_run(plain), load_run(argued)])
+    assert len(board.entries) == 2 and any("arguer" in e.label for e in board.entries)
+    assert "roles" in board.task_flags["gsm8k"]
