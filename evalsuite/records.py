@@ -5,7 +5,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from functools import lru_cache
 from typing import Any
 
 try:
@@ -130,13 +129,8 @@ class Request:
     def to_dict(self) -> dict[str, Any]:
         """The request as plain data (what `key` hashes and the store keeps); built field by field because
         `dataclasses.asdict`'s deep copy was most of the driver's per-request cost."""
-        d = self._fields()
+        d = {f: getattr(self, f) for f in _REQUEST_FIELDS}
         d["messages"] = self.chat() if self.messages is not None else None
-        return d
-
-    def _fields(self) -> dict[str, Any]:
-        """`to_dict` without `messages`."""
-        d = {f: getattr(self, f) for f in _REQUEST_FIELDS if f != "messages"}
         d["gen"] = {f: getattr(self.gen, f) for f in _GEN_FIELDS}
         if d["choices"] is None:
             del d["choices"]
@@ -147,23 +141,11 @@ class Request:
         return d
 
     def key(self, backend: str, model_id: str, revision: str, sample_idx: int) -> str:
-        """The sample-store key: sha256 of `json.dumps([backend, model_id, revision, self.to_dict(), sample_idx],
-        sort_keys=True, ensure_ascii=False)`, composed part by part so that a conversation the run's samples share
-        (every sample of a doc asks the same question) is encoded once."""
-        enc = _KEY_JSON.encode
-        parts = {k: enc(v) for k, v in self._fields().items()}
-        parts["messages"] = "null" if self.messages is None else _messages_json(self.messages)
-        req = "{" + ", ".join(f"{enc(k)}: {parts[k]}" for k in sorted(parts)) + "}"
-        payload = f"[{enc(backend)}, {enc(model_id)}, {enc(revision)}, {req}, {enc(sample_idx)}]"
+        """The sample-store key: sha256 of backend, model id/revision, the full request and sample index."""
+        payload = json.dumps(
+            [backend, model_id, revision, self.to_dict(), sample_idx], sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
-
-
-_KEY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
-
-
-@lru_cache(maxsize=8192)
-def _messages_json(messages: tuple[tuple[str, str], ...]) -> str:
-    return _KEY_JSON.encode([{"role": r, "content": c} for r, c in messages])
 
 
 @dataclass(frozen=True, eq=False)
