@@ -65,11 +65,11 @@ class Executor(ABC):
         """Refuse `settings` this kind cannot honour (one UsageError line naming the flag)."""
 
     @classmethod
+    @abstractmethod
     def create(cls, backend: Any, spec: str | None, model_args: Any, settings: ExecutionSettings,
                log: Callable[[str], None]) -> "Executor":
         """The executor of one model: `backend` built on the driver, `spec`/`model_args` for a replica to build its
         own (None: the embedded model)."""
-        raise NotImplementedError(f"executor {cls.name!r} does not say how to create itself")
 
     @property
     @abstractmethod
