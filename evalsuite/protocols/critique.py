@@ -44,6 +44,14 @@ def given_responses(card: TaskCard) -> bool:
     return card.extra.get("responses") == "given"
 
 
+def policy_answer(ask: Request, policy: dict[str, str], card: TaskCard, doc: Doc) -> Request:
+    """`ask` teacher-forced on the --policy-run's answer to `doc` (what a critic then judges or corrects)."""
+    if doc.doc_id not in policy:
+        raise UsageError(f"--policy-run has no answer for {card.name} doc {doc.doc_id}; run the policy on the same "
+                         "docs (same --limit)")
+    return dataclasses.replace(ask, continuation=policy[doc.doc_id])
+
+
 def load_policy_run(path: str | Path, card: TaskCard) -> dict[str, str]:
     """doc_id -> the text of the first answer (round 0, sample 0) of `card`'s task in a run's samples.jsonl."""
     f = Path(path).expanduser() / "samples.jsonl"
@@ -101,12 +109,7 @@ class Critique(Protocol):
             return [self.critique_request(doc.fields, doc.fields["question"], doc.fields["response"])]
         ask = Request(messages=(("user", render(self.card.prompts[self.first_key], doc.fields)),),
                       gen=self.settings.gen(), want=self.settings.want, kind=Kind.ANSWER)
-        if self.policy is None:
-            return [ask]
-        if doc.doc_id not in self.policy:
-            raise UsageError(f"--policy-run has no answer for {self.card.name} doc {doc.doc_id}; run the policy "
-                             "on the same docs (same --limit)")
-        return [dataclasses.replace(ask, continuation=self.policy[doc.doc_id])]
+        return [ask if self.policy is None else policy_answer(ask, self.policy, self.card, doc)]
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         if self.given or len(history) > 1:

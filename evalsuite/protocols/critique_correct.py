@@ -10,11 +10,9 @@ matrix` puts such runs in a critic x generator matrix.
 """
 from __future__ import annotations
 
-import dataclasses
-
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings, Turn
-from evalsuite.protocols.critique import CritiqueOptions, given_responses, load_policy_run
+from evalsuite.protocols.critique import CritiqueOptions, given_responses, load_policy_run, policy_answer
 from evalsuite.protocols.multiround import MultiRound, reply
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.registry import protocol
@@ -36,12 +34,7 @@ class CritiqueCorrect(MultiRound):
     def first(self, doc: Doc) -> list[Request]:
         """The task's own answer, or (with --policy-run) the generator run's answer, teacher-forced."""
         req = super().first(doc)[0]
-        if self.policy is None:
-            return [req]
-        if doc.doc_id not in self.policy:
-            raise UsageError(f"--policy-run has no answer for {self.card.name} doc {doc.doc_id}; run the generator "
-                             "on the same docs (same --limit)")
-        return [dataclasses.replace(req, continuation=self.policy[doc.doc_id])]
+        return [req if self.policy is None else policy_answer(req, self.policy, self.card, doc)]
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         last = history[-1][0]
