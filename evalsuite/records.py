@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import Any, Sequence
 
 try:
     from enum import StrEnum
@@ -122,6 +122,10 @@ class Request:
     role: str | None = None
     """The model role that answers it (`Protocol.roles`, e.g. "critic"); None: the run's main model. Left out of
     `to_dict` when None, so the store keys of main-model requests do not depend on roles existing."""
+    want_offsets: bool = False
+    """Also return where each generated token ends in the reply's text (`Generation.token_offsets`, for answer
+    spans). Never part of `to_dict` or the key: the offsets follow from the token ids, so a reply stored without
+    them is the same reply."""
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in (self.messages or ())]
@@ -162,6 +166,10 @@ class Generation:
     prompt_tokens: int = 0
     approximate: tuple[str, ...] = ()
     choice_logprobs: dict[str, float] | None = None
+    token_offsets: Sequence[int] | None = None
+    """End offset of each generated token in `text` (filled where the request set `want_offsets` and the backend
+    can detokenize; None otherwise, and in replies stored before offsets were kept). Derived from `token_ids`, so
+    equality ignores it."""
 
     @property
     def token_logprobs(self) -> list[float]:
@@ -169,7 +177,7 @@ class Generation:
 
     def __eq__(self, other: object) -> bool:
         """Equal values: token ids and statistics compare as sequences, whether lists or the typed arrays the
-        driver keeps (evalsuite.store_codec.compact_generation)."""
+        driver keeps (evalsuite.store_codec.compact_generation); token offsets, derived from the ids, are left out."""
         if not isinstance(other, Generation):
             return NotImplemented
         return self._values() == other._values()
@@ -178,7 +186,7 @@ class Generation:
 
     def _values(self) -> tuple:
         return tuple(list(v) if f == "token_ids" else {k: list(a) for k, a in v.items()} if f == "stats" else v
-                     for f, v in ((f, getattr(self, f)) for f in _GENERATION_FIELDS))
+                     for f, v in ((f, getattr(self, f)) for f in _GENERATION_FIELDS if f != "token_offsets"))
 
     def to_dict(self) -> dict[str, Any]:
         d = {f: getattr(self, f) for f in _GENERATION_FIELDS}
@@ -187,6 +195,10 @@ class Generation:
         d["approximate"] = list(self.approximate)
         if self.choice_logprobs is not None:
             d["choice_logprobs"] = dict(self.choice_logprobs)
+        if self.token_offsets is None:
+            del d["token_offsets"]
+        else:
+            d["token_offsets"] = list(self.token_offsets)
         return d
 
     @classmethod
@@ -197,7 +209,7 @@ class Generation:
 
 
 _GEN_FIELDS = tuple(f.name for f in fields(GenParams))
-_REQUEST_FIELDS = tuple(f.name for f in fields(Request))
+_REQUEST_FIELDS = tuple(f.name for f in fields(Request) if f.name != "want_offsets")
 _GENERATION_FIELDS = tuple(f.name for f in fields(Generation))
 
 

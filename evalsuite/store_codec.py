@@ -10,10 +10,13 @@ Statistics (`generations.stats`), read with numpy::
 
 Each array is float32 when every value survives float32 exactly (statistics computed in float32 on a GPU), else
 float64, so reading back always gives the values that were generated, bit for bit. Token ids
-(`generations.token_ids`) are raw little-endian int32: `np.frombuffer(blob, "<i4")`.
+(`generations.token_ids`) are raw little-endian int32: `np.frombuffer(blob, "<i4")`. A reply stored with its token
+offsets has `token_ends` in its JSON: [dtype, base64] of each token's length in characters ("<u1" when all fit a
+byte, else "<i4"), so `np.cumsum(np.frombuffer(base64.b64decode(b64), dtype))` gives each token's end offset.
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import sys
@@ -59,9 +62,10 @@ def compact_generation(gen: Generation) -> Generation:
     until the run's summaries, so a million replies do not keep a million lists of float objects."""
     if isinstance(gen.token_ids, array):
         return gen
+    offsets = None if gen.token_offsets is None else array("i", gen.token_offsets)
     return Generation(gen.text, array("i", gen.token_ids), {k: compact(v) for k, v in gen.stats.items()},
                       gen.finish_reason, gen.backend, gen.model_id, gen.seconds, gen.prompt_tokens, gen.approximate,
-                      gen.choice_logprobs)
+                      gen.choice_logprobs, offsets)
 
 
 def encode_ids(ids: Sequence[int]) -> bytes:
@@ -102,16 +106,47 @@ def generation_json(gen: Generation) -> str:
     d = {"text": gen.text, "finish_reason": gen.finish_reason, "backend": gen.backend, "model_id": gen.model_id,
          "seconds": gen.seconds, "prompt_tokens": gen.prompt_tokens, "approximate": list(gen.approximate),
          "choice_logprobs": gen.choice_logprobs}
+    if gen.token_offsets is not None:
+        d["token_ends"] = encode_offsets(gen.token_offsets)
     if gen.choice_logprobs and not all(math.isfinite(v) for v in gen.choice_logprobs.values()):
         return json.dumps(d, ensure_ascii=False)  # -Infinity: orjson would write null
     return orjson.dumps(d).decode()
 
 
 def read_generation_json(text: str) -> dict[str, Any]:
+    """A stored reply's JSON as `Generation` keywords (its token offsets decoded; absent in older rows)."""
     try:
-        return orjson.loads(text)
+        d = orjson.loads(text)
     except orjson.JSONDecodeError:  # -Infinity / NaN, written by json.dumps
-        return json.loads(text)
+        d = json.loads(text)
+    ends = d.pop("token_ends", None)
+    if ends is not None:
+        d["token_offsets"] = decode_offsets(ends)
+    return d
+
+
+def encode_offsets(offsets: Sequence[int]) -> list[str]:
+    """Token end offsets as [dtype, base64] of each token's length: one byte a token when every length fits
+    ("<u1"), else signed int32 ("<i4")."""
+    lengths, prev = [], 0
+    for end in offsets:
+        lengths.append(end - prev)
+        prev = end
+    if all(0 <= n < 256 for n in lengths):
+        return ["<u1", base64.b64encode(bytes(lengths)).decode()]
+    return ["<i4", base64.b64encode(_le(array("i", lengths))).decode()]
+
+
+def decode_offsets(ends: Sequence[str]) -> array:
+    """`encode_offsets`'s [dtype, base64] back to the end offsets, as an int32 array."""
+    dtype, b64 = ends
+    raw = base64.b64decode(b64)
+    lengths = array("B", raw) if dtype == "<u1" else _from_le("i", raw)
+    out, at = array("i"), 0
+    for n in lengths:
+        at += n
+        out.append(at)
+    return out
 
 
 def turn_id(parent: str | None, role: str, content: str) -> str:

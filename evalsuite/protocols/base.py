@@ -146,5 +146,15 @@ class Protocol(ABC):
         self, doc: Doc, history: list[list[Turn]], token_offsets: Callable[[Sequence[int]], list[int] | None]
     ) -> dict[int, dict[str, float]]:
         """Confidences of a finished chain's answers, {answer round: {method: value}}; called once, when the chain
-        ends. `token_offsets` maps a reply's token ids to text offsets (None when the backend cannot)."""
+        ends. `token_offsets` maps a reply's token ids to text offsets (None when the backend cannot): the fallback
+        for a reply that does not carry them (see `reply_offsets`)."""
         return {}
+
+
+def reply_offsets(gen: Generation, token_offsets: Callable[[Sequence[int]], list[int] | None]
+                  ) -> Sequence[int] | None:
+    """The end offset of each token of `gen` in its text: those it carries (a request with `want_offsets`), else
+    computed by `token_offsets` (a reply stored before offsets were kept); None without token ids."""
+    if gen.token_offsets is not None:
+        return gen.token_offsets
+    return token_offsets(gen.token_ids) if len(gen.token_ids) else None

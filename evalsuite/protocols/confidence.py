@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evalsuite.errors import UsageError
-from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render
+from evalsuite.protocols.base import GENERIC_SUMMARIES, Protocol, Settings, Turn, render, reply_offsets
 from evalsuite.protocols.best_of_n import SelfCertaintyOptions, sc_convention, sc_requests, sc_values
 from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
@@ -79,7 +79,9 @@ class Confidence(Protocol):
         text = render(self.prompt(self.answer_key), doc.fields)
         if "verbal" in self.methods:
             text += "\n\n" + self.pcard.prompts["verbal"]
-        return [Request(messages=(("user", text),), gen=self.settings.gen(), want=self.settings.want)]
+        # tokenprob reads the answer's tokens: the reply carries their offsets from where the tokenizer is
+        return [Request(messages=(("user", text),), gen=self.settings.gen(), want=self.settings.want,
+                        want_offsets="tokenprob" in self.methods)]
 
     def next(self, doc: Doc, history: list[list[Turn]]) -> list[Request] | None:
         if len(history) != 1:
@@ -107,7 +109,7 @@ class Confidence(Protocol):
             turns = [t for rnd in history[1:] for t in rnd if t.request.kind == Kind.PTRUE]
             out["ptrue"] = _nan(option_probability(turns[0].generation.choice_logprobs, "True") if turns else None)
         if "tokenprob" in self.methods:
-            offsets = token_offsets(gen.token_ids) if gen.token_ids else None
+            offsets = reply_offsets(gen, token_offsets)
             out["tokenprob"] = _nan(token_probability(gen.token_logprobs, offsets, self.answer_text(gen.text),
                                                       answer.extracted))
         return {0: {**out, **sc_values(history)}}
