@@ -33,6 +33,9 @@ class Backend(ABC):
     threads: int | None = None
     """torch CPU threads of a backend that runs torch on this CPU (None: it uses none); see `set_threads`."""
     threads_from: str = ""
+    whole_round_batches: bool = False
+    """True when the engine batches a whole round itself (vLLM's scheduler): a distributed executor then sends each
+    replica its whole share of a round at once, not chunks at whose every end the engine drains to an empty batch."""
 
     @abstractmethod
     def generate(
@@ -75,6 +78,26 @@ class Backend(ABC):
         """Use `threads` torch CPU threads; a backend that runs no torch on this CPU refuses."""
         raise UsageError(f"--threads sets the torch CPU threads of the hf backend; the {self.name} backend "
                          "does not use them: drop --threads")
+
+    def uses_gpus(self, cluster_gpus: float) -> bool:
+        """Whether replicas of this backend run on a cluster's GPUs (`cluster_gpus` of them): not when its model
+        runs on servers or its options ask for the CPU."""
+        return cluster_gpus >= 1 and self.device_request not in ("remote", "cpu")
+
+    @property
+    def engine_spans_nodes(self) -> bool:
+        """Whether one engine's GPU group may span nodes (pipeline parallel); otherwise a distributed executor keeps
+        the group on one node."""
+        return False
+
+    def replica_env_names(self) -> tuple[str, ...]:
+        """Environment variables a replica of this backend needs from the driver (API keys, server URLs)."""
+        return ()
+
+    def prepare_replica(self, on_gpu: bool) -> None:
+        """Ready this (unloaded) backend to run inside a distributed executor's replica: `on_gpu` says whether the
+        replica reserved GPUs, decided on the driver (an actor whose GPUs its workers hold may be shown no CUDA
+        device). A backend whose engine spans several GPUs sets up its workers here; by default nothing to do."""
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
         """End offset of each generated token in the decoded reply (to find an answer's tokens), or None when

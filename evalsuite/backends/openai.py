@@ -108,6 +108,10 @@ class OpenAIBackend(Backend):
     def device_label(self) -> str:
         return ",".join(self.base_urls)
 
+    def replica_env_names(self) -> tuple[str, ...]:
+        """The API key variable (its option, else the usual names) and the server URL variables."""
+        return tuple(n for n in (self.opts["api_key_env"], *KEY_ENVS, *URL_ENVS) if n)
+
     def route(self, req: Request) -> Client:
         """The server for this request: a stable hash of its conversation's start, so every round of a chain (and
         every sample of a doc) goes where its prefix is cached; the result never depends on the choice."""

@@ -24,6 +24,7 @@ INSTALL_HINT = ("install vllm (GPU) with `pip install vllm`, or vLLM for the CPU
 class VLLMBackend(Backend):
     """Any model vLLM serves; engine options pass through, prefix caching is on, only scalars leave the engine."""
 
+    whole_round_batches = True
     OPTIONS = {
         "dtype": "auto",
         "tensor_parallel_size": 1,
@@ -63,6 +64,8 @@ class VLLMBackend(Backend):
         self.revision = with_runtime(revision, "vllm", "torch")
         self.llm = None
         self.on_gpu: bool | None = None
+        self.ray_workers = False
+        """Whether its tensor/pipeline parallel workers run as Ray tasks (set in a Ray replica, `prepare_replica`)."""
 
     @property
     def gpus_per_engine(self) -> int:
@@ -71,6 +74,18 @@ class VLLMBackend(Backend):
 
     def engine(self) -> object:
         return self.llm or self
+
+    @property
+    def engine_spans_nodes(self) -> bool:
+        """Pipeline parallel stages may sit on different nodes; tensor parallel ranks stay on one."""
+        return self.opts["pipeline_parallel_size"] > 1
+
+    def prepare_replica(self, on_gpu: bool) -> None:
+        """In a Ray replica: GPU defaults (dtype, eager mode) follow what the replica reserved, not torch.cuda inside
+        an actor that holds no GPU itself; an engine over several GPUs runs its workers as Ray tasks in the replica's
+        placement group (which captures child tasks), the pattern Ray's own batch-inference code uses."""
+        self.on_gpu = on_gpu
+        self.ray_workers = self.gpus_per_engine > 1
 
     def engine_kwargs(self, on_gpu: bool) -> dict[str, Any]:
         """Keyword arguments for `vllm.LLM`: the options, with CPU/GPU defaults resolved and the hooks added."""
@@ -93,6 +108,8 @@ class VLLMBackend(Backend):
             kw["max_model_len"] = o["max_model_len"]
         if o["max_num_seqs"]:
             kw["max_num_seqs"] = o["max_num_seqs"]
+        if self.ray_workers:
+            kw["distributed_executor_backend"] = "ray"
         return kw
 
     def load(self) -> None:

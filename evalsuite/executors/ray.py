@@ -82,9 +82,9 @@ class RayExecutor(Recovery, Executor):
         self.env_names = check_env_names(replica_env_names)
         self.restart_wait, self.start_wait = restart_wait, start_wait
         self.mode = "batch" if backend.batch_size and not backend.batch_invariant else "chain"
-        # vLLM batches a whole round itself: one chunk per replica per round, so its engine does not drain to an
-        # empty batch every 256 requests (a lost replica's share is resent whole)
-        share = WHOLE_SHARE if backend.name == "vllm" else 256
+        # an engine that batches a whole round itself (vLLM) gets one chunk per replica per round, so it does not
+        # drain to an empty batch every 256 requests (a lost replica's share is resent whole)
+        share = WHOLE_SHARE if backend.whole_round_batches else 256
         self.size = backend.batch_size if self.mode == "batch" else (chunk_size or backend.batch_size or share)
         self.placement = Placement()
         self.slots: list[_Slot] = []
@@ -218,7 +218,8 @@ class RayExecutor(Recovery, Executor):
         self.placement.ran(chunk, r)
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int] | None:
-        """Ask a live replica (it has the tokenizer; the driver never loads the model)."""
+        """Ask a live replica (it has the tokenizer; the driver never loads the model): only for a reply stored
+        without its offsets, since a request that wants them gets them with its reply (`Request.want_offsets`)."""
         self.start()
         ray = import_ray()
         r = (self._up() or [0])[0]

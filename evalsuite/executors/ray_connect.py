@@ -110,15 +110,11 @@ def check_env_names(names: Iterable[str] | None) -> list[str]:
 
 
 def replica_env(backend: Any, extra: Iterable[str] = (), environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The driver's variables every replica gets: the allow-list, the openai backend's API key variable and
-    `extra` (`--replica-env`)."""
+    """The driver's variables every replica gets: the allow-list, those the backend says its replicas need
+    (`Backend.replica_env_names`: the openai backend's API key and URL variables) and `extra` (`--replica-env`)."""
     env = dict(os.environ if environ is None else environ)
     names = {k for k in env if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
     names -= set(NOT_SENT)
-    opts = getattr(backend, "opts", None) or {}
-    if getattr(backend, "name", "") == "openai":
-        from evalsuite.backends.openai import KEY_ENVS, URL_ENVS
-
-        names |= {opts.get("api_key_env") or ""} | set(KEY_ENVS) | set(URL_ENVS)
+    names |= set(backend.replica_env_names())
     names |= set(extra)
     return {k: env[k] for k in sorted(names) if k in env}

@@ -31,18 +31,14 @@ def expected_identity(backend: Backend) -> dict[str, str]:
 class Replica:
     """Holds one backend, built once per actor process (a Ray restart builds it again, in the new process)."""
 
-    def __init__(self, index: int, spec: str | None, model_args: Any, gpus_per_engine: int = 1,
-                 threads: tuple[int, str] | None = None, expected: dict[str, str] | None = None,
-                 on_gpu: bool | None = None):
+    def __init__(self, index: int, spec: str | None, model_args: Any, threads: tuple[int, str] | None = None,
+                 expected: dict[str, str] | None = None, on_gpu: bool = False):
         self.index = index
         self.expected = expected or {}
         self.backend = load_backend(spec, model_args)
         if threads is not None and self.backend.threads is not None:
             self.backend.set_threads(*threads)
-        if on_gpu is not None and hasattr(self.backend, "on_gpu"):
-            self.backend.on_gpu = on_gpu  # decided by the driver: a num_gpus=0 actor may see no CUDA device
-        if gpus_per_engine > 1 and self.backend.name == "vllm":
-            _route_vllm_workers_through_ray(self.backend)
+        self.backend.prepare_replica(on_gpu)  # on_gpu decided by the driver: a num_gpus=0 actor may see no CUDA
         self.built_at = time.time()
 
     def ready(self) -> dict[str, Any]:
@@ -100,17 +96,6 @@ class Replica:
         self.backend.close()
 
 
-def _route_vllm_workers_through_ray(backend: Any) -> None:
-    """Tensor/pipeline parallel vLLM inside a replica: its GPU workers become Ray tasks in the replica's placement
-    group (which captures child tasks), the pattern Ray's own batch-inference code uses."""
-    engine_kwargs = backend.engine_kwargs
-
-    def with_ray(on_gpu: bool) -> dict[str, Any]:
-        return {**engine_kwargs(on_gpu), "distributed_executor_backend": "ray"}
-
-    backend.engine_kwargs = with_ray
-
-
 @dataclass(frozen=True)
 class Resources:
     """What one replica reserves: CPUs, GPUs for itself, or a placement group of `bundle_gpus` one-GPU bundles."""
@@ -121,46 +106,37 @@ class Resources:
 
 
 def resources(backend: Backend, replicas: int, cluster: dict[str, float]) -> Resources:
-    """A replica on a GPU cluster takes tensor x pipeline parallel GPUs (a placement group when more than one);
-    on CPUs (or for the openai backend, whose model runs on servers) it takes one CPU, or its share when fewer."""
+    """A replica on a GPU cluster takes the GPUs one engine spans (a placement group when more than one); on CPUs
+    (or for a backend whose model runs on servers, `Backend.uses_gpus`) one CPU, or its share when fewer."""
     cpus = min(1.0, float(cluster.get("CPU", 1.0)) / max(replicas, 1))
     per = max(1, int(backend.gpus_per_engine))
-    if not uses_gpus(backend, cluster):
+    if not backend.uses_gpus(cluster.get("GPU", 0)):
         return Resources(cpus=cpus)
     if per > 1:
         return Resources(cpus=cpus, bundle_gpus=per)
     return Resources(cpus=cpus, gpus=1)
 
 
-def uses_gpus(backend: Backend, cluster: dict[str, float]) -> bool:
-    """Whether replicas of this backend run on the cluster's GPUs."""
-    if backend.device_request == "remote" or cluster.get("GPU", 0) < 1:
-        return False
-    return backend.device_request != "cpu"
-
-
 def default_replicas(backend: Backend, available: dict[str, float], nodes: int,
                      cluster: dict[str, float] | None = None) -> int:
     """As many as fit in what is free now (other jobs may hold part of a shared cluster): available GPUs /
     (tensor x pipeline parallel size); on CPUs, one per node."""
-    if uses_gpus(backend, cluster if cluster is not None else available):
+    if backend.uses_gpus((cluster if cluster is not None else available).get("GPU", 0)):
         per = max(1, int(backend.gpus_per_engine))
         return max(1, int(available.get("GPU", 0) // per))
     return max(1, nodes)
 
 
-def on_gpu_for(backend: Any, res: Resources) -> bool | None:
-    """Whether a vLLM replica runs on GPUs, decided here from what it reserves: a tensor-parallel replica actor
-    holds no GPU itself (its workers do), and on Ray versions that hide GPUs from such actors `torch.cuda` would
-    say no. None for other backends (they decide for themselves)."""
-    return bool(res.gpus or res.bundle_gpus) if getattr(backend, "name", "") == "vllm" else None
+def on_gpu_for(res: Resources) -> bool:
+    """Whether a replica runs on GPUs, decided here from what it reserves: a tensor-parallel replica actor holds no
+    GPU itself (its workers do), and on Ray versions that hide GPUs from such actors `torch.cuda` would say no."""
+    return bool(res.gpus or res.bundle_gpus)
 
 
-def pack_strategy(backend: Any) -> str:
-    """STRICT_PACK keeps a tensor-parallel group on one node (PACK may split it over nodes on a fragmented
-    cluster); only pipeline parallel spans nodes, so it alone gets PACK."""
-    opts = getattr(backend, "opts", None) or {}
-    return "PACK" if int(opts.get("pipeline_parallel_size", 1) or 1) > 1 else "STRICT_PACK"
+def pack_strategy(backend: Backend) -> str:
+    """STRICT_PACK keeps an engine's GPU group on one node (PACK may split it over nodes on a fragmented cluster);
+    only an engine that may span nodes (pipeline parallel, `Backend.engine_spans_nodes`) gets PACK."""
+    return "PACK" if backend.engine_spans_nodes else "STRICT_PACK"
 
 
 def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any, res: Resources,
@@ -185,8 +161,6 @@ def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any
             placement_group=pg, placement_group_capture_child_tasks=True))
     else:
         opts["scheduling_strategy"] = "SPREAD"
-    per = max(1, int(backend.gpus_per_engine))
     threads = (backend.threads, f"the driver's {backend.threads_from}") if backend.threads is not None else None
-    on_gpu = on_gpu_for(backend, res)
-    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, per, threads, expected, on_gpu)
+    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, threads, expected, on_gpu_for(res))
     return actor, pg

@@ -2,20 +2,21 @@
 errors mean a lost replica, the restart budget's window, chunk deadlines, placement strategy, replica counts."""
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from evalsuite.errors import UsageError
 from evalsuite.executors import ray_connect, ray_faults
-from evalsuite.executors.ray_replica import Resources, default_replicas, on_gpu_for, pack_strategy
+from evalsuite.backends.mock import MockBackend
+from evalsuite.backends.openai import OpenAIBackend
+from evalsuite.backends.vllm import VLLMBackend
+from evalsuite.executors.ray_replica import Resources, default_replicas, on_gpu_for, pack_strategy, resources
 
 
 def test_replica_env_sends_the_allow_list_and_named_extras_only():
     environ = {"HF_HOME": "/shared/hf", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "VLLM_HOST_IP": "10.0.0.1", "EVALSUITE_TASKS_PATH": "/t", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "2",
                "PATH": "/usr/bin", "AWS_SECRET_ACCESS_KEY": "s", "MY_EXTRA": "x", "EVALSUITE_STORE_DIR": "/local"}
-    hf = types.SimpleNamespace(name="hf", opts={})
+    hf = MockBackend("m")  # a backend that asks for no variables of its own
     got = ray_connect.replica_env(hf, ["MY_EXTRA"], environ)
     assert got == {"HF_HOME": "/shared/hf", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                    "TRANSFORMERS_OFFLINE": "1", "VLLM_HOST_IP": "10.0.0.1", "EVALSUITE_TASKS_PATH": "/t",
@@ -24,7 +25,7 @@ def test_replica_env_sends_the_allow_list_and_named_extras_only():
 
 def test_replica_env_sends_the_key_variable_an_openai_spec_names():
     environ = {"MY_KEY": "k", "OPENAI_API_KEY": "o", "OTHER_KEY": "no"}
-    api = types.SimpleNamespace(name="openai", opts={"api_key_env": "MY_KEY"})
+    api = OpenAIBackend("m@http://127.0.0.1:9/v1", "api_key_env=MY_KEY")
     assert ray_connect.replica_env(api, (), environ) == {"MY_KEY": "k", "OPENAI_API_KEY": "o"}
 
 
@@ -113,18 +114,34 @@ def test_a_chunk_deadline_follows_the_replica_rate_with_a_floor():
     assert ray_faults.chunk_deadline(10, 1000, 1.0, floor=60, factor=10) == 60  # fast: never under the floor
 
 
-def test_tensor_parallel_groups_stay_on_one_node():
-    tp = types.SimpleNamespace(opts={"tensor_parallel_size": 8, "pipeline_parallel_size": 1})
-    pp = types.SimpleNamespace(opts={"tensor_parallel_size": 8, "pipeline_parallel_size": 2})
+def test_tensor_parallel_groups_stay_on_one_node(tiny_model_dir):
+    tp = VLLMBackend(str(tiny_model_dir), "tensor_parallel_size=8")
+    pp = VLLMBackend(str(tiny_model_dir), "tensor_parallel_size=8,pipeline_parallel_size=2")
     assert pack_strategy(tp) == "STRICT_PACK" and pack_strategy(pp) == "PACK"
+    assert pack_strategy(MockBackend("m")) == "STRICT_PACK"
+
+
+def _backend(device_request: str, gpus_per_engine: int) -> MockBackend:
+    be = MockBackend("m")
+    be.device_request, be.gpus_per_engine = device_request, gpus_per_engine
+    return be
 
 
 def test_default_replicas_come_from_free_gpus_not_the_total():
-    vllm = types.SimpleNamespace(device_request="auto", gpus_per_engine=2)
-    assert default_replicas(vllm, {"GPU": 3.0, "CPU": 8}, nodes=1, cluster={"GPU": 8.0}) == 1
-    assert default_replicas(vllm, {"GPU": 8.0}, nodes=1, cluster={"GPU": 8.0}) == 4
-    cpu = types.SimpleNamespace(device_request="cpu", gpus_per_engine=1)
+    two = _backend("auto", 2)
+    assert default_replicas(two, {"GPU": 3.0, "CPU": 8}, nodes=1, cluster={"GPU": 8.0}) == 1
+    assert default_replicas(two, {"GPU": 8.0}, nodes=1, cluster={"GPU": 8.0}) == 4
+    cpu = _backend("cpu", 1)
     assert default_replicas(cpu, {"CPU": 4}, nodes=3, cluster={"CPU": 12}) == 3
+
+
+def test_the_backend_says_whether_its_replicas_take_gpus():
+    assert _backend("auto", 1).uses_gpus(2) and _backend("cuda:0", 1).uses_gpus(1)
+    assert not _backend("auto", 1).uses_gpus(0)        # a CPU-only cluster
+    assert not _backend("cpu", 1).uses_gpus(8)         # its options ask for the CPU
+    assert not OpenAIBackend("m@http://127.0.0.1:9/v1").uses_gpus(8)  # its model runs on servers
+    assert resources(_backend("auto", 4), 2, {"CPU": 8, "GPU": 8}) == Resources(cpus=1.0, bundle_gpus=4)
+    assert resources(_backend("auto", 1), 4, {"CPU": 2, "GPU": 8}) == Resources(cpus=0.5, gpus=1)
 
 
 def test_a_tensor_parallel_vllm_replica_is_told_it_runs_on_gpus(tiny_model_dir):
@@ -133,14 +150,15 @@ def test_a_tensor_parallel_vllm_replica_is_told_it_runs_on_gpus(tiny_model_dir):
     pytest.importorskip("ray")
     from evalsuite.executors.ray_replica import Replica
 
-    vllm = types.SimpleNamespace(name="vllm")
-    assert on_gpu_for(vllm, Resources(cpus=1, bundle_gpus=8)) is True
-    assert on_gpu_for(vllm, Resources(cpus=1, gpus=1)) is True and on_gpu_for(vllm, Resources(cpus=1)) is False
-    assert on_gpu_for(types.SimpleNamespace(name="hf"), Resources(cpus=1, gpus=1)) is None
-    replica = Replica(0, f"vllm:{tiny_model_dir}", None, gpus_per_engine=8, on_gpu=True)
+    assert on_gpu_for(Resources(cpus=1, bundle_gpus=8)) is True
+    assert on_gpu_for(Resources(cpus=1, gpus=1)) is True and on_gpu_for(Resources(cpus=1)) is False
+    replica = Replica(0, f"vllm:{tiny_model_dir}", "tensor_parallel_size=8", on_gpu=True)
     assert replica.backend.on_gpu is True  # the engine then gets GPU defaults (bfloat16, no eager mode)
     kw = replica.backend.engine_kwargs(replica.backend.on_gpu)
     assert kw["dtype"] == "bfloat16" and kw["distributed_executor_backend"] == "ray"
+    one = Replica(0, f"vllm:{tiny_model_dir}", None, on_gpu=True)  # one GPU: its worker is in the replica
+    assert "distributed_executor_backend" not in one.backend.engine_kwargs(True)
+    assert "distributed_executor_backend" not in VLLMBackend(str(tiny_model_dir)).engine_kwargs(True)  # in process
 
 
 def test_a_vllm_replica_gets_its_whole_share_of_a_round_as_one_chunk(tiny_model_dir):
