@@ -12,12 +12,18 @@ from evalsuite.store import SampleStore, read_generations
 from evalsuite.store_codec import compact_generation, decode_stats, encode_ids, encode_stats, turn_chain
 
 
-def test_stats_exact_in_float32_are_stored_as_float32():
-    # -0.5 and -1.25 are sums of powers of two: float32 holds them exactly, so 4 bytes each.
-    raw = zlib.decompress(encode_stats({"logprob": [-0.5, -1.25]}))
-    head, _, body = raw.partition(b"\n")
-    assert json.loads(head) == [["logprob", "<f4", 2]]
-    assert body == struct.pack("<2f", -0.5, -1.25)
+def test_stats_exact_in_float32_are_stored_as_float32_uncompressed():
+    # -0.5 and -1.25 are sums of powers of two: float32 holds them exactly, so 4 bytes each, and a blob of only
+    # float32 arrays is not zlibbed: the header line, then the 8 bytes.
+    blob = encode_stats({"logprob": [-0.5, -1.25]})
+    assert blob == b'[["logprob","<f4",2]]\n' + struct.pack("<2f", -0.5, -1.25)
+    assert list(decode_stats(blob)["logprob"]) == [-0.5, -1.25]
+
+
+def test_a_zlibbed_stats_blob_of_float32_arrays_still_reads():
+    """Stores written before float32 blobs went uncompressed hold them zlibbed; they read the same."""
+    raw = b'[["logprob","<f4",2]]\n' + struct.pack("<2f", -0.5, -1.25)
+    assert list(decode_stats(zlib.compress(raw))["logprob"]) == [-0.5, -1.25]
 
 
 def test_stats_float32_cannot_hold_stay_float64_bit_for_bit():

@@ -5,8 +5,8 @@ list (replies in the order requests arrive), or a function of the Request (it se
 A reply is a string, or a `Reply` that also gives the probabilities of the request's `choices`.
 Without a script the reply is `--model-args reply=TEXT`, else the last user turn echoed back. Each character is one
 token; its statistics come from a fixed 6-outcome distribution derived from the character, of which the character
-is the likeliest outcome, so every identity the contract tests check holds exactly and a teacher-forced pass over a
-reply reproduces its generation. The statistics of each (character, statistics wanted) are computed once per
+is the likeliest outcome, so every identity the contract tests check holds (to float32 rounding: values are float32,
+as a GPU replica returns them) and a teacher-forced pass over a reply reproduces its generation. The statistics of each (character, statistics wanted) are computed once per
 process and cached, so the backend's own cost stays negligible next to the harness it stands in front of.
 
 `latency_ms=` and `tokens_per_s=` add a latency model: each request takes `latency_ms` plus its reply's length /
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from array import array
 from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence, Union
@@ -59,7 +60,8 @@ def _distribution(ch: str) -> list[float]:
 
 
 def char_stats(ch: str, want: Sequence[str]) -> dict[str, float]:
-    """The per-token statistics of one character under its distribution (exact, never approximate)."""
+    """The per-token statistics of one character under its distribution (exact, never approximate), each rounded
+    to float32 as a GPU replica returns them (so the store keeps 4 bytes a value, as it does for a real model)."""
     lp = _distribution(ch)
     p = [math.exp(v) for v in lp]
     mu = sum(pi * li for pi, li in zip(p, lp))
@@ -80,7 +82,7 @@ def char_stats(ch: str, want: Sequence[str]) -> dict[str, float]:
             out[name] = -sum(pi * li for pi, li in top)
         else:
             raise UsageError(f"the mock backend has no statistic {name!r}")
-    return out
+    return dict(zip(out, array("f", out.values()).tolist()))
 
 
 @lru_cache(maxsize=65536)
