@@ -86,7 +86,7 @@ def run(cfg: RunConfig, backend: Backend | None = None, progress: bool = True, l
         add_task_folders(list(cfg.include_path))
     cards = resolve_tasks(list(cfg.tasks))
     output_dir = Path(cfg.output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-    given, backend = backend, load_backend(backend or cfg.model, cfg.model_args)
+    backend = load_backend(backend or cfg.model, cfg.model_args)
     if cfg.threads is not None:
         backend.set_threads(cfg.threads, "--threads")
     apply_exec_options(cfg.run_options.of(ExecOptions), log)
@@ -97,7 +97,7 @@ def run(cfg: RunConfig, backend: Backend | None = None, progress: bool = True, l
     role_models = role_backends(run_roles, cfg.threads)  # built, not loaded: a role's model loads on first request
     cfg = replace(cfg, threads=backend.threads, output_dir=str(output_dir))  # as it runs, so a rerun is the same
     with runlock.run_dir_lock(output_dir, log):  # a second run into this dir waits, then reads the store
-        execution = _executors(cfg, backend, given or cfg.model, run_roles, role_models, log)
+        execution = _executors(cfg, backend, run_roles, role_models, log)
         _say_if_another_build(output_dir, backend.revision, log)
         header = {"model": {"spec": cfg.model or EMBEDDED, "backend": backend.name, "model_id": backend.model_id,
                             "revision": backend.revision,
@@ -111,19 +111,16 @@ def run(cfg: RunConfig, backend: Backend | None = None, progress: bool = True, l
         return Results(rows, all_samples, stats, config, output_dir, info, cfg)
 
 
-def _executors(cfg: RunConfig, backend: Backend, spec: "str | Backend | None", roles: Mapping[str, Any],
-               role_models: Mapping[str, Backend], log: Callable[[str], None]) -> RoleExecutors:
-    """The main model's executor (`spec`: what replicas build, the user's Backend object when one was given) and,
-    made on first use, each role's: all of the kind and settings `cfg` asks."""
+def _executors(cfg: RunConfig, backend: Backend, roles: Mapping[str, Any], role_models: Mapping[str, Backend],
+               log: Callable[[str], None]) -> RoleExecutors:
+    """The main model's executor and, made on first use, each role's: all of the kind and settings `cfg` asks,
+    each built from its model's backend (which carries the spec a replica builds its own from)."""
     from evalsuite.executors.factory import make_executor
 
-    def build(b: Backend, model: Any, args: Any) -> Any:
-        return make_executor(cfg.executor, b, model, args, cfg.replicas, cfg.ray_address, log,
-                             replica_env=cfg.replica_env)
+    def build(b: Backend) -> Any:
+        return make_executor(cfg.executor, b, cfg.replicas, cfg.ray_address, log, replica_env=cfg.replica_env)
 
-    return RoleExecutors(build(backend, spec, cfg.model_args), roles, role_models,
-                         lambda b, m: build(b, None if m.spec == EMBEDDED else m.spec, m.args),
-                         main_args=cfg.model_args)
+    return RoleExecutors(build(backend), roles, role_models, build, main_args=cfg.model_args)
 
 
 def _say_if_another_build(output_dir: Path, revision: str, log) -> None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
@@ -33,6 +34,9 @@ class Backend(ABC):
     threads: int | None = None
     """torch CPU threads of a backend that runs torch on this CPU (None: it uses none); see `set_threads`."""
     threads_from: str = ""
+    built_from: "ModelSpec | None" = None
+    """The model spec this backend was built from (`ModelSpec.build`), from which a replica builds its own; None for
+    a backend object made directly in Python."""
     whole_round_batches: bool = False
     """True when the engine batches a whole round itself (vLLM's scheduler): a distributed executor then sends each
     replica its whole share of a round at once, not chunks at whose every end the engine drains to an empty batch."""
@@ -165,17 +169,34 @@ EMBEDDED_SPECS = ("embedded", "hf:embedded")
 """Model specs that name the embedded SmolLM2-135M-Instruct, as omitting `--model` does."""
 
 
-def load_backend(spec: "str | Backend | None", model_args: str | dict | None = None) -> Backend:
-    """Build the backend a model spec names; None (or `embedded`, `hf:embedded`) means the embedded default model;
-    a Backend is reused."""
-    from evalsuite.registry import BACKENDS, load_plugins
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model, as every process builds it: a spec string (`hf:PATH`, `vllm:ID`; None, `embedded` or `hf:embedded`:
+    the embedded default model) and its backend options. The run builds its backend from it, and each Ray replica
+    builds its own from the same object (`Backend.built_from`), so no process needs another's backend."""
 
+    spec: str | None = None
+    args: str | Mapping[str, Any] | None = None
+
+    def build(self) -> Backend:
+        """The backend this spec names, built (not loaded: the model loads on first use)."""
+        from evalsuite.registry import BACKENDS, load_plugins
+
+        load_plugins()
+        if self.spec is None or self.spec in EMBEDDED_SPECS:
+            from evalsuite.backends.embedded import gguf_path
+
+            backend = BACKENDS["hf"](str(gguf_path().parent), self.args, embedded=True)
+        else:
+            prefix, rest = split_model_spec(self.spec)
+            backend = BACKENDS[prefix](rest, self.args)
+        backend.built_from = self
+        return backend
+
+
+def load_backend(spec: "str | Backend | None", model_args: str | Mapping[str, Any] | None = None) -> Backend:
+    """Build the backend a model spec names (`ModelSpec(spec, model_args).build()`); None (or `embedded`,
+    `hf:embedded`) means the embedded default model; a Backend is reused."""
     if isinstance(spec, Backend):
         return spec
-    load_plugins()
-    if spec is None or spec in EMBEDDED_SPECS:
-        from evalsuite.backends.embedded import gguf_path
-
-        return BACKENDS["hf"](str(gguf_path().parent), model_args, embedded=True)
-    prefix, rest = split_model_spec(spec)
-    return BACKENDS[prefix](rest, model_args)
+    return ModelSpec(spec, model_args).build()

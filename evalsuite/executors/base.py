@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from evalsuite.backends.base import OnResult
+from evalsuite.backends.base import Backend, OnResult
 from evalsuite.records import Generation, Request
 
 __all__ = ["ExecutionSettings", "Executor", "Identity", "OnResult", "WorkItem", "deliver"]
@@ -66,10 +66,9 @@ class Executor(ABC):
 
     @classmethod
     @abstractmethod
-    def create(cls, backend: Any, spec: str | None, model_args: Any, settings: ExecutionSettings,
-               log: Callable[[str], None]) -> "Executor":
-        """The executor of one model: `backend` built on the driver, `spec`/`model_args` for a replica to build its
-        own (None: the embedded model)."""
+    def create(cls, backend: Backend, settings: ExecutionSettings, log: Callable[[str], None]) -> "Executor":
+        """The executor of one model: `backend` built on the driver (not loaded); a kind that runs the model
+        elsewhere builds it there from `backend.built_from`, the `ModelSpec` it was built from."""
 
     @property
     @abstractmethod

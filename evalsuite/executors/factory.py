@@ -2,7 +2,7 @@
 local Ray or a cluster), or one a plugin registers."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from evalsuite.backends.base import Backend
 from evalsuite.errors import UsageError
@@ -24,10 +24,10 @@ def check_execution(kind: str | None, replicas: int | None = None, ray_address: 
     return kind
 
 
-def make_executor(kind: str | None, backend: Backend, model: Any, model_args: Any, replicas: int | None = None,
-                  ray_address: str | None = None, log: Callable[[str], None] = print,
-                  replica_env: Sequence[str] | None = None) -> Executor:
-    """The executor for `kind`; without one, more than one replica or a Ray address means `ray`.
+def make_executor(kind: str | None, backend: Backend, replicas: int | None = None, ray_address: str | None = None,
+                  log: Callable[[str], None] = print, replica_env: Sequence[str] | None = None) -> Executor:
+    """The executor of `backend`'s model for `kind`; without one, more than one replica or a Ray address means
+    `ray` (whose replicas build their backends from `backend.built_from`).
 
     A kind's module is imported only when it is used (Ray only for `ray`; without it installed that is one line
     saying how to install it)."""
@@ -35,4 +35,4 @@ def make_executor(kind: str | None, backend: Backend, model: Any, model_args: An
 
     kind = check_execution(kind, replicas, ray_address, replica_env)
     settings = ExecutionSettings(replicas, ray_address, tuple(replica_env or ()))
-    return EXECUTORS[kind].create(backend, model, model_args, settings, log)
+    return EXECUTORS[kind].create(backend, settings, log)

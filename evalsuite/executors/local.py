@@ -74,8 +74,7 @@ class LocalExecutor(Executor):
                              "is one process)")
 
     @classmethod
-    def create(cls, backend: Backend, spec: str | None, model_args: Any, settings: ExecutionSettings,
-               log: Callable[[str], None]) -> "LocalExecutor":
+    def create(cls, backend: Backend, settings: ExecutionSettings, log: Callable[[str], None]) -> "LocalExecutor":
         return cls(backend)
 
     def __init__(self, backend: Backend):

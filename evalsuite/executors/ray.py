@@ -56,26 +56,27 @@ class _Slot:
 
 @executor("ray")
 class RayExecutor(Recovery, Executor):
-    """Runs rounds on `replicas` Ray actors, each holding the backend `spec` names (built where the actor runs)."""
+    """Runs rounds on `replicas` Ray actors, each holding a backend built where the actor runs from the model spec
+    the driver's (unloaded) backend was built from."""
 
     name = "ray"
 
     @classmethod
-    def create(cls, backend: Backend, spec: str | None, model_args: Any, settings: ExecutionSettings,
-               log: Any) -> "RayExecutor":
-        return cls(backend, spec, model_args, replicas=settings.replicas, address=settings.address,
+    def create(cls, backend: Backend, settings: ExecutionSettings, log: Any) -> "RayExecutor":
+        return cls(backend, replicas=settings.replicas, address=settings.address,
                    replica_env_names=settings.replica_env, log=log)
 
-    def __init__(self, backend: Backend, spec: str | None, model_args: Any = None, replicas: int | None = None,
-                 address: str | None = None, max_in_flight: int = 2, max_restarts: int | None = None,
-                 chunk_size: int | None = None, restart_wait: float = 300.0, start_wait: float = 3600.0,
-                 replica_env_names: Sequence[str] = (), log=print):
+    def __init__(self, backend: Backend, replicas: int | None = None, address: str | None = None,
+                 max_in_flight: int = 2, max_restarts: int | None = None, chunk_size: int | None = None,
+                 restart_wait: float = 300.0, start_wait: float = 3600.0, replica_env_names: Sequence[str] = (),
+                 log=print):
         if replicas is not None and replicas < 1:
             raise UsageError(f"--replicas must be at least 1, got {replicas}")
-        if not isinstance(spec, (str, type(None))):
-            raise UsageError("the ray executor needs the model as a spec string (e.g. hf:PATH), not a Backend object")
+        if backend.built_from is None:
+            raise UsageError("the ray executor builds each replica's backend from the model's spec; give the model "
+                             "as a spec string (e.g. hf:PATH) or a backend made by load_backend, not one made directly")
         import_ray()
-        self.backend, self.spec, self.model_args = backend, spec, model_args
+        self.backend = backend
         self.wanted, self.address = replicas, address
         self.max_in_flight = max(1, max_in_flight)
         self.max_restarts = MAX_RESTARTS if max_restarts is None else max_restarts
@@ -116,8 +117,8 @@ class RayExecutor(Recovery, Executor):
         run = uuid.uuid4().hex[:8]
         env = replica_env(self.backend, self.env_names)
         for i in range(n):
-            actor, pg = spawn(i, f"evalsuite-{run}-replica-{i}", self.spec, self.model_args, self.backend, res,
-                              env, expected_identity(self.backend))
+            actor, pg = spawn(i, f"evalsuite-{run}-replica-{i}", self.backend, res, env,
+                              expected_identity(self.backend))
             self.slots.append(_Slot(actor, pg, budget=RestartBudget(self.max_restarts, RESTART_WINDOW)))
         try:
             infos = ray.get([s.actor.ready.remote() for s in self.slots], timeout=self.start_wait)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from evalsuite.backends.base import Backend, load_backend
+from evalsuite.backends.base import Backend, ModelSpec
 from evalsuite.executors.local import call_backend
 from evalsuite.records import Generation, Request
 
@@ -31,11 +31,11 @@ def expected_identity(backend: Backend) -> dict[str, str]:
 class Replica:
     """Holds one backend, built once per actor process (a Ray restart builds it again, in the new process)."""
 
-    def __init__(self, index: int, spec: str | None, model_args: Any, threads: tuple[int, str] | None = None,
+    def __init__(self, index: int, model: ModelSpec, threads: tuple[int, str] | None = None,
                  expected: dict[str, str] | None = None, on_gpu: bool = False):
         self.index = index
         self.expected = expected or {}
-        self.backend = load_backend(spec, model_args)
+        self.backend = model.build()
         if threads is not None and self.backend.threads is not None:
             self.backend.set_threads(*threads)
         self.backend.prepare_replica(on_gpu)  # on_gpu decided by the driver: a num_gpus=0 actor may see no CUDA
@@ -139,10 +139,10 @@ def pack_strategy(backend: Backend) -> str:
     return "PACK" if backend.engine_spans_nodes else "STRICT_PACK"
 
 
-def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any, res: Resources,
-          env: dict[str, str] | None = None, expected: dict[str, str] | None = None):
-    """Start replica `index` as a restartable actor named `name` (as `ray list actors` shows it), with the
-    driver's allow-listed environment `env`; returns (actor handle, placement group or None). Ray restarts it
+def spawn(index: int, name: str, backend: Backend, res: Resources, env: dict[str, str] | None = None,
+          expected: dict[str, str] | None = None):
+    """Start replica `index` of `backend`'s model (built in the actor from `backend.built_from`) as a restartable
+    actor named `name` (as `ray list actors` shows it), with the driver's allow-listed environment `env`; returns (actor handle, placement group or None). Ray restarts it
     without limit: the driver's restart budget decides when it is gone for good. A replica uses the driver's
     torch CPU thread count (--threads, else the driver's default), not the one CPU Ray reserves: the thread count
     changes float rounding, and results must not depend on the executor."""
@@ -162,5 +162,5 @@ def spawn(index: int, name: str, spec: str | None, model_args: Any, backend: Any
     else:
         opts["scheduling_strategy"] = "SPREAD"
     threads = (backend.threads, f"the driver's {backend.threads_from}") if backend.threads is not None else None
-    actor = ray.remote(Replica).options(**opts).remote(index, spec, model_args, threads, expected, on_gpu_for(res))
+    actor = ray.remote(Replica).options(**opts).remote(index, backend.built_from, threads, expected, on_gpu_for(res))
     return actor, pg

@@ -13,8 +13,8 @@ from evalsuite.errors import UsageError
 from evalsuite.executors.base import Executor, Identity
 from evalsuite.roles import SELF, RoleModel
 
-Build = Callable[[Backend, RoleModel], Executor]
-"""Makes a role's executor from its backend and model (the run's executor kind and settings)."""
+Build = Callable[[Backend], Executor]
+"""Makes a role's executor from its (unloaded) backend, with the run's executor kind and settings."""
 
 
 def role_backends(roles: Mapping[str, RoleModel], threads: int | None = None) -> dict[str, Backend]:
@@ -76,7 +76,7 @@ class RoleExecutors:
 
                 self.made[role] = LocalExecutor(self.backends[role])
             else:
-                self.made[role] = self.build(self.backends[role], self.roles[role])
+                self.made[role] = self.build(self.backends[role])
         return self.made[role]
 
     def _is_main(self, role: str) -> bool:

@@ -6,6 +6,7 @@ import pytest
 
 from evalsuite.errors import UsageError
 from evalsuite.executors import ray_connect, ray_faults
+from evalsuite.backends.base import ModelSpec
 from evalsuite.backends.mock import MockBackend
 from evalsuite.backends.openai import OpenAIBackend
 from evalsuite.backends.vllm import VLLMBackend
@@ -152,11 +153,11 @@ def test_a_tensor_parallel_vllm_replica_is_told_it_runs_on_gpus(tiny_model_dir):
 
     assert on_gpu_for(Resources(cpus=1, bundle_gpus=8)) is True
     assert on_gpu_for(Resources(cpus=1, gpus=1)) is True and on_gpu_for(Resources(cpus=1)) is False
-    replica = Replica(0, f"vllm:{tiny_model_dir}", "tensor_parallel_size=8", on_gpu=True)
+    replica = Replica(0, ModelSpec(f"vllm:{tiny_model_dir}", "tensor_parallel_size=8"), on_gpu=True)
     assert replica.backend.on_gpu is True  # the engine then gets GPU defaults (bfloat16, no eager mode)
     kw = replica.backend.engine_kwargs(replica.backend.on_gpu)
     assert kw["dtype"] == "bfloat16" and kw["distributed_executor_backend"] == "ray"
-    one = Replica(0, f"vllm:{tiny_model_dir}", None, on_gpu=True)  # one GPU: its worker is in the replica
+    one = Replica(0, ModelSpec(f"vllm:{tiny_model_dir}"), on_gpu=True)  # one GPU: its worker is in the replica
     assert "distributed_executor_backend" not in one.backend.engine_kwargs(True)
     assert "distributed_executor_backend" not in VLLMBackend(str(tiny_model_dir)).engine_kwargs(True)  # in process
 
@@ -167,7 +168,7 @@ def test_a_vllm_replica_gets_its_whole_share_of_a_round_as_one_chunk(tiny_model_
     from evalsuite.backends.base import load_backend
     from evalsuite.executors.ray import WHOLE_SHARE, RayExecutor
 
-    ex = RayExecutor(load_backend(f"vllm:{tiny_model_dir}"), f"vllm:{tiny_model_dir}")
+    ex = RayExecutor(load_backend(f"vllm:{tiny_model_dir}"))
     assert ex.mode == "chain" and ex.size == WHOLE_SHARE
-    fixed = RayExecutor(load_backend(f"vllm:{tiny_model_dir}", "batch_size=16"), f"vllm:{tiny_model_dir}")
+    fixed = RayExecutor(load_backend(f"vllm:{tiny_model_dir}", "batch_size=16"))
     assert fixed.mode == "batch" and fixed.size == 16

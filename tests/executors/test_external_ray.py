@@ -132,7 +132,7 @@ from evalsuite.backends.base import load_backend
 from evalsuite.executors.ray import RayExecutor
 spec, address, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 backend = load_backend(spec, "batch_size=2")
-ex = RayExecutor(backend, spec, replicas=1, address=address, replica_env_names=["MY_EXTRA"], log=lambda m: None)
+ex = RayExecutor(backend, replicas=1, address=address, replica_env_names=["MY_EXTRA"], log=lambda m: None)
 ex.start()
 import ray, os
 replica = ray.get(ex.slots[0].actor.environ.remote(names))

@@ -22,7 +22,7 @@ def counting():
         made: list["Counting"] = []
 
         @classmethod
-        def create(cls, backend, spec, model_args, settings, log):
+        def create(cls, backend, settings, log):
             ex = cls(backend)
             cls.made.append(ex)
             return ex
@@ -51,7 +51,7 @@ def test_each_kind_checks_its_settings():
 
 
 def test_a_plugin_executor_runs_the_main_model_and_each_role(counting, tmp_path):
-    assert isinstance(make_executor("counting", MockBackend("m"), None, None), counting)
+    assert isinstance(make_executor("counting", MockBackend("m")), counting)
     counting.made.clear()
     subject = MockBackend("subject", script=lambda r: "Yes" if "predict" in r.messages[0][1].lower() else "#### 7")
     res = evaluate("self_predict_gsm8k", model=subject, limit=2, output_dir=tmp_path, max_tokens=16,

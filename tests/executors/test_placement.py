@@ -88,13 +88,13 @@ def test_executor_choice(tiny_model_dir):
     from evalsuite.executors.local import LocalExecutor
 
     be = HFBackend(str(tiny_model_dir))
-    assert isinstance(make_executor(None, be, None, None), LocalExecutor)
+    assert isinstance(make_executor(None, be), LocalExecutor)
     with pytest.raises(UsageError, match="unknown executor 'dask'; choose one of: local, ray"):
-        make_executor("dask", be, None, None)
+        make_executor("dask", be)
     with pytest.raises(UsageError, match="need --executor ray"):
-        make_executor("local", be, None, None, replicas=2)
+        make_executor("local", be, replicas=2)
     with pytest.raises(UsageError, match="at least 1"):
-        make_executor("ray", be, None, None, replicas=0)
+        make_executor("ray", be, replicas=0)
 
 
 def test_ray_missing_is_one_line_with_the_install_command(cli, monkeypatch, tmp_path, tiny_model_dir):

@@ -71,6 +71,27 @@ def test_resume_with_another_replica_count_makes_no_model_call(local_ray, in_pro
     same_outputs(in_process, tmp_path)
 
 
+def test_tokenprob_on_replicas_asks_them_nothing_after_the_round(local_ray, tiny_model_dir, tmp_path, monkeypatch):
+    """The answers carry their token offsets from the replica, so a finished chain costs no call to a replica; a
+    Backend made by load_backend is a model the replicas can build (it carries its spec)."""
+    from evalsuite import evaluate
+    from evalsuite.backends.base import load_backend
+    from evalsuite.executors.ray import RayExecutor
+
+    conf = dict(tasks="gsm8k", limit=3, max_tokens=12, options={"confidence": "tokenprob"}, progress=False,
+                log=lambda m: None)
+    local = evaluate(model=f"hf:{tiny_model_dir}", output_dir=tmp_path / "local", **conf)
+
+    def refuse(self, ids):
+        raise AssertionError("a replica was asked for token offsets")
+
+    monkeypatch.setattr(RayExecutor, "token_offsets", refuse)
+    ray = evaluate(model=load_backend(f"hf:{tiny_model_dir}"), output_dir=tmp_path / "ray", executor="ray",
+                   replicas=1, **conf)
+    got = [s.confidence["tokenprob"] for s in ray.samples if s.attempt == 0]
+    assert got == [s.confidence["tokenprob"] for s in local.samples if s.attempt == 0] and len(got) == 3
+
+
 def test_a_backend_error_in_a_replica_is_its_own_one_line_error(local_ray, tiny_model_dir, tmp_path):
     from evalsuite import evaluate
     from evalsuite.errors import UsageError
