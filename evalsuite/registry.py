@@ -44,6 +44,8 @@ PROTOCOLS: dict[str, type] = {}
 SCORERS: dict[str, type] = {}
 METRICS: dict[str, object] = {}
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+GROUP_SUMMARIZERS: dict[str, Callable] = {}
+"""Group card `aggregate:` name -> `fn(members) -> Summary | None` over a group's member tasks (summaries/groups.py)."""
 RUN_OPTIONS: dict[str, dict] = {}
 """`evalsuite run` flag -> its argparse keywords, from the registered options classes (evalsuite/options.py)."""
 RUN_OPTION_GROUPS: dict[str, str] = {}
@@ -61,8 +63,8 @@ PLUGINS_VAR = "EVALSUITE_PLUGINS"
 ENTRY_POINT_GROUP = "evalsuite.plugins"
 """Installed packages declare their plugin modules here (`[project.entry-points."evalsuite.plugins"]`)."""
 
-_DECLARATION = re.compile(
-    r"^[ \t]*(?:\w+ = )?@?(backend|executor|protocol|scorer|metric|summarizer|command|run_options)\(", re.M)
+_DECLARATION = re.compile(r"^[ \t]*(?:\w+ = )?@?(backend|executor|protocol|scorer|metric|summarizer|group_summarizer"
+                          r"|command|run_options)\(", re.M)
 _LAZY_CLASS = re.compile(
     r"^@(?P<kind>backend|executor)\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
 LAZY = ("backend", "executor")
@@ -100,6 +102,11 @@ def protocol(name: str) -> Callable[[T], T]:
 def scorer(name: str) -> Callable[[T], T]:
     """Register a scorer class under `name` (named by task cards)."""
     return _register(SCORERS, "scorer", name)
+
+
+def group_summarizer(name: str) -> Callable[[T], T]:
+    """Register a group summarizer under `name`, the name a group card's `aggregate:` list gives it."""
+    return _register(GROUP_SUMMARIZERS, "group summarizer", name)
 
 
 def command(name: str, help: str, configure: Callable) -> Callable[[T], T]:

@@ -5,7 +5,7 @@ of many short rounds does not rewrite everything after each one), and once at th
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,10 +13,10 @@ from evalsuite.options import LiveOptions, RunOptions
 from evalsuite.records import Sample
 from evalsuite.reporting import outputs
 from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, ChainGrouper
-from evalsuite.plot_specs import to_dict
-from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
+from evalsuite.reporting.results_file import glossary_of, now, write_results
+from evalsuite.results import GroupResult, Results, TaskResult
 from evalsuite.summaries import MetricRow, summarize
-from evalsuite.summaries.groups import group_plots
+from evalsuite.summaries.groups import group_cards, summarize_groups
 
 
 LIVE_WAIT_FACTOR = 4.0
@@ -46,36 +46,32 @@ class RunOutputs:
     live_cost: float = field(default=0.0, init=False)
     """Seconds the last partial write took: the next waits at least LIVE_WAIT_FACTOR times as long."""
 
-    def summarize(self, samples: list[Sample]) -> tuple[list[MetricRow], dict, list[MetricRow], dict]:
-        """Task rows and extras, then group rows and extras (groups pool or average their subsets)."""
-        from evalsuite.summaries.critique_groups import add_critique_groups
-        from evalsuite.summaries.groups import summarize_groups
+    def __post_init__(self) -> None:
+        group_cards(self.tasks)  # a group card's unknown `aggregate:` fails before the first round, not after
 
-        rows, extras = summarize(samples, seed=self.seed, primary={p.card.name: p.scorer.primary for p in self.plans},
-                                 subsets={p.card.name: p.card.extra.get("subset", "") for p in self.plans},
-                                 options=self.options, rounds=self.rounds,
-                                 metrics={p.card.name: tuple(p.card.metrics) for p in self.plans})
-        group_rows, group_extras = summarize_groups(self.tasks, samples, seed=self.seed, rounds=self.rounds)
-        group_rows, group_extras = add_critique_groups(self.tasks, samples, self.seed, group_rows, group_extras)
-        return rows, extras, group_rows, group_extras
+    def summarize(self, samples: list[Sample]) -> tuple[list[MetricRow], dict[str, TaskResult], list[MetricRow],
+                                                        dict[str, GroupResult]]:
+        """Task rows and results, then the rows and results of the groups' declared summarizers."""
+        rows, tasks = summarize(samples, seed=self.seed, primary={p.card.name: p.scorer.primary for p in self.plans},
+                                subsets={p.card.name: p.card.extra.get("subset", "") for p in self.plans},
+                                options=self.options, rounds=self.rounds,
+                                metrics={p.card.name: tuple(p.card.metrics) for p in self.plans})
+        group_rows, groups = summarize_groups(self.tasks, samples, seed=self.seed, rounds=self.rounds)
+        return rows, tasks, group_rows, groups
 
     def write(self, samples: list[Sample], stats: Any, partial: bool, rounds_done: int | None = None,
               execution: dict[str, Any] | None = None) -> tuple[list[MetricRow], dict[str, Any]]:
         """Summarize `samples` and write every output; return (all metric rows, the run info of results.json)."""
-        rows, extras, group_rows, group_extras = self.summarize(samples) if samples else ([], {}, [], {})
-        results = ResultsFile(
+        rows, tasks, group_rows, groups = self.summarize(samples) if samples else ([], {}, [], {})
+        results = Results(
             model=self.header["model"], versions=self.header["versions"], git_hash=self.header.get("git_hash"),
-            run={**asdict(stats), "tokens_per_s": stats.tokens_per_s,
-                 "wall_seconds": time.perf_counter() - self.t_start},
+            created=now(), run={**asdict(stats), "tokens_per_s": stats.tokens_per_s,
+                                "wall_seconds": time.perf_counter() - self.t_start},
             execution=execution, partial=partial, rounds_done=rounds_done if partial else None, config=self.config,
-            tasks={name: task_results([r for r in rows if r.task == name], extras.get(name, {}), **d)
-                   for name, d in self.data_info.items()},
-            groups={name: task_results([r for r in group_rows if r.task == name],
-                                       {**ex, "plots": [to_dict(p) for p in group_plots(ex)]})
-                    for name, ex in group_extras.items()},
-            glossary=glossary_of(rows + group_rows))
+            tasks={name: replace(tasks.get(name, TaskResult()), **d) for name, d in self.data_info.items()},
+            groups=groups, glossary=glossary_of(rows + group_rows))
         rows = rows + group_rows
-        results.write(self.output_dir / "results.json")
+        write_results(self.output_dir / "results.json", results)
         browser = ChainGrouper(DEFAULT_MAX_CHAINS)
         outputs.write_samples(self.output_dir / "samples.jsonl", samples, on_line=browser.add)
         outputs.write_results_csv(self.output_dir / "results.csv", rows)

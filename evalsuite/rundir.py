@@ -1,7 +1,7 @@
-"""Read a run directory back (results.json, samples.jsonl) for reports and leaderboards, with one-line errors.
-
-Run dirs come from users and other machines, so every field the readers use is checked for its JSON type here;
-a file of the wrong shape is a UsageError naming the file and the field, never a traceback further down."""
+"""Read a run directory back (results.json, samples.jsonl) for reports, leaderboards and the critique matrix, with
+one-line errors. `load_run` is the one reader of results.json: it parses it into the typed `evalsuite.results`
+classes (whose fields are checked for their JSON types there), so a file of the wrong shape or an older schema is a
+UsageError naming the file, the field and the fix, never a traceback further down."""
 from __future__ import annotations
 
 import json
@@ -12,18 +12,10 @@ from typing import Any, Iterator
 import orjson
 
 from evalsuite.errors import UsageError
-
-REQUIRED_KEYS = ("model", "config", "tasks")
+from evalsuite.results import SCHEMA_VERSION, Results, SchemaError
 
 _NONE = type(None)
-_STR, _INT, _NUM = (str, _NONE), (int, _NONE), (int, float, _NONE)
-MODEL_FIELDS = {"spec": _STR, "backend": _STR, "model_id": _STR, "revision": _STR}
-TOP_FIELDS = {"model": (dict,), "config": (dict,), "tasks": (dict,), "groups": (dict, _NONE), "versions": (dict,),
-              "run": (dict,), "created": _STR, "git_hash": _STR}
-SECTION_FIELDS = {"metrics": (list,), "extras": (dict, _NONE), "files": (dict, _NONE), "n_docs": _INT,
-                  "protocol": _STR, "source": _STR, "primary_convention": _STR}
-ROW_FIELDS = {"metric": (str,), "round": (int,), "value": _NUM, "ci_low": _NUM, "ci_high": _NUM, "n": _INT,
-              "protocol": _STR, "subset": _STR, "label": _STR, "direction": _STR, "note": _STR}
+_STR, _INT = (str, _NONE), (int, _NONE)
 SAMPLE_FIELDS = {"task": (str,), "protocol": (str,), "doc_id": (str, int), "sample_idx": (int,), "round": (int,),
                  "attempt": _INT, "kind": (str,), "prompt": (str, list, _NONE), "output": _STR, "correct": (bool, _NONE),
                  "conventions": (dict, _NONE), "confidence": (dict, _NONE), "token_stats": (dict, _NONE)}
@@ -50,37 +42,6 @@ def shape_problem(obj: Any, fields: dict[str, tuple[type, ...]], where: str, req
     return ""
 
 
-def _results_problem(res: Any) -> str:
-    """What is wrong with a results.json payload for the report and leaderboard readers, or ''."""
-    problem = shape_problem(res, TOP_FIELDS, "", REQUIRED_KEYS)
-    if problem:
-        return problem
-    problem = shape_problem(res["model"], MODEL_FIELDS, "model", tuple(MODEL_FIELDS))
-    if problem or not isinstance(res["config"].get("temperature"), _NUM):
-        return problem or f"config.temperature is {_kind(res['config']['temperature'])}, expected a number"
-    sections = [("tasks", n, s) for n, s in res["tasks"].items()]
-    sections += [("groups", n, s) for n, s in (res.get("groups") or {}).items()]
-    for part, name, sec in sections:
-        where = f"{part}.{name}"
-        problem = shape_problem(sec, SECTION_FIELDS, where)
-        for i, row in enumerate([] if problem else sec.get("metrics", [])):
-            problem = shape_problem(row, ROW_FIELDS, f"{where}.metrics[{i}]", ("metric",))
-            if problem:
-                break
-        if problem:
-            return problem
-    return ""
-
-
-def _normalise_rows(res: dict[str, Any]) -> None:
-    """Fill the metric-row fields the readers index directly, for rows written by an older or newer version."""
-    for sec in [*res["tasks"].values(), *(res.get("groups") or {}).values()]:
-        for row in sec.get("metrics", []):
-            row.setdefault("label", row["metric"])
-            row.setdefault("protocol", "")
-            row.setdefault("round", 0)
-
-
 def _sample_problem(rec: Any) -> str:
     problem = shape_problem(rec, SAMPLE_FIELDS, "the record")
     if problem or not isinstance(rec.get("prompt"), list):
@@ -94,10 +55,10 @@ def _sample_problem(rec: Any) -> str:
 
 @dataclass(frozen=True)
 class RunDir:
-    """A finished run: its directory and the results.json payload."""
+    """A run dir: its path and its typed results."""
 
     path: Path
-    results: dict[str, Any]
+    results: Results
 
     @property
     def name(self) -> str:
@@ -157,8 +118,11 @@ def load_run(path: str | Path) -> RunDir:
     except (json.JSONDecodeError, RecursionError) as e:
         why = f"{e.msg}, line {e.lineno}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
         raise UsageError(f"{f} is not valid JSON ({why}); re-run `evalsuite run` into {p} to rewrite it") from None
-    problem = _results_problem(results)
-    if problem:
-        raise UsageError(f"{f}: {problem}; it was not written by `evalsuite run` (re-run into {p} to rewrite it)")
-    _normalise_rows(results)
-    return RunDir(p, results)
+    if isinstance(results, dict) and "schema_version" not in results:
+        raise UsageError(f"{f} was written before results schema {SCHEMA_VERSION}; convert it with "
+                         f"`evalsuite upgrade {p}`")
+    try:
+        return RunDir(p, Results.from_dict(results))
+    except SchemaError as e:
+        raise UsageError(f"{f}: {e}; it was not written by this evalsuite's `evalsuite run` (re-run into {p} to "
+                         "rewrite it)") from None

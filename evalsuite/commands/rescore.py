@@ -1,23 +1,24 @@
 """`evalsuite rescore --lm-eval-samples samples_*.jsonl`: evalsuite's metrics on lm-eval's logged replies.
 
 Reads lm-eval's `--log_samples` output, scores every raw reply with the evalsuite task's scorer (and the
-confidence the twin's protocol reads), and writes results.json, results.csv and samples.jsonl like a run,
-without a model call. For lm-eval's own tasks (e.g. `gsm8k`) it records the source task and its filters and
-reports, per filter, how often lm-eval's per-sample score equals the evalsuite metric applying the same rule.
+confidence the twin's protocol reads), and writes results.json, results.csv, samples.jsonl and report.html like
+a run, without a model call. For lm-eval's own tasks (e.g. `gsm8k`) it records the source task and its filters
+and reports, per filter, how often lm-eval's per-sample score equals the evalsuite metric applying the same rule.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
 import hashlib
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from evalsuite.registry import command
 
 if TYPE_CHECKING:
     from evalsuite.lmeval.samples import LoggedTask
-    from evalsuite.summaries import MetricRow
+    from evalsuite.results import MetricRow, TaskResult
 
 NO_TOKENS = ("mean_tokens",)
 """Rows left out: lm-eval logs reply text only, so token counts (and token statistics) are not known."""
@@ -32,12 +33,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed of the confidence intervals")
 
 
-def _task_entry(lt: LoggedTask, got: list[MetricRow], extras: dict[str, Any], primary: str) -> dict[str, Any]:
-    """The results.json entry of one rescored lm-eval task: its source, filters and per-filter agreement."""
-    from evalsuite.reporting.results_file import task_results
-
-    return task_results(
-        got, extras, source="lm-eval samples", lm_eval_task=lt.source, lm_eval_native=lt.native,
+def _task_entry(lt: LoggedTask, got: list[MetricRow], summarized: TaskResult, primary: str) -> TaskResult:
+    """The results of one rescored lm-eval task: its rows, extras and plots, its source, filters and per-filter
+    agreement."""
+    return replace(
+        summarized, metrics=got, source="lm-eval samples", lm_eval_task=lt.source, lm_eval_native=lt.native,
         lm_eval_filters=list(lt.filters),
         files={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in lt.files},
         n_docs=len({s.doc_id for s in lt.samples}), protocol=lt.protocol, oracle=False,
@@ -82,7 +82,10 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from evalsuite.lmeval.samples import read_logged
     from evalsuite.lmeval.twins import scorer_for
     from evalsuite.reporting import outputs
-    from evalsuite.reporting.results_file import ResultsFile, git_hash, glossary_of, prepare_output_dir
+    from evalsuite.reporting.html import write_report
+    from evalsuite.reporting.results_file import (git_hash, glossary_of, now, prepare_output_dir, versions,
+                                                  write_results)
+    from evalsuite.results import Results, TaskResult
     from evalsuite.summaries import summarize
 
     logged = read_logged(args.lm_eval_samples, args.task)
@@ -91,20 +94,23 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     samples, rows, tasks = [], [], {}
     for lt in logged:
         card, primary = lt.card, scorer_for(lt.card.name).primary
-        got, extras = summarize(lt.samples, seed=args.seed, primary={card.name: primary},
+        got, summarized = summarize(lt.samples, seed=args.seed, primary={card.name: primary},
                                 subsets={card.name: card.extra.get("subset", "")}, options=lt.options)
         got = [r for r in got if r.metric.text not in NO_TOKENS]
         samples += lt.samples
         rows += got
-        tasks[lt.source if card.name in tasks else card.name] = _task_entry(lt, got, extras.get(card.name, {}),
-                                                                           primary)
+        tasks[lt.source if card.name in tasks else card.name] = _task_entry(
+            lt, got, summarized.get(card.name, TaskResult()), primary)
     model = logged[0].model
-    ResultsFile(model={"spec": model, "backend": "lm-eval", "model_id": model, "revision": None},
-                config={"tasks": list(tasks), "source": "lm-eval", "lm_eval_samples": [str(p) for p in
-                        args.lm_eval_samples], "seed": args.seed, "model": model},
-                tasks=tasks, git_hash=git_hash(), glossary=glossary_of(rows)).write(out / "results.json")
+    results = Results(model={"spec": model, "backend": "lm-eval", "model_id": model, "revision": None},
+                      config={"tasks": list(tasks), "source": "lm-eval", "lm_eval_samples": [str(p) for p in
+                              args.lm_eval_samples], "seed": args.seed, "model": model},
+                      tasks=tasks, versions=versions(), git_hash=git_hash(), created=now(),
+                      glossary=glossary_of(rows))
+    write_results(out / "results.json", results)
     outputs.write_samples(out / "samples.jsonl", samples)
     outputs.write_results_csv(out / "results.csv", rows)
+    write_report(out)  # read back through the one results reader, as `evalsuite report` would
     outputs.print_summary(rows)
     for lt in logged:
         print("\n".join(_agreement_lines(lt, rows)))

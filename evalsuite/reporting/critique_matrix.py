@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import UsageError
-from evalsuite.reporting.outputs import atomic_write_text, csv_text
+from evalsuite.reporting.outputs import atomic_write_text, csv_text, json_row
+from evalsuite.results import MetricRow
 from evalsuite.rundir import RunDir, load_run
 
 CELLS = (  # (metric row name, round: "first" = 0 or "last", label)
@@ -40,13 +41,13 @@ class Entry:
 
 def model_name(run: RunDir) -> str:
     """How a run's model is named in the matrix: its spec as given (`hf:embedded`, `mock:a`), else its model id."""
-    m = run.results["model"]
+    m = run.results.model
     return str(m.get("spec") or m.get("model_id") or run.name)
 
 
 def _generator(run: RunDir) -> str:
     """The generator of a critique_correct run: the model of its --policy-run, or the critic itself."""
-    policy = (run.results["config"].get("options") or {}).get("policy_run")
+    policy = (run.results.config.get("options") or {}).get("policy_run")
     if not policy:
         return model_name(run)
     for base in (Path(policy).expanduser(), run.path / policy, run.path.parent / Path(policy).name):
@@ -63,7 +64,7 @@ def entries(run_dirs: list[str]) -> list[Entry]:
     seen: dict[tuple[str, str], str] = {}
     for d in run_dirs:
         run = load_run(d)
-        proto = run.results["config"].get("protocol")
+        proto = run.results.config.get("protocol")
         if proto != "critique_correct":
             raise UsageError(f"{d} is a {proto or 'task-default'} run; the matrix reads `--protocol critique_correct` "
                              "runs (with --policy-run GEN_RUN for a cross pair)")
@@ -79,19 +80,19 @@ def entries(run_dirs: list[str]) -> list[Entry]:
     return out
 
 
-def _row(metrics: list[dict[str, Any]], name: str, which: str) -> dict[str, Any] | None:
+def _row(metrics: list[MetricRow], name: str, which: str) -> MetricRow | None:
     """The run's row of metric `name` (no variant) at round 0 or at its last round."""
-    rows = [r for r in metrics if r.get("metric") == name]
+    rows = [r for r in metrics if r.metric == name]
     if not rows:
         return None
-    return min(rows, key=lambda r: r["round"]) if which == "first" else max(rows, key=lambda r: r["round"])
+    return min(rows, key=lambda r: r.round) if which == "first" else max(rows, key=lambda r: r.round)
 
 
 def cells(es: list[Entry]) -> list[dict[str, Any]]:
     """Every (task, metric, critic, generator) cell, missing pairs with an empty value."""
     critics = list(dict.fromkeys(e.critic for e in es))
     generators = list(dict.fromkeys(e.generator for e in es))
-    tasks = list(dict.fromkeys(t for e in es for t in e.run.results["tasks"]))
+    tasks = list(dict.fromkeys(t for e in es for t in e.run.results.tasks))
     by_pair = {(e.critic, e.generator): e for e in es}
     out = []
     for task in tasks:
@@ -99,12 +100,11 @@ def cells(es: list[Entry]) -> list[dict[str, Any]]:
             for c in critics:
                 for g in generators:
                     e = by_pair.get((c, g))
-                    sec = e.run.results["tasks"].get(task) if e else None
-                    r = _row(sec.get("metrics", []), name, which) if sec else None
+                    sec = e.run.results.tasks.get(task) if e else None
+                    r = json_row(row) if sec and (row := _row(sec.metrics, name, which)) else {}
                     out.append({"task": task, "metric": name, "critic": c, "generator": g,
-                                "value": r["value"] if r else None, "ci_low": r["ci_low"] if r else None,
-                                "ci_high": r["ci_high"] if r else None, "n": r["n"] if r else None,
-                                "round": r["round"] if r else None, "run": str(e.run.path) if e else ""})
+                                **{k: r.get(k) for k in ("value", "ci_low", "ci_high", "n", "round")},
+                                "run": str(e.run.path) if e else ""})
     return out
 
 

@@ -20,7 +20,8 @@ from evalsuite.errors import UsageError
 from evalsuite.reporting import plots
 from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, TaskSamples, group_chains
 from evalsuite.reporting.glossary import Glossary, base_name
-from evalsuite.reporting.outputs import atomic_write_text
+from evalsuite.reporting.outputs import atomic_write_text, json_row
+from evalsuite.results import GroupResult, MetricRow
 from evalsuite.rundir import RunDir, load_run
 
 ARROWS = {"higher": "↑", "lower": "↓"}
@@ -97,13 +98,14 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def metric_table(rows: list[dict[str, Any]], gl: Glossary | None = None) -> dict[str, Any]:
+def metric_table(metric_rows: list[MetricRow], gl: Glossary | None = None) -> dict[str, Any]:
     """A task's metrics pivoted to one line per metric (and protocol, subset) with a column per attempt (the answer
     round: 0 is the first answer, 1 the first revision, ...).
 
     Each cell holds the value, its 95% CI and n; within a line the best attempt is marked (by the metric's
     direction) when the values differ. Round -1 (not per attempt) is the column "all attempts"."""
     gl = gl or Glossary(legacy=True)
+    rows = [json_row(r) for r in metric_rows]
     rounds = sorted({int(r.get("round", 0)) for r in rows}, key=lambda x: (x < 0, x))
     lines: dict[tuple, dict[str, Any]] = {}
     for r in rows:
@@ -184,41 +186,42 @@ def report_context(run: RunDir, max_chains: int | None, control: str | Path | No
     from evalsuite.reporting.pushback_control import control_figures
 
     res = run.results
-    gl = Glossary.from_dict(res.get("glossary"))
+    gl = Glossary.from_dict(res.glossary)
     if chains is None:
         chains = group_chains(run.samples(), max_chains)
-    tasks = []
-    sections = [(name, g, True) for name, g in (res.get("groups") or {}).items()]
-    sections += [(name, t, False) for name, t in res.get("tasks", {}).items()]
-    for name, t, is_group in sections:
+    tasks = [_group_entry(name, g, gl) for name, g in res.groups.items()]
+    for name, t in res.tasks.items():
         figures, notes = plots.task_figures(t, gl)
-        if not is_group:
-            more, more_notes = control_figures(run, name, control)
-            figures, notes = figures + more, notes + more_notes
-        protocols = sorted({r.get("protocol", "") for r in t.get("metrics", [])} - {""})
+        more, more_notes = control_figures(run, name, control)
+        protocols = sorted({r.protocol for r in t.metrics} - {""})
         tasks.append({
-            "name": name, "is_group": is_group, "source": t.get("source", ""), "files": t.get("files", {}),
-            "n_docs": t.get("n_docs"), "protocol": t.get("protocol") or ", ".join(protocols),
-            "oracle": bool(t.get("oracle")), "primary_convention": t.get("primary_convention", ""),
-            "metrics": metric_table(t.get("metrics", []), gl), "figures": figures, "plot_notes": notes,
-            "samples": None if is_group else chains.get(name),
-            "members": sorted({m for v in (t.get("extras") or {}).values() if isinstance(v, dict)
-                               for m in v.get("subsets", [])}) if is_group else [],
-        })
-    run_info = res.get("run", {})
+            "name": name, "is_group": False, "source": t.source, "files": t.files, "n_docs": t.n_docs,
+            "protocol": t.protocol or ", ".join(protocols), "oracle": t.oracle,
+            "primary_convention": t.primary_convention, "metrics": metric_table(t.metrics, gl),
+            "figures": figures + more, "plot_notes": notes + more_notes, "samples": chains.get(name), "members": []})
+    run_info = res.run or {}
     tps = run_info.get("tokens_per_s")
     return {
-        "title": f"evalsuite report: {res['model'].get('model_id') or res['model'].get('spec', '')}",
-        "run_name": run.name, "model": res["model"], "config": res["config"], "versions": res.get("versions", {}),
-        "git_hash": res.get("git_hash"), "created": res.get("created", ""), "run": run_info,
+        "title": f"evalsuite report: {res.model.get('model_id') or res.model.get('spec', '')}",
+        "run_name": run.name, "model": res.model, "config": res.config, "versions": res.versions,
+        "git_hash": res.git_hash, "created": res.created, "run": run_info,
         "wall": _hms(run_info.get("wall_seconds")), "gen_time": _hms(run_info.get("gen_seconds")),
         "tokens_per_s": f"{tps:.1f}" if isinstance(tps, (int, float)) else "n/a",
         "tasks": tasks, "max_chains": max_chains, "script": SCRIPT, "csp": content_security_policy(),
-        "partial": res.get("partial") is True, "rounds_done": res.get("rounds_done"),
+        "partial": res.partial is True, "rounds_done": res.rounds_done,
         "glossary": glossary(gl),
-        "stored": stored_generations(run.path) if res.get("partial") is True else None,
+        "stored": stored_generations(run.path) if res.partial is True else None,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _group_entry(name: str, g: GroupResult, gl: Glossary) -> dict[str, Any]:
+    """What the report shows of a task group: its rows and plots, over its member tasks."""
+    figures, notes = plots.task_figures(g, gl)
+    return {"name": name, "is_group": True, "source": "", "files": {}, "n_docs": None,
+            "protocol": ", ".join(sorted({r.protocol for r in g.metrics} - {""})), "oracle": False,
+            "primary_convention": "", "metrics": metric_table(g.metrics, gl), "figures": figures,
+            "plot_notes": notes, "samples": None, "members": sorted(g.tasks)}
 
 
 def render_report(run: RunDir, max_chains: int | None = DEFAULT_MAX_CHAINS, control: str | Path | None = None,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting.leaderboard_spec import Column, Spec, default_spec
+from evalsuite.results import GroupResult, MetricRow, TaskResult
 from evalsuite.rundir import RunDir
 
 CONFIG_KEYS = ("max_tokens", "temperature", "top_p", "samples", "rounds", "token_stats", "options")
@@ -80,17 +81,21 @@ class Board:
         return [f"{t}: {msg}" for t, msg in sorted(self.task_flags.items()) if t in e.tasks]
 
 
-def _sections(run: RunDir) -> dict[str, dict[str, Any]]:
+def _sections(run: RunDir) -> dict[str, TaskResult | GroupResult]:
     """A run's tasks and groups (groups hold rows aggregated over their subsets), by name."""
-    return {**(run.results.get("groups") or {}), **run.results.get("tasks", {})}
+    return run.results.sections()
 
 
 def _task_protocols(run: RunDir) -> set[tuple[str, str]]:
-    return {(name, r.get("protocol", "")) for name, t in _sections(run).items() for r in t.get("metrics", [])}
+    return {(name, r.protocol) for name, t in _sections(run).items() for r in t.metrics}
+
+
+def _finite(x: float | None) -> float | None:
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
 def _model_key(run: RunDir) -> tuple[str, str, str]:
-    m = run.results["model"]
+    m = run.results.model
     return (str(m.get("backend", "")), str(m.get("model_id") or m.get("spec", "")), str(m.get("revision", "")))
 
 
@@ -101,13 +106,13 @@ def _protocols(run: RunDir) -> str:
 
 def _settings(run: RunDir) -> tuple[tuple[str, str], ...]:
     """The run config that changes numbers (CONFIG_KEYS), as comparable strings."""
-    cfg = run.results.get("config", {})
+    cfg = run.results.config
     return (*((k, _short(cfg.get(k))) for k in CONFIG_KEYS), ("roles", _short(_roles(run))))
 
 
 def _roles(run: RunDir) -> dict[str, str]:
     """The models of the run's roles (a critic's or an arguer's model changes the numbers as the main one does)."""
-    roles = run.results.get("model", {}).get("roles") or {}
+    roles = run.results.model.get("roles") or {}
     return {name: f"{r.get('backend')}:{r.get('model_id')}@{str(r.get('revision') or '')[:12]}"
             for name, r in sorted(roles.items()) if isinstance(r, dict)}
 
@@ -125,7 +130,7 @@ def _assign(runs: list[RunDir]) -> tuple[list[Entry], list[str]]:
             if same:
                 notes.append(f"{key[1]}: runs {', '.join(r.name for e in same for r in e.runs)} and {run.name} "
                              f"cover the same task with the same protocol and settings; kept as separate rows")
-            home = Entry(key, run.results["model"], proto, sets)
+            home = Entry(key, run.results.model, proto, sets)
             entries.append(home)
         home.runs.append(run)
     _label(entries)
@@ -157,31 +162,31 @@ def _cell(run: RunDir, col: Column) -> Cell:
     task = _sections(run).get(col.task)
     if task is None:
         return Cell(None, missing="task not run")
-    rows = [r for r in task.get("metrics", []) if r.get("metric") == col.metric
-            and (col.protocol is None or r.get("protocol") == col.protocol)
-            and (col.subset is None or (r.get("subset") or "") == col.subset)]
+    rows = [r for r in task.metrics if r.metric == col.metric
+            and (col.protocol is None or r.protocol == col.protocol)
+            and (col.subset is None or r.subset == col.subset)]
     if not rows:
         return Cell(None, run=run.name, missing="metric not in run")
-    rnd = max(int(r.get("round", 0)) for r in rows) if col.round == "last" else col.round
-    rows = [r for r in rows if int(r.get("round", 0)) == rnd]
+    rnd = max(r.round for r in rows) if col.round == "last" else col.round
+    rows = [r for r in rows if r.round == rnd]
     if not rows:
         return Cell(None, run=run.name, missing=f"no round {rnd}")
     if len(rows) > 1:
-        which = sorted({f"{r.get('protocol')}/{r.get('subset') or '-'}" for r in rows})
+        which = sorted({f"{r.protocol}/{r.subset or '-'}" for r in rows})
         return Cell(None, run=run.name, missing=f"ambiguous ({', '.join(which)}); name protocol/subset in the spec")
     r = rows[0]
-    v = r.get("value")
-    if not isinstance(v, (int, float)) or not math.isfinite(v):
-        return Cell(None, run=run.name, round=rnd, missing="undefined" + (f": {r['note']}" if r.get("note") else ""))
-    return Cell(float(v), r.get("ci_low"), r.get("ci_high"), r.get("n"), run.name, rnd, r.get("protocol", ""))
+    if _finite(r.value) is None:
+        return Cell(None, run=run.name, round=rnd, missing="undefined" + (f": {r.note}" if r.note else ""))
+    return Cell(float(r.value), _finite(r.ci_low), _finite(r.ci_high), r.n, run.name, rnd, r.protocol)
 
 
 def task_config(run: RunDir, task: str) -> dict[str, Any]:
     """The settings that make one run's numbers on `task` comparable (or not) with another's."""
-    cfg = run.results.get("config", {})
-    t = _sections(run).get(task, {})
-    sig = {"protocol": t.get("protocol"), "docs": t.get("n_docs"), "data source": t.get("source"),
-           "data files": t.get("files"), "scoring convention": t.get("primary_convention"),
+    cfg = run.results.config
+    t = _sections(run).get(task)
+    t = t if isinstance(t, TaskResult) else None  # a group records none of these of its own
+    sig = {"protocol": t and t.protocol, "docs": t and t.n_docs, "data source": t and t.source,
+           "data files": t and t.files, "scoring convention": t and t.primary_convention,
            **{k: cfg.get(k) for k in CONFIG_KEYS}, "roles": _roles(run)}
     if (cfg.get("temperature") or 0) > 0:
         sig["seed"] = cfg.get("seed")
@@ -229,12 +234,11 @@ def build_leaderboard(runs: list[RunDir], spec: Spec | None = None) -> Board:
     entries, notes = _assign(runs)
     by_protocol = len({e.protocol for e in entries}) > 1
     if spec is None:
-        rows: dict[str, list[dict[str, Any]]] = {}
+        rows: dict[str, list[MetricRow]] = {}
         for run in runs:
             for task, t in _sections(run).items():
                 # Rows split by protocol name it in their label; the columns then need not.
-                rows.setdefault(task, []).extend({**r, "protocol": ""} if by_protocol else r
-                                                 for r in t.get("metrics", []))
+                rows.setdefault(task, []).extend(replace(r, protocol="") if by_protocol else r for r in t.metrics)
         spec = default_spec(rows)
     columns = []
     for col in spec.columns:
@@ -247,8 +251,8 @@ def build_leaderboard(runs: list[RunDir], spec: Spec | None = None) -> Board:
             else:
                 e.cells[col.id] = (found or [c for c in cands if c.missing != "task not run"] or cands)[0]
         if col.direction is None:
-            dirs = {r.get("direction") for run in runs for r in _sections(run).get(col.task, {}).get("metrics", [])
-                    if r.get("metric") == col.metric} - {None, "none"}
+            dirs = {r.direction for run in runs for t in [_sections(run).get(col.task)] if t is not None
+                    for r in t.metrics if r.metric == col.metric} - {"none"}
             if len(dirs) == 1:
                 col = Column(**{**col.__dict__, "direction": dirs.pop()})
             elif col.weight > 0 and any(e.cells[col.id].value is not None for e in entries):

@@ -31,6 +31,7 @@ import yaml
 from evalsuite.errors import UsageError
 from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.base import spec as metric_spec
+from evalsuite.results import MetricRow
 
 SPEC_DIR = Path(str(resources.files("evalsuite") / "leaderboards"))
 """The specs shipped inside the package (core, self_correction, introspection, contamination)."""
@@ -176,15 +177,14 @@ def load_spec(path: str | Path) -> Spec:
     return parse_spec(data, p.stem)
 
 
-def default_spec(rows_by_task: dict[str, list[dict[str, Any]]]) -> Spec:
+def default_spec(rows_by_task: dict[str, list[MetricRow]]) -> Spec:
     """Without a spec: every metric with a direction, one column per task/metric/protocol/subset/round, unscored."""
     seen: dict[str, Column] = {}
     for task, rows in rows_by_task.items():
         for r in rows:
-            if r.get("direction") not in ("higher", "lower"):
+            if r.direction not in ("higher", "lower"):
                 continue
-            c = Column(task, r["metric"], int(r.get("round", 0)), r.get("protocol") or None, r.get("subset") or None,
-                       0.0, r["direction"])
+            c = Column(task, r.metric.text, r.round, r.protocol or None, r.subset or None, 0.0, r.direction)
             seen.setdefault(c.id, c)
     return Spec("all-metrics", "All metrics", "Every metric with a direction in the given runs; no spec was given, "
                 "so there is no overall score.", tuple(seen[k] for k in sorted(seen)))

@@ -95,8 +95,8 @@ def render_markdown(board: Board) -> str:
     for e in board.entries:
         for r in e.runs:
             res = r.results
-            lines.append(f"| {_md(r.name)} | {_md(e.label)} | {_md(res.get('created', ''))} | "
-                         f"{_md(', '.join(res.get('tasks', {})))} | {_md((res.get('git_hash') or '')[:12])} |")
+            lines.append(f"| {_md(r.name)} | {_md(e.label)} | {_md(res.created)} | "
+                         f"{_md(', '.join(res.tasks))} | {_md((res.git_hash or '')[:12])} |")
     return "\n".join(lines) + "\n"
 
 

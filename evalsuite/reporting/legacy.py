@@ -1,6 +1,6 @@
 """Plots of a run written before summaries returned typed plot specs (results.json without `plots`): the extras
-shapes those versions wrote are translated, once, to plot entries (`{"plot": KIND, ...}`, see plot_specs.py).
-New runs never go through here; the report draws their stored specs directly.
+shapes those versions wrote are translated, once, to plot entries (`{"plot": KIND, ...}`, see plot_specs.py), by
+`evalsuite upgrade` only (commands/upgrade.py). No reader goes through here; the report draws stored specs.
 
 The shapes, as the older summarizers wrote them:
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from evalsuite.metrics.base import PARAMS
 from evalsuite.records import Sample
-from evalsuite.summaries import MetricRow
+from evalsuite.results import MetricRow
 
 CSV_COLUMNS = [
     "task", "subset", "protocol", "attempt", "metric", "variant", *(f"param_{k}" for k in PARAMS), "value", "ci_low",
@@ -68,6 +68,11 @@ def _clean(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
     return x
+
+
+def json_row(r: MetricRow) -> dict[str, Any]:
+    """A metric row as results.json holds it (NaN as null): the form the report's table and plots read."""
+    return _clean(r.to_dict())
 
 
 def _mean(xs: list[float]) -> float | None:

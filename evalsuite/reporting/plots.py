@@ -5,8 +5,8 @@ A plot is chosen by what a run holds, never by task name:
 * ``rounds`` comes from metric rows whose glossary entry (results.json) says ``plot="rounds"`` (e.g. ``accuracy``):
   value and 95% CI against the answer round, one line per metric and protocol.
 * Every other plot is a typed spec a summarizer returned (plot_specs.py: FlipMatrix, Reliability, AccuracyVsN,
-  RocCurves, ConfusionMatrix), stored per task under ``plots`` and drawn by the renderer of its type. A run written
-  before specs were stored has its extras translated by legacy.py. An entry of the wrong shape becomes a note.
+  RocCurves, ConfusionMatrix), stored per task under ``plots`` and drawn by the renderer of its type (a run written
+  before results schema 2 is converted once by `evalsuite upgrade`).
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from evalsuite.reporting.glossary import Glossary, base_name
-from evalsuite.plot_specs import (AccuracyVsN, Bin, ConfusionMatrix, FlipMatrix, Reliability, RocCurves,
-                                            ShapeError, from_dict)
+from evalsuite.plot_specs import AccuracyVsN, Bin, ConfusionMatrix, FlipMatrix, Reliability, RocCurves
+from evalsuite.reporting.outputs import json_row
+from evalsuite.results import GroupResult, TaskResult
 
 PALETTE = ["#1f5fa8", "#d9731a", "#2e8b57", "#b8336a", "#6a4c93", "#7f7f7f", "#c9a227", "#17becf"]
 LINESTYLES = ["-", "--", ":", "-."]
@@ -269,28 +270,17 @@ RENDERERS: dict[type, Callable[[Any], Figure]] = {
 """How each plot spec type is drawn (the `rounds` plot reads metric rows)."""
 
 
-def task_figures(task: dict[str, Any], glossary: Glossary | None = None) -> tuple[list[Figure], list[str]]:
-    """The plots of a task's (or group's) results.json entry: the rounds plot of its rows, then each plot spec it
-    stores under `plots`; an entry written before plots were typed has its extras translated (legacy.py).
-    A malformed entry becomes a note instead of a figure."""
-    from evalsuite.reporting.legacy import legacy_plots
-
-    figures, notes = [], []
-    rows = task.get("metrics", [])
-    rounds = plot_rounds(rows, glossary or Glossary(legacy=True))
+def task_figures(section: TaskResult | GroupResult, glossary: Glossary | None = None
+                 ) -> tuple[list[Figure], list[str]]:
+    """The plots of a task's (or group's) results: the rounds plot of its rows, then each plot spec its summarizers
+    returned, drawn by type; (figures, notes), the notes empty (the reader refused malformed specs)."""
+    figures = []
+    rounds = plot_rounds([json_row(r) for r in section.metrics], glossary or Glossary(legacy=True))
     if rounds is not None:
         figures.append(rounds)
-    stored = task.get("plots")
-    entries = enumerate(stored) if isinstance(stored, list) else legacy_plots(task.get("extras", {}), rows)
-    for where, data in entries:
-        where = f"plots[{where}]" if isinstance(stored, list) else f"extras {where}"
-        try:
-            spec = from_dict(data)
-        except ShapeError as e:
-            notes.append(f"{where}: {data.get('plot') if isinstance(data, dict) else 'plot'} data not drawn ({e})")
-            continue
+    for i, spec in enumerate(section.plots):
         fig = RENDERERS[type(spec)](spec)
         suffix = " · ".join(v for v in (spec.subset, spec.protocol) if v and v not in fig.title)
         figures.append(Figure(fig.kind, fig.title + (f" ({suffix})" if suffix else ""), fig.uri,
-                              f"{fig.caption} Source: {where}."))
-    return figures, notes
+                              f"{fig.caption} Source: plots[{i}]."))
+    return figures, []

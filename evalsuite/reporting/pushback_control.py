@@ -21,13 +21,13 @@ def control_dir(run: RunDir, given: str | Path | None = None) -> str | None:
     """The control run named for `run`: `given`, else its config's `pushback_control` option, else None."""
     if given:
         return str(given)
-    value = (run.results["config"].get("options") or {}).get("pushback_control")
+    value = (run.results.config.get("options") or {}).get("pushback_control")
     return str(value) if value else None
 
 
 def _label(control: RunDir) -> str:
-    opts = control.results["config"].get("options") or {}
-    kind = opts.get("pushback") or control.results["config"].get("protocol") or "control"
+    opts = control.results.config.get("options") or {}
+    kind = opts.get("pushback") or control.results.config.get("protocol") or "control"
     return f"Control ({kind}, {control.name})"
 
 
@@ -40,11 +40,10 @@ def control_figures(run: RunDir, task: str, given: str | Path | None = None) -> 
         control = load_run(where)
     except UsageError as e:
         return [], [f"control run not drawn: {e}"]
-    section = control.results["tasks"].get(task)
+    section = control.results.tasks.get(task)
     if section is None:
         return [], [f"control run {control.name} has no task {task}"]
-    keep = {**section, "plots": [p for p in section.get("plots") or [] if isinstance(p, dict)
-                                 and p.get("plot") in DRAWN]}
-    figures, notes = plots.task_figures(keep, Glossary.from_dict(control.results.get("glossary")))
+    keep = dataclasses.replace(section, plots=[p for p in section.plots if p.KIND in DRAWN])
+    figures, notes = plots.task_figures(keep, Glossary.from_dict(control.results.glossary))
     label = _label(control)
     return [dataclasses.replace(f, title=f"{label}: {f.title}") for f in figures], notes

@@ -1,5 +1,5 @@
-"""The results.json schema, one dataclass written by both a run (`evaluate`) and `evalsuite rescore`, and the
-output-dir check and provenance (package versions, git hash) both record."""
+"""Writing results.json (the typed `evalsuite.results.Results` that a run, `evalsuite rescore` and `evalsuite
+upgrade` build), the output-dir check, and the provenance (package versions, git hash) they record."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -7,12 +7,12 @@ import importlib.metadata
 import platform
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting import outputs
+from evalsuite.results import Results
 
 PACKAGES = ("evalsuite", "torch", "transformers", "datasets", "numpy", "math-verify", "vllm", "lm_eval")
 """Packages whose installed versions results.json records (those not installed are left out)."""
@@ -64,41 +64,9 @@ def prepare_output_dir(path: Path) -> None:
                              "another --output-dir")
 
 
-@dataclass
-class ResultsFile:
-    """results.json: who produced it (model, versions, git hash, when), how (config, run counts, execution), and per
-    task (and task group) its metric rows, extras and plots. Optional parts left None are not written."""
-
-    model: dict[str, Any]
-    config: dict[str, Any]
-    tasks: dict[str, dict[str, Any]]
-    versions: dict[str, str] = field(default_factory=versions)
-    git_hash: str | None = None
-    created: str = field(default_factory=now)
-    run: dict[str, Any] | None = None
-    """Counts and timings of a run (generated, from the store, tokens/s, wall seconds); None for a rescore."""
-    execution: dict[str, Any] | None = None
-    partial: bool | None = None
-    """True while a run goes on (rewritten after each round), False when done; None for a rescore."""
-    rounds_done: int | None = None
-    groups: dict[str, dict[str, Any]] | None = None
-    glossary: dict[str, Any] | None = None
-    """What the report shows about each metric and variant of the rows (reporting/glossary.py)."""
-
-    ORDER = ("model", "versions", "git_hash", "created", "run", "execution", "partial", "config", "tasks",
-             "rounds_done", "groups", "glossary")
-
-    def header(self) -> dict[str, Any]:
-        """The run info a run returns: everything before `partial`."""
-        d = self.to_dict()
-        return {k: d[k] for k in self.ORDER[:6] if k in d}
-
-    def to_dict(self) -> dict[str, Any]:
-        optional = ("git_hash", "run", "execution", "partial", "rounds_done", "groups", "glossary")
-        return {k: getattr(self, k) for k in self.ORDER if getattr(self, k) is not None or k not in optional}
-
-    def write(self, path: Path) -> None:
-        outputs.write_results_json(path, self.to_dict())
+def write_results(path: Path, results: Results) -> None:
+    """Write results.json (NaN as null, atomically) from the typed results every writer builds."""
+    outputs.write_results_json(path, results.to_dict())
 
 
 def glossary_of(rows: Iterable[Any]) -> dict[str, Any]:
@@ -106,11 +74,3 @@ def glossary_of(rows: Iterable[Any]) -> dict[str, Any]:
     from evalsuite.reporting.glossary import Glossary
 
     return Glossary.of(r.metric for r in rows).to_dict()
-
-
-def task_results(rows: list[Any], extras: dict[str, Any], **entry: Any) -> dict[str, Any]:
-    """One task's (or group's) entry: what the caller records about it, then its metric rows, extras and the plot
-    specs its summarizers returned (`extras["plots"]`, from summarize(), moved to `plots`)."""
-    extras = dict(extras)
-    plots = extras.pop("plots", [])
-    return {**entry, "metrics": [r.to_dict() for r in rows], "extras": extras, "plots": plots}

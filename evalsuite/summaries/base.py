@@ -6,46 +6,16 @@ Each summarizer sees the samples of one (task, protocol) group and returns metri
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from evalsuite.metrics.base import MetricName, spec
 from evalsuite.options import Options, RunOptions
 from evalsuite.records import Sample
-from evalsuite.plot_specs import PlotSpec, to_dict
+from evalsuite.plot_specs import PlotSpec
+from evalsuite.results import MetricRow, TaskResult
 
 SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
-PLOTS = "plots"
-"""The key of a task's extras under which summarize() collects its summarizers' plot specs (as dicts)."""
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One tidy result row; `round` is the answer round (0 = first answer), -1 when not per round."""
-
-    task: str
-    subset: str
-    protocol: str
-    round: int
-    metric: MetricName
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
-    direction: str
-    label: str
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.metric, str):
-            object.__setattr__(self, "metric", MetricName.legacy(self.metric))
-
-    def to_dict(self) -> dict:
-        """The results.json row: `metric` is the readable id (`name[variant, K=V]`), the structured name beside it."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["metric"] = self.metric.text
-        d.update(self.metric.to_dict())
-        return d
 
 
 @dataclass
@@ -141,27 +111,30 @@ def summarize(
     samples: list[Sample], seed: int = 0, primary: dict[str, str] | None = None,
     subsets: dict[str, str] | None = None, options: "RunOptions | dict[str, Any] | None" = None,
     metrics: dict[str, tuple[str, ...]] | None = None, rounds: int | None = None,
-) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
-    """The summarizers each (task, protocol) group's protocol declares: (rows, extras by task). A task whose card
-    lists `metrics:` reports only those metric families (and the extras of the summarizers that gave them)."""
+) -> tuple[list[MetricRow], dict[str, TaskResult]]:
+    """The summarizers each (task, protocol) group's protocol declares: (rows, each task's results: its rows, its
+    summarizers' extras by summarizer name and their plot specs). A task whose card lists `metrics:` reports only
+    those metric families (and the extras and plots of the summarizers that gave them)."""
     groups: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:
         groups[(s.task, s.protocol)].append(s)
     rows: list[MetricRow] = []
-    extras: dict[str, dict[str, Any]] = defaultdict(dict)
+    results: dict[str, TaskResult] = {}
     opts = RunOptions.parse(options)
     for (task, proto), ss in groups.items():
         g = Group(task, proto, ss, (primary or {}).get(task, ""), (subsets or {}).get(task, ""), seed, opts,
                   correction_rounds(proto, rounds))
         wanted = set((metrics or {}).get(task, ()))
+        res = results.setdefault(task, TaskResult())
         for name in applicable(proto):
             out = SUMMARIZERS[name](g)
             if out is None:
                 continue
             kept = [r for r in out.rows if not wanted or _family(r) in wanted]
             rows.extend(kept)
+            res.metrics.extend(kept)
             if out.extras and (kept or not wanted):
-                extras[task][name] = out.extras
-            if out.plots and (kept or not wanted):
-                extras[task].setdefault(PLOTS, []).extend(to_dict(p) for p in out.plots)
-    return rows, dict(extras)
+                res.extras[name] = out.extras
+            if kept or not wanted:
+                res.plots.extend(out.plots)
+    return rows, results

@@ -1,20 +1,20 @@
-"""Critique results of a task group (e.g. `criticbench`): critique accuracy, F1 (wrong = positive) and verdict
-parse rate over the first judged attempt of every subset, twice and labelled: pooled over all subsets' judgements,
-and the unweighted mean over subsets. CIs resample questions (within each subset for the mean).
+"""The `critique` group summarizer (a group card's `aggregate: [critique]`, e.g. `criticbench`): critique
+accuracy, F1 (wrong = positive) and verdict parse rate over the first judged attempt of every subset, twice and
+labelled: pooled over all subsets' judgements, and the unweighted mean over subsets. CIs resample questions (within each subset for the mean).
 """
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections import defaultdict
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from evalsuite.metrics.critique import critique_accuracy, critique_f1, verdict_parse_rate
-from evalsuite.records import Sample
-from evalsuite.summaries.base import Group, MetricRow
-from evalsuite.summaries.critique import N_BOOT, Judgement, _arrays, critique_rows, judgements
+from evalsuite.registry import group_summarizer
+from evalsuite.summaries.base import Group, MetricRow, Summary
+from evalsuite.summaries.critique import N_BOOT, Judgement, _arrays, critique_rows, judgements, verdict_matrix
+from evalsuite.summaries.groups import Members
 
 POOLED, MEAN = "pooled", "mean over subsets"
 MEAN_METRICS: tuple[tuple[str, Callable[..., float]], ...] = (
@@ -62,47 +62,20 @@ def mean_rows(group: Group, per: dict[str, list[Judgement]], seed: int) -> list[
     return rows
 
 
-def summarize_critique_groups(tasks: list[str] | str, samples: list[Sample], seed: int = 0
-                              ) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
-    """Rows and extras (`{group: {protocol: {"critique": ...}}}`) for every group named in `tasks`."""
-    from evalsuite.tasks.cards import GroupCard, catalog
-
-    names = [n.strip() for n in (tasks.split(",") if isinstance(tasks, str) else tasks) if n.strip()]
-    cards = catalog()
-    by: dict[tuple[str, str], list[Sample]] = defaultdict(list)
-    for s in samples:
-        by[(s.task, s.protocol)].append(s)
-    rows: list[MetricRow] = []
-    extras: dict[str, dict[str, Any]] = {}
-    for name in names:
-        card = cards.get(name)
-        if not isinstance(card, GroupCard):
-            continue
-        for proto in sorted({p for (t, p) in by if t in card.tasks}):
-            per = {}
-            for t in card.tasks:
-                js = [j for j in judgements(by.get((t, proto), [])) if j.attempt == 0]
-                if js:
-                    per[t] = [dataclasses.replace(j, cluster=f"{t}/{j.cluster}") for j in js]
-            if not per:
-                continue
-            members = [s for t in per for s in by[(t, proto)]]
-            group = Group(name, proto, members, seed=seed, subset=POOLED)
-            pooled = [j for js in per.values() for j in js]
-            got, ex = critique_rows(group, pooled, 0, seed)
-            note = f"pooled over the judgements of {len(per)} subsets"
-            rows.extend(dataclasses.replace(r, label=f"{r.label} · {POOLED}", note=note) for r in got)
-            rows.extend(mean_rows(group, per, seed))
-            extras.setdefault(name, {})[proto] = {"critique": {"subsets": list(per), POOLED: ex}}
-    return rows, extras
-
-
-def add_critique_groups(tasks: list[str] | str, samples: list[Sample], seed: int, rows: list[MetricRow],
-                        extras: dict[str, dict[str, Any]]) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
-    """`rows`/`extras` of the other group summaries with the critique group results added."""
-    more_rows, more = summarize_critique_groups(tasks, samples, seed)
-    merged = {name: {proto: dict(v) for proto, v in ex.items()} for name, ex in extras.items()}
-    for name, ex in more.items():
-        for proto, v in ex.items():
-            merged.setdefault(name, {}).setdefault(proto, {}).update(v)
-    return rows + more_rows, merged
+@group_summarizer("critique")
+def critique_group(m: Members) -> Summary | None:
+    """Critique accuracy, F1 and parse rate over the members' first judged attempts: pooled, and their mean."""
+    per = {}
+    for t, ss in m.samples.items():
+        js = [j for j in judgements(ss) if j.attempt == 0]
+        if js:
+            per[t] = [dataclasses.replace(j, cluster=f"{t}/{j.cluster}") for j in js]
+    if not per:
+        return None
+    group = Group(m.group, m.protocol, [s for t in per for s in m.samples[t]], seed=m.seed, subset=POOLED)
+    got, ex = critique_rows(group, [j for js in per.values() for j in js], 0, m.seed)
+    note = f"pooled over the judgements of {len(per)} subsets"
+    rows = [dataclasses.replace(r, label=f"{r.label} · {POOLED}", note=note) for r in got]
+    rows += mean_rows(group, per, m.seed)
+    plot = dataclasses.replace(verdict_matrix(ex, "Critique verdicts"), protocol=m.protocol)
+    return Summary(rows, {"subsets": list(per), POOLED: ex}, [plot])

@@ -1,26 +1,44 @@
-"""Results of a task group (e.g. `correctbench`): accuracy at every round and, from round 1 on, Δ, Δi→c, Δc→i, CL,
-CS and RSS (round 0 → r), each twice and labelled: the unweighted mean over subsets, and pooled over all subsets'
-chains. CIs resample docs within each subset. Only the accuracy and self-correction families are aggregated.
+"""Results of a task group (e.g. `correctbench`): the group card names the group summarizers that aggregate its
+member tasks (`aggregate: [self_correction, critique]`), each registered with `@group_summarizer(name)`, and
+summarize_groups applies what every requested card declares, per protocol of the members' samples.
+
+`self_correction` (here): accuracy at every round and, from round 1 on, Δ, Δi→c, Δc→i, CL, CS and RSS (round
+0 → r), each twice and labelled: the unweighted mean over subsets, and pooled over all subsets' chains. CIs
+resample docs within each subset. `critique` is in critique_groups.py.
 """
 from __future__ import annotations
 
 import dataclasses
 import warnings
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
+from evalsuite.errors import UsageError
 from evalsuite.metrics.self_correction import acc_after, undefined_reason
 from evalsuite.records import Sample
-from evalsuite.plot_specs import PlotSpec
-from evalsuite.summaries.base import Group, MetricRow, correction_rounds
+from evalsuite.registry import GROUP_SUMMARIZERS, group_summarizer, load_plugins
+from evalsuite.results import GroupResult
+from evalsuite.summaries.base import Group, MetricRow, Summary, correction_rounds
 from evalsuite.summaries.self_correction import (
     CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, flip_plots, join, percentile_ci,
     resampled_flips,
 )
 
 POOLED, MEAN = "pooled", "mean over subsets"
+
+
+@dataclass(frozen=True)
+class Members:
+    """What a group summarizer sees: the samples of a group's member tasks under one protocol, by task in the
+    card's order (members without samples left out), the bootstrap seed and the run's --rounds."""
+
+    group: str
+    protocol: str
+    samples: dict[str, list[Sample]]
+    seed: int = 0
+    rounds: int | None = None
 
 
 def _names(tasks: list[str] | str) -> list[str]:
@@ -61,48 +79,57 @@ def _rows_for(group: Group, chs: dict[str, Chains], rng: np.random.Generator) ->
     return rows
 
 
-def summarize_groups(
-    tasks: list[str] | str, samples: list[Sample], seed: int = 0, rounds: int | None = None
-) -> tuple[list[MetricRow], dict[str, dict[str, Any]]]:
-    """Rows and extras for every group named in `tasks` (task names are ignored), per protocol.
+@group_summarizer("self_correction")
+def self_correction_group(m: Members) -> Summary | None:
+    """Accuracy per round and the self-correction metrics, pooled over the members' chains and their mean."""
+    hint = correction_rounds(m.protocol, m.rounds)
+    chs = {t: ch for t, ss in m.samples.items() if (ch := build_chains(ss, hint, prefix=f"{t}/")) is not None}
+    if not chs:
+        return None
+    group = Group(m.group, m.protocol, [s for t in chs for s in m.samples[t]], seed=m.seed)
+    pooled = flip_extras(combine(list(chs.values())))
+    return Summary(_rows_for(group, chs, np.random.default_rng(m.seed)), {"subsets": list(chs), POOLED: pooled},
+                   flip_plots(pooled, protocol=m.protocol))
 
-    `rounds` (the run's --rounds) pads the self-correction protocols' chains that all stopped early."""
+
+def group_cards(tasks: list[str] | str) -> list:
+    """The group cards named in `tasks` (task names are skipped); one that declares an unregistered group
+    summarizer is a UsageError naming the registered ones."""
     from evalsuite.tasks.cards import GroupCard, catalog
 
     cards = catalog()
+    out = [c for n in _names(tasks) if isinstance(c := cards.get(n), GroupCard)]
+    load_plugins()
+    for card in out:
+        unknown = [a for a in card.aggregate if a not in GROUP_SUMMARIZERS]
+        if unknown:
+            raise UsageError(f"group {card.name} declares aggregate {', '.join(unknown)}, which no group summarizer "
+                             f"is registered as; choose from: {', '.join(sorted(GROUP_SUMMARIZERS))}")
+    return out
+
+
+def summarize_groups(tasks: list[str] | str, samples: list[Sample], seed: int = 0, rounds: int | None = None
+                     ) -> tuple[list[MetricRow], dict[str, GroupResult]]:
+    """(rows, results) of every group named in `tasks`: each group summarizer its card declares, per protocol of
+    its members' samples. `rounds` (the run's --rounds) pads the chains of protocols that count corrections."""
     by: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:
         by[(s.task, s.protocol)].append(s)
     rows: list[MetricRow] = []
-    extras: dict[str, dict[str, Any]] = {}
-    for name in _names(tasks):
-        card = cards.get(name)
-        if not isinstance(card, GroupCard):
-            continue
+    out: dict[str, GroupResult] = {}
+    for card in group_cards(tasks):
+        res = GroupResult(tasks=[t for t in card.tasks if any(k[0] == t for k in by)], aggregate=list(card.aggregate))
         for proto in sorted({p for (t, p) in by if t in card.tasks}):
-            hint = correction_rounds(proto, rounds)
-            chs = {t: ch for t in card.tasks
-                   if (ch := build_chains(by.get((t, proto), []), hint, prefix=f"{t}/")) is not None}
-            if not chs:
-                continue
-            members = [s for t in chs for s in by[(t, proto)]]
-            group = Group(name, proto, members, seed=seed)
-            rows.extend(_rows_for(group, chs, np.random.default_rng(seed)))
-            extras.setdefault(name, {})[proto] = {"subsets": list(chs),
-                                                  POOLED: flip_extras(combine(list(chs.values())))}
-    return rows, extras
-
-
-def group_plots(extras: dict[str, Any]) -> list[PlotSpec]:
-    """The plots of one group's extras (`{protocol: ...}` as summarize_groups and add_critique_groups write them):
-    the pooled flips and the pooled critique verdicts of each protocol."""
-    from evalsuite.summaries.critique import verdict_matrix
-
-    out: list[PlotSpec] = []
-    for proto, ex in extras.items():
-        if POOLED in ex:
-            out += flip_plots(ex[POOLED], protocol=proto)
-        if "critique" in ex:
-            out.append(dataclasses.replace(verdict_matrix(ex["critique"][POOLED], "Critique verdicts"),
-                                           protocol=proto))
-    return out
+            members = Members(card.name, proto, {t: by[(t, proto)] for t in card.tasks if (t, proto) in by}, seed,
+                              rounds)
+            for agg in card.aggregate:
+                got = GROUP_SUMMARIZERS[agg](members)
+                if got is None:
+                    continue
+                res.metrics.extend(got.rows)
+                res.extras.setdefault(agg, {})[proto] = got.extras
+                res.plots.extend(got.plots)
+        if res.extras:
+            rows.extend(res.metrics)
+            out[card.name] = res
+    return rows, out

@@ -52,11 +52,13 @@ class TaskCard:
 
 @dataclass(frozen=True)
 class GroupCard:
-    """A named list of tasks (e.g. `correctbench`)."""
+    """A named list of tasks (e.g. `correctbench`) and the group summarizers (`aggregate:`) whose results over the
+    member tasks a run of the group adds to results.json's `groups` (none declared: per-task results only)."""
 
     name: str
     description: str
     tasks: tuple[str, ...]
+    aggregate: tuple[str, ...] = ()
 
 
 REQUIRED = ("name", "description", "size", "answer_type", "scorer", "protocol", "data", "prompts")
@@ -97,7 +99,12 @@ def parse_card(path: Path, home: Path = TASKS_DIR) -> TaskCard | GroupCard:
     """One card file -> its card, includes expanded; reads nothing but the YAML files."""
     raw = expand_card(path)
     if "tasks" in raw:
-        return GroupCard(raw["name"], raw.get("description", ""), tuple(raw["tasks"]))
+        agg = raw.get("aggregate", [])
+        agg = [agg] if isinstance(agg, str) else agg
+        if not (isinstance(agg, list) and all(isinstance(a, str) for a in agg)):
+            raise UsageError(f"group card {path}: aggregate must name group summarizers (a name or a list of "
+                             "names, e.g. `aggregate: [self_correction]`); fix it")
+        return GroupCard(raw["name"], raw.get("description", ""), tuple(raw["tasks"]), tuple(agg))
     missing = [k for k in REQUIRED if k not in raw]
     if missing:
         raise UsageError(f"task card {path} lacks {', '.join(missing)}; add them (see docs/extending.md)")

@@ -27,7 +27,8 @@ def good_run(tmp_path) -> Path:
     run = tmp_path / "run"
     run.mkdir()
     row = MetricRow("gsm8k", "", "direct", 0, "accuracy", 0.5, 0.0, 1.0, 2, "higher", "Accuracy", "")
-    payload = {"model": {"spec": "hf:hand", "backend": "hf", "model_id": "hand", "revision": "local-1"},
+    payload = {"schema_version": 2,
+               "model": {"spec": "hf:hand", "backend": "hf", "model_id": "hand", "revision": "local-1"},
                "versions": {"evalsuite": "0"}, "created": "2025-01-01T00:00:00+00:00",
                "config": {"tasks": ["gsm8k"], "temperature": 0.0, "seed": 0},
                "tasks": {"gsm8k": {"source": "local", "n_docs": 2, "protocol": "direct",
@@ -99,6 +100,10 @@ RESULTS = {
     "round_float": (_set(["tasks", "gsm8k", "metrics", 0, "round"], None), ["metrics[0].round is null"]),
     "groups_list": (_set(["groups"], [1]), ["groups is a list"]),
     "temperature": (_set(["config", "temperature"], "hot"), ["config.temperature is a string"]),
+    "version_1": (lambda r: {k: v for k, v in r.items() if k != "schema_version"},
+                  ["written before results schema 2", "convert it with `evalsuite upgrade"]),
+    "version_3": (_set(["schema_version"], 3), ["schema_version is 3; this evalsuite reads 2"]),
+    "bad_plot": (_set(["tasks", "gsm8k", "plots"], [{"plot": "pie"}]), ["tasks.gsm8k.plots[0]: not a plot entry"]),
 }
 
 

@@ -39,7 +39,11 @@ def normalise(obj):
 
 
 def read_outputs(run_dir: Path) -> dict:
-    results = normalise(json.loads((run_dir / "results.json").read_text()))
+    """results.json read through the one reader (`load_run`, the typed results) and samples.jsonl, normalised."""
+    from evalsuite.reporting.outputs import _clean
+    from evalsuite.rundir import load_run
+
+    results = normalise(_clean(load_run(run_dir).results.to_dict()))
     results.get("config", {}).pop("model", None)
     results.pop("model", None)
     samples = [normalise(json.loads(x)) for x in (run_dir / "samples.jsonl").read_text().splitlines()]

@@ -9,8 +9,8 @@ import pytest
 
 from evalsuite.records import Generation, Request, Sample
 from evalsuite.reporting import outputs
-from evalsuite.reporting.results_file import ResultsFile, glossary_of, task_results
-from evalsuite.summaries import MetricRow
+from evalsuite.reporting.results_file import glossary_of, write_results
+from evalsuite.results import GroupResult, MetricRow, Results, TaskResult
 
 
 def make_sample(task: str, doc_id: str, rnd: int, output: str, correct: bool | None, *, attempt: int | None = None,
@@ -33,7 +33,7 @@ def row(task: str, metric: str, value: float, rnd: int = 0, *, direction: str = 
 
 def write_run(path: Path, rows: list[MetricRow], samples: list[Sample] = (), *, model_id: str = "hand-model",
               extras: dict[str, dict[str, Any]] | None = None, config: dict[str, Any] | None = None,
-              task_info: dict[str, dict[str, Any]] | None = None, groups: dict | None = None,
+              plots: dict[str, list[Any]] | None = None, groups: dict[str, GroupResult] | None = None,
               roles: dict[str, dict[str, Any]] | None = None) -> Path:
     """A run dir with results.json, samples.jsonl and results.csv as `evaluate()` writes them."""
     path.mkdir(parents=True, exist_ok=True)
@@ -41,20 +41,20 @@ def write_run(path: Path, rows: list[MetricRow], samples: list[Sample] = (), *, 
     cfg = {"tasks": tasks, "model": f"hf:{model_id}", "limit": 10, "protocol": None, "max_tokens": 64,
            "temperature": 0.0, "top_p": 1.0, "seed": 0, "samples": 1, "rounds": 1, "data_source": "local",
            "token_stats": True, "options": {}, **(config or {})}
-    results = ResultsFile(
+    results = Results(
         model={"spec": f"hf:{model_id}", "backend": "hf", "model_id": model_id, "revision": "local-1",
                **({"roles": roles} if roles else {})},
         versions={"python": "3.11", "evalsuite": "0.1.0"}, git_hash="abc123", created="2025-01-01T00:00:00+00:00",
         run={"generated": len(samples), "from_store": 0, "gen_tokens": 30, "gen_seconds": 1.5, "rounds": 1,
              "tokens_per_s": 20.0, "wall_seconds": 2.0},
         config=cfg,
-        tasks={t: task_results([r for r in rows if r.task == t], (extras or {}).get(t, {}), source="local",
-                               files={"test.jsonl": "ab" * 32}, n_docs=10,
-                               protocol=next((r.protocol for r in rows if r.task == t), "direct"), oracle=False,
-                               primary_convention="flexible", **(task_info or {}).get(t, {}))
+        tasks={t: TaskResult(source="local", files={"test.jsonl": "ab" * 32}, n_docs=10,
+                             protocol=next((r.protocol for r in rows if r.task == t), "direct"), oracle=False,
+                             primary_convention="flexible", metrics=[r for r in rows if r.task == t],
+                             extras=(extras or {}).get(t, {}), plots=list((plots or {}).get(t, [])))
                for t in tasks},
-        groups=groups or None, glossary=glossary_of(rows))
-    results.write(path / "results.json")
+        groups=groups or {}, glossary=glossary_of(rows))
+    write_results(path / "results.json", results)
     outputs.write_samples(path / "samples.jsonl", samples)
     outputs.write_results_csv(path / "results.csv", rows)
     return path

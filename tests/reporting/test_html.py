@@ -13,6 +13,7 @@ import pytest
 from evalsuite import evaluate
 from evalsuite.cli import main
 from evalsuite.reporting.html import metric_table, visible, write_report
+from evalsuite.commands.upgrade import upgrade_task as upgraded_task
 from evalsuite.reporting.plots import task_figures
 
 
@@ -120,7 +121,7 @@ def test_plots_follow_the_data_present(rd):
         "contamination": {"roc": [{"plot": "roc", "subset": "gsm8k",
                                    "detectors": {"ppl": {"fpr": [0, 0.5, 1], "tpr": [0, 1, 1], "auc": 0.75}}}]},
     }
-    figs, notes = task_figures({"metrics": rows, "extras": extras})
+    figs, notes = task_figures(upgraded_task("t", {"metrics": rows, "extras": extras}))  # the old shapes, translated
     assert notes == []
     by_kind = {f.kind: f for f in figs}
     assert sorted(by_kind) == ["accuracy_vs_n", "confusion", "flip_matrix", "reliability", "roc", "rounds"]
@@ -135,18 +136,19 @@ def test_plots_follow_the_data_present(rd):
     assert "ROC curves (gsm8k)" == by_kind["roc"].title
 
 
-def test_absent_data_draws_nothing_and_bad_shapes_are_reported(rd):
+def test_absent_data_draws_nothing_and_bad_old_shapes_are_said_and_left_out(rd, capsys):
     only_parse = [rd.row("t", "parse_rate", 0.5).to_dict()]
-    assert task_figures({"metrics": only_parse, "extras": {}}) == ([], [])
+    assert task_figures(upgraded_task("t", {"metrics": only_parse, "extras": {}})) == ([], [])
     bad = {"x": {"plot": "roc", "detectors": {"ppl": {"fpr": [0, 1], "tpr": [0]}}}}
-    figs, notes = task_figures({"metrics": only_parse, "extras": bad})
-    assert figs == [] and len(notes) == 1 and "x: roc data not drawn" in notes[0]
+    figs, notes = task_figures(upgraded_task("t", {"metrics": only_parse, "extras": bad}))
+    assert figs == [] and notes == []
+    assert capsys.readouterr().out.startswith("note: tasks.t plot x left out (detector 'ppl': fpr and tpr")
 
 
 def test_metric_table_marks_the_best_round_by_direction(rd):
-    rows = [rd.row("t", "accuracy", v, r).to_dict() for r, v in enumerate([0.4, 0.6, 0.5])]
-    rows += [rd.row("t", "ece", v, r, direction="lower").to_dict() for r, v in enumerate([0.2, 0.1, 0.3])]
-    rows += [rd.row("t", "parse_rate", 0.5, r).to_dict() for r in range(3)]
+    rows = [rd.row("t", "accuracy", v, r) for r, v in enumerate([0.4, 0.6, 0.5])]
+    rows += [rd.row("t", "ece", v, r, direction="lower") for r, v in enumerate([0.2, 0.1, 0.3])]
+    rows += [rd.row("t", "parse_rate", 0.5, r) for r in range(3)]
     lines = {ln["metric"]: ln for ln in metric_table(rows)["lines"]}
     assert [lines["accuracy"]["cells"][r]["best"] for r in range(3)] == [False, True, False]
     assert [lines["ece"]["cells"][r]["best"] for r in range(3)] == [False, True, False]

@@ -1,5 +1,6 @@
-"""Typed plot specs: summaries return them, results.json stores them, the report draws them by type; a malformed
-entry becomes a note; and a run written before specs (the golden runs) still renders without the live registry."""
+"""Typed plot specs: summaries return them, results.json stores them, the report draws them by type; the reader
+refuses a malformed entry with one line; and a run written before specs (the golden runs) renders, after
+`evalsuite upgrade`, without the live registry."""
 from __future__ import annotations
 
 import json
@@ -18,10 +19,13 @@ from evalsuite.reporting.plots import task_figures
 from evalsuite.summaries.base import Group
 from evalsuite.summaries.calibration import summarize_calibration
 from evalsuite.summaries.critique import verdict_matrix
-from evalsuite.summaries.groups import group_plots
+from evalsuite.cli import main
+from evalsuite.results import MODEL_FIELDS, Results, SchemaError, TaskResult
 from evalsuite.summaries.self_correction import flip_plots
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "data"
+BINS = [{"lo": 0.1, "hi": 0.2, "count": 1, "mean_confidence": 0.15, "accuracy": 0.0}]
+"""Reliability bins in the shape older summarizers wrote to their extras (reporting/legacy.py translates it)."""
 
 
 def _answer(doc: str, correct: bool, conf: float) -> Sample:
@@ -44,7 +48,7 @@ def test_calibration_returns_a_reliability_spec_that_round_trips_and_is_drawn():
     # equal-width bins: 0.15 in [0.1, 0.2) with accuracy 0, 0.95 in [0.9, 1.0] with accuracy 1
     assert [(b.lo, b.count, b.accuracy) for b in spec.bins["equal-width"]] == [(0.1, 1, 0.0), (0.9, 1, 1.0)]
     assert from_dict(_stored(spec)) == spec
-    figs, notes = task_figures({"metrics": [], "extras": {"x": {"width": "not bins"}}, "plots": [_stored(spec)]})
+    figs, notes = task_figures(TaskResult(extras={"x": {"width": BINS}}, plots=[from_dict(_stored(spec))]))
     assert notes == [] and [f.kind for f in figs] == ["reliability"], "stored specs only: extras are not guessed"
     assert figs[0].caption.endswith("Source: plots[0].")
 
@@ -62,26 +66,15 @@ def test_flip_and_confusion_specs_from_the_summaries_extras():
           "unparsed": {"response_correct": 4, "response_wrong": 0}}
     m = verdict_matrix(ex, "Critique verdicts, answer 0 judged")
     assert isinstance(m, ConfusionMatrix) and m.counts == [[9, 2, 4], [1, 7, 0]]
-    figs, _ = task_figures({"metrics": [], "plots": [_stored(s) for s in (consecutive, from_first, m)]})
+    figs, _ = task_figures(TaskResult(plots=[from_dict(_stored(s)) for s in (consecutive, from_first, m)]))
     assert [f.kind for f in figs] == ["flip_matrix", "flip_matrix", "confusion"]
 
 
-def test_a_groups_pooled_flips_and_verdicts_become_specs_of_its_protocols():
-    flips = [{"from": 0, "to": 1, "right→right": 2, "right→wrong": 0, "wrong→right": 1, "wrong→wrong": 1}]
-    ex = {"confusion": {"exclude": {"tp": 1, "fp": 0, "fn": 2, "tn": 3}},
-          "unparsed": {"response_correct": 1, "response_wrong": 0}}
-    extras = {"review": {"subsets": ["a", "b"], "pooled": {"flips": flips, "flips_from_first": flips}},
-              "critique": {"critique": {"subsets": ["a"], "pooled": ex}}}
-    got = group_plots(extras)
-    assert [(type(p).__name__, p.protocol) for p in got] == [("FlipMatrix", "review"), ("ConfusionMatrix", "critique")]
-    assert got[0].title == "Flips from attempt 0 to attempt 1" and got[1].counts == [[3, 0, 1], [2, 1, 0]]
-
-
-def test_malformed_entries_are_notes_and_shapes_are_checked_on_read():
+def test_malformed_entries_are_refused_on_read_with_where_they_are():
     bad = {"plot": "roc", "detectors": {"ppl": {"fpr": [0, 1], "tpr": [0]}}}
-    figs, notes = task_figures({"metrics": [], "plots": [bad]})
-    assert figs == [] and notes == ["plots[0]: roc data not drawn (detector 'ppl': fpr and tpr need the same "
-                                    "length (at least 2 points))"]
+    with pytest.raises(SchemaError, match=r"^tasks\.t\.plots\[0\]: detector 'ppl': fpr and tpr need the same length"):
+        Results.from_dict({"schema_version": 2, "model": dict.fromkeys(MODEL_FIELDS), "config": {},
+                           "tasks": {"t": {"metrics": [], "plots": [bad]}}})
     with pytest.raises(ShapeError):
         from_dict({"plot": "pie"})
     rel = from_dict({"plot": "reliability", "method": "v", "bins": [{"lo": 0, "hi": 1, "count": 0,
@@ -99,6 +92,7 @@ def test_a_run_written_before_typed_plots_renders_without_the_live_registry(name
     results = {**golden["results"], "model": model}
     (run / "results.json").write_text(json.dumps(results))
     (run / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in golden["samples"]))
+    assert main(["upgrade", str(run)]) == 0
     script = textwrap.dedent(f"""
         import sys
         import evalsuite.registry as registry

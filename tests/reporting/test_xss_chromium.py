@@ -80,17 +80,17 @@ def hostile_run(tmp_path_factory):
                               confidence={"verbal<script>": 0.5}))
     rows = [MetricRow(task, "", "review", r, "accuracy", v, 0.0, 1.0, 1, "higher", "Accuracy" + PAYLOADS[0],
                       note=PAYLOADS[2]) for r, v in ((0, 1.0), (1, 0.0))]
-    extras = {"x": {"plot": "roc", "title": PAYLOADS[0],
-                    "detectors": {PAYLOADS[1]: {"fpr": [0, 1], "tpr": [0, 1], "auc": 0.5}}}}
+    roc = {"plot": "roc", "title": PAYLOADS[0], "detectors": {PAYLOADS[1]: {"fpr": [0, 1], "tpr": [0, 1], "auc": 0.5}}}
     payload = {
-        "model": {"spec": "hf:" + PAYLOADS[3], "backend": "hf", "model_id": PAYLOADS[0], "revision": PAYLOADS[5]},
+        "schema_version": 2, "model": {"spec": "hf:" + PAYLOADS[3], "backend": "hf", "model_id": PAYLOADS[0], "revision": PAYLOADS[5]},
         "versions": {"python": "3.11"}, "git_hash": None, "created": "2025-01-01",
         "run": {"generated": 2, "from_store": 0, "gen_tokens": 2, "gen_seconds": 1.0, "tokens_per_s": 2.0,
                 "wall_seconds": 1.0},
         "config": {"tasks": [task], "options": {"note": HOSTILE}, "model": PAYLOADS[4]},
         "tasks": {task: {"source": "local", "files": {PAYLOADS[1]: "0" * 64}, "n_docs": 1, "protocol": "review",
                          "oracle": False, "primary_convention": PAYLOADS[5],
-                         "metrics": [r.to_dict() for r in rows], "extras": extras}},
+                         "metrics": [r.to_dict() for r in rows], "extras": {"x": {"note": HOSTILE}},
+                         "plots": [roc]}},
     }
     outputs.write_results_json(out / "results.json", payload)
     outputs.write_samples(out / "samples.jsonl", samples)

@@ -119,7 +119,10 @@ def test_group_mean_over_subsets_and_pooled_hand_worked():
     assert got[("pooled", 1, "cl")].label.endswith("· pooled")
     assert got[("mean over subsets", 1, "cl")].label.endswith("· subset mean")
     assert all(r.task == "correctbench" for r in rows)
-    assert extras["correctbench"]["review"]["pooled"]["flips"][0]["right→wrong"] == 1
+    group = extras["correctbench"]
+    assert group.aggregate == ["self_correction"] and group.tasks == ["correctbench_gsm8k", "correctbench_csqa"]
+    assert group.extras["self_correction"]["review"]["pooled"]["flips"][0]["right→wrong"] == 1
+    assert [(type(p).__name__, p.protocol) for p in group.plots] == [("FlipMatrix", "review")]
     assert summarize_groups("gsm8k", samples)[0] == []
 
 

@@ -134,7 +134,7 @@ def test_group_run_reports_every_available_subset(group_run):
     pooled0 = next(r for r in group if r.subset == "pooled" and r.metric == "accuracy" and r.round == 0)
     assert pooled0.n == 2 * len(ran)
     payload = json.loads((out / "results.json").read_text())
-    assert set(payload["groups"]["correctbench"]["extras"]["review"]["subsets"]) == set(ran)
+    assert set(payload["groups"]["correctbench"]["extras"]["self_correction"]["review"]["subsets"]) == set(ran)
     flips = payload["tasks"]["correctbench_aqua"]["extras"]["self_correction"]["flips"]
     assert flips[0]["from"] == 0 and sum(v for k, v in flips[0].items() if "→" in k) == 2
     lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
