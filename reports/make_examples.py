@@ -20,7 +20,7 @@ from evalsuite import evaluate
 from evalsuite.reporting.leaderboard import build_leaderboard
 from evalsuite.reporting.leaderboard_spec import load_spec
 from evalsuite.reporting.leaderboard_write import write_leaderboard
-from evalsuite.reporting.rundir import load_run
+from evalsuite.rundir import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "example"
@@ -31,6 +31,7 @@ def tiny_model(where: Path) -> Path:
     """The test suite's tiny Llama (tests/conftest.py), built from the shipped GSM8K text."""
     spec = importlib.util.spec_from_file_location("evalsuite_test_conftest", ROOT / "tests" / "conftest.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up while the class is built
     spec.loader.exec_module(mod)
     return mod.build_tiny_model(where / "tiny-llama")
 
