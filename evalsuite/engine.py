@@ -83,7 +83,7 @@ def _seeded(req: Request, sample_idx: int, shared: _Shared | None = None) -> Req
         gen = dataclasses.replace(req.gen, seed=seed)
         if shared is not None:
             shared.params[(req.gen, seed)] = gen
-    return dataclasses.replace(req, gen=gen)
+    return req.with_gen(gen)
 
 
 OnRound = Callable[[list[Sample], RunStats, int], None]

@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Sequence
 
 try:
@@ -130,11 +131,13 @@ class Request:
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in (self.messages or ())]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, chat: bool = True) -> dict[str, Any]:
         """The request as plain data (what `key` hashes and the store keeps); built field by field because
-        `dataclasses.asdict`'s deep copy was most of the driver's per-request cost."""
+        `dataclasses.asdict`'s deep copy was most of the driver's per-request cost. `chat=False` leaves
+        `messages` as given (for `key`, which encodes them itself)."""
         d = {f: getattr(self, f) for f in _REQUEST_FIELDS}
-        d["messages"] = self.chat() if self.messages is not None else None
+        if chat and self.messages is not None:
+            d["messages"] = self.chat()
         d["gen"] = {f: getattr(self.gen, f) for f in _GEN_FIELDS}
         if d["choices"] is None:
             del d["choices"]
@@ -145,11 +148,43 @@ class Request:
         return d
 
     def key(self, backend: str, model_id: str, revision: str, sample_idx: int) -> str:
-        """The sample-store key: sha256 of backend, model id/revision, the full request and sample index."""
-        payload = json.dumps(
-            [backend, model_id, revision, self.to_dict(), sample_idx], sort_keys=True, ensure_ascii=False
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """The sample-store key: sha256 of backend, model id/revision, the full request and sample index, as
+        `json.dumps([backend, model_id, revision, self.to_dict(), sample_idx], sort_keys=True,
+        ensure_ascii=False)` writes them. The chat messages, most of those bytes, are spliced in from each turn's
+        encoding, cached per string: a question and its few-shot turns recur in every sample and round."""
+        d = self.to_dict(chat=False)
+        if self.messages is None:
+            return _sha256([backend, model_id, revision, d, sample_idx])
+        d["messages"] = _MARK
+        payload = json.dumps([backend, model_id, revision, d, sample_idx], sort_keys=True, ensure_ascii=False)
+        head, found, tail = payload.partition(_MARK_JSON)
+        if not found or _MARK_JSON in tail:  # the mark is also in another field: encode the plain way
+            d["messages"] = self.chat()
+            return _sha256([backend, model_id, revision, d, sample_idx])
+        turns = ", ".join(f'{{"content": {_json_str(c)}, "role": {_json_str(r)}}}' for r, c in self.messages)
+        return hashlib.sha256(f"{head}[{turns}]{tail}".encode()).hexdigest()
+
+    def with_gen(self, gen: GenParams) -> "Request":
+        """This request with other generation parameters: `dataclasses.replace(self, gen=gen)` at a sixth of
+        its cost (the engine gives every sample of every request its own seed)."""
+        new = object.__new__(Request)
+        new.__dict__.update(self.__dict__)
+        new.__dict__["gen"] = gen
+        return new
+
+
+def _sha256(payload: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+_MARK = "\x00messages\x00"
+_MARK_JSON = json.dumps(_MARK, ensure_ascii=False)
+
+
+@lru_cache(maxsize=1 << 16)
+def _json_str(s: str) -> str:
+    """A string as `json.dumps(..., ensure_ascii=False)` writes it."""
+    return json.dumps(s, ensure_ascii=False)
 
 
 @dataclass(frozen=True, eq=False)

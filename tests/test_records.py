@@ -1,10 +1,13 @@
 """Request kinds are one enum whose values are the stored strings, so store keys and samples.jsonl are unchanged."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
-from evalsuite.records import PREDICTIONS, Kind, Request, prediction_kind
+import pytest
+
+from evalsuite.records import PREDICTIONS, GenParams, Kind, Request, prediction_kind
 from evalsuite.scoring.properties import properties_for
 
 
@@ -49,3 +52,19 @@ def test_a_key_is_the_sha256_of_the_whole_request_as_json_dumps_writes_it():
         for backend, model, revision, idx in [("hf", "m", "abc;transformers-5.25", 0), ("mock", "ü", "", 17)]:
             want = json.dumps([backend, model, revision, req.to_dict(), idx], sort_keys=True, ensure_ascii=False)
             assert req.key(backend, model, revision, idx) == hashlib.sha256(want.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("messages, continuation", [
+    ((("system", "Réponds."), ("user", 'Say "hi"\n😀')), None),
+    ((("user", "q"),), "\x00messages\x00"),  # the splice mark inside another field: the plain encoding
+    ((), None),
+    (None, None),
+])
+def test_store_key_is_the_sha256_of_the_documented_json(messages, continuation):
+    """The key is sha256 of json.dumps([backend, model, revision, request dict, sample], sort_keys=True,
+    ensure_ascii=False), however `key` assembles it (it splices each chat turn's cached encoding in)."""
+    req = Request(messages=messages, prompt="p" if messages is None else None, continuation=continuation,
+                  gen=GenParams(temperature=0.7, seed=5, stop=("\n\n",)))
+    payload = json.dumps(["hf", "m", "r1", req.to_dict(), 3], sort_keys=True, ensure_ascii=False)
+    assert req.key("hf", "m", "r1", 3) == hashlib.sha256(payload.encode()).hexdigest()
+    assert req.with_gen(GenParams(seed=9)) == dataclasses.replace(req, gen=GenParams(seed=9))
