@@ -139,6 +139,7 @@ def load_plugins(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> None:
 
     if packages == PLUGIN_PACKAGES:
         load_external_plugins()
+        load_task_code()
     for sub in packages:
         if sub in _loaded:
             continue
@@ -152,6 +153,21 @@ def load_plugins(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> None:
             kinds = plugin_declarations(base / "__init__.py" if info.ispkg else base.with_suffix(".py"), module)
             if kinds - set(LAZY):
                 importlib.import_module(module)
+
+
+def load_task_code() -> None:
+    """The Python beside the shipped task cards (`evalsuite/tasks/<benchmark>/*.py`), read as the plugin packages
+    are: a module that registers something (a scorer) is imported, so its registered name (`scorer: gsm8k`) works
+    in any card, not only through `!function` from its own folder."""
+    import importlib
+
+    if "tasks" in _loaded:
+        return
+    _loaded.add("tasks")
+    for path in sorted((Path(__file__).parent / "tasks").glob("*/[!_]*.py")):
+        module = f"evalsuite.tasks.{path.parent.name}.{path.stem}"
+        if plugin_declarations(path, module) - set(LAZY):
+            importlib.import_module(module)
 
 
 def load_external_plugins() -> None:

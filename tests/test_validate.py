@@ -11,9 +11,9 @@ from evalsuite.protocols.base import Settings
 from evalsuite.protocols.contamination import Contamination
 from evalsuite.protocols.direct import Direct
 from evalsuite.protocols.self_predict import SelfPredict
-from evalsuite.scoring.gsm8k import GSM8KScorer
 from evalsuite.tasks import catalog, load_docs
 from evalsuite.tasks.cards import DATA_DIR
+from evalsuite.tasks.gsm8k.utils import GSM8KScorer
 from evalsuite.validate import check_model_args, check_plans, check_sampling
 
 

@@ -5,8 +5,6 @@ Reads the option layouts of AQuA (`options: ["A)21", ...]`, gold `correct`), Com
 """
 from __future__ import annotations
 
-import hashlib
-import random
 import re
 from typing import Any
 
@@ -63,19 +61,6 @@ def gold_letter(fields: dict[str, Any]) -> str:
         if fields.get(key):
             return str(fields[key]).strip().upper()
     raise ValueError("multiple-choice doc has neither 'answerKey' nor 'correct'")
-
-
-def gpqa_prepare(record: dict[str, Any]) -> dict[str, Any]:
-    """GPQA row -> the row plus `choices` A–D and `answerKey`, shuffled with a seed taken from the question.
-
-    CorrectBench shuffles with an unseeded `random.shuffle`; seeding by the question makes runs repeatable."""
-    texts = [record["Correct Answer"], record["Incorrect Answer 1"], record["Incorrect Answer 2"],
-             record["Incorrect Answer 3"]]
-    order = list(range(4))
-    seed = int.from_bytes(hashlib.sha256(str(record["Question"]).encode()).digest()[:8], "little")
-    random.Random(seed).shuffle(order)
-    choices = [{"label": LETTERS[i], "text": str(texts[j]).strip()} for i, j in enumerate(order)]
-    return {**record, "choices": choices, "answerKey": LETTERS[order.index(0)]}
 
 
 def _norm(text: str) -> str:

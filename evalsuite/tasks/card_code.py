@@ -36,20 +36,43 @@ class FunctionRef:
         file = self.folder / f"{self.module.replace('.', '/')}.py"
         if not file.is_file():
             raise UsageError(f"{TAG} {self} names {file}, which does not exist; put {self.module}.py beside the card")
-        name = f"evalsuite_card_code_{hashlib.sha256(str(file).encode()).hexdigest()[:12]}"
-        module = sys.modules.get(name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(name, file)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                spec.loader.exec_module(module)
-            except Exception as e:
-                del sys.modules[name]
-                raise UsageError(f"{file} cannot be imported ({type(e).__name__}: {e}); fix it") from None
+        shipped = _package_module(file)
+        if shipped is not None:  # a shipped benchmark's code: the module other code imports and the registry holds
+            module = importlib.import_module(shipped)
+        else:
+            module = _load_file(file)
         if not hasattr(module, self.attr):
             raise UsageError(f"{file} has no {self.attr!r}, which a card names as {TAG} {self}; define it there")
         return getattr(module, self.attr)
+
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _package_module(file: Path) -> str | None:
+    """`evalsuite.tasks.gsm8k.utils` for a file of the evalsuite package (a shipped task folder's code, imported
+    under its own name so its classes are the ones `import` gives); None for a file elsewhere."""
+    try:
+        rel = file.resolve().relative_to(_PACKAGE)
+    except ValueError:
+        return None
+    return ".".join(("evalsuite", *rel.with_suffix("").parts))
+
+
+def _load_file(file: Path) -> Any:
+    """The module of a `.py` file beside an out-of-tree card, imported once under a name derived from its path."""
+    name = f"evalsuite_card_code_{hashlib.sha256(str(file).encode()).hexdigest()[:12]}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:
+            del sys.modules[name]
+            raise UsageError(f"{file} cannot be imported ({type(e).__name__}: {e}); fix it") from None
+    return module
 
 
 def card_loader(path: Path) -> type[yaml.SafeLoader]:

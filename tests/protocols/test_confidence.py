@@ -14,7 +14,7 @@ from evalsuite.errors import UsageError
 from evalsuite.records import GenParams, Generation, Request
 from evalsuite.scoring.confidence import (answer_span, mask_verbal, option_probability, parse_verbal, span_tokens,
                                           token_probability)
-from evalsuite.scoring.gsm8k import GSM8KScorer
+from evalsuite.tasks.gsm8k.utils import GSM8KScorer
 
 
 @pytest.mark.parametrize("text, value", [

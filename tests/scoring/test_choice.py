@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from evalsuite.scoring.choice import ChoiceScorer, extract_choice, gold_letter, gpqa_prepare, options
+from evalsuite.scoring.choice import ChoiceScorer, extract_choice, gold_letter, options
+from evalsuite.tasks.correctbench.utils import gpqa_prepare
 
 CSQA = {"answerKey": "A", "id": "x", "question": {"stem": "Where?", "choices": [
     {"label": "A", "text": "bank"}, {"label": "B", "text": "library"}, {"label": "C", "text": "department store"},

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from evalsuite.registry import SCORERS, lookup
-from evalsuite.scoring.cruxeval import answer_region, postprocess, program, skip_reason
+from evalsuite.tasks.cruxeval.utils import answer_region, postprocess, program, skip_reason
 from evalsuite.tasks.cards import DATA_DIR
 
 RECORDS = [json.loads(x) for x in (DATA_DIR / "cruxeval" / "cruxeval.jsonl").read_text().splitlines()]

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from evalsuite.registry import SCORERS
-from evalsuite.scoring import gsm8k
 from evalsuite.scoring.numbers import last_number, normalize_number, numbers_equal
 from evalsuite.tasks.cards import DATA_DIR
+from evalsuite.tasks.gsm8k import utils as gsm8k
 
 DATA = DATA_DIR / "gsm8k"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalsuite.scoring.hotpotqa import HotpotQAScorer, exact_match, extract_answer, f1_precision_recall, normalize_answer
+from evalsuite.tasks.hotpotqa.utils import HotpotQAScorer, exact_match, extract_answer, f1_precision_recall, normalize_answer
 
 
 @pytest.mark.parametrize("text, norm", [

@@ -8,7 +8,7 @@ import pytest
 
 from evalsuite.registry import SCORERS, lookup
 from evalsuite.scoring.code_exec import failing_line
-from evalsuite.scoring.humaneval import build_program, defines, extract_code
+from evalsuite.tasks.humaneval.utils import build_program, defines, extract_code
 from evalsuite.tasks.cards import DATA_DIR
 
 with gzip.open(DATA_DIR / "humaneval" / "HumanEval.jsonl.gz", "rt", encoding="utf-8") as fh:

@@ -1,9 +1,9 @@
 """Typed Score.info facts: each writes exactly the keys samples.jsonl has always had and reads them back."""
 from __future__ import annotations
 
-from evalsuite.scoring.hotpotqa import HotpotQAScorer
 from evalsuite.score_info import ExecReport, Overlap, Skip, SubsetLabel, Verdict
 from evalsuite.scoring.verdict import VerdictScorer
+from evalsuite.tasks.hotpotqa.utils import HotpotQAScorer
 
 
 def test_each_fact_round_trips_through_its_info_keys():

@@ -1,7 +1,7 @@
 """The RL-MIA scorer per subset, on hand-written docs shaped like the parquet rows."""
 from __future__ import annotations
 
-from evalsuite.scoring.rl_mia import RLMIAScorer, kk_roles, sat_problem, sat_satisfies
+from evalsuite.tasks.rl_mia.utils import RLMIAScorer, kk_roles, sat_problem, sat_satisfies
 
 SAT_PROMPT = ('Solve it.\n**Example**\n{"n_sat": 2, "k": 2, "clause": "A!B"}\n'
               'Below:\n{"n_sat": 2, "k": 3, "clause": "AB & !A!C & B!C"}')

@@ -8,6 +8,7 @@ import pytest
 from evalsuite.protocols.base import Settings, render
 from evalsuite.registry import PROTOCOLS, lookup
 from evalsuite.tasks import catalog, load_docs, resolve_tasks
+from evalsuite.tasks.card_code import scorer_class
 
 
 def test_cruxeval_group_expands_to_both_modes():
@@ -62,5 +63,5 @@ def test_humaneval_prompt_shows_the_stub_in_a_python_block():
 
 def test_correctbench_humaneval_subset_is_available():
     card = catalog()["correctbench_humaneval"]
-    assert card.unavailable is None and card.scorer == "humaneval"
+    assert card.unavailable is None and scorer_class(card).registry_name == "humaneval"
     assert len(load_docs(card, limit=5)) == 5

@@ -15,6 +15,7 @@ import pytest
 
 from evalsuite.errors import UsageError
 from evalsuite.tasks import catalog, load_docs, resolve_tasks
+from evalsuite.tasks.card_code import scorer_class
 from evalsuite.tasks.cards import DATA_DIR
 from evalsuite.tasks.expand import expand_records
 from evalsuite.tasks.availability import hub_only_reason
@@ -85,7 +86,7 @@ def test_group_lists_the_shipped_subsets():
     assert [c.name for c in resolve_tasks("criticbench")] == ["critic_gsm8k", "critic_truthfulqa",
                                                               "critic_humaneval"]
     hum = catalog()["critic_humaneval"]
-    assert hum.scorer == "humaneval" and not hum.unavailable
+    assert scorer_class(hum).registry_name == "humaneval" and not hum.unavailable
 
 
 def test_expand_hook_is_generic_and_reports_bad_paths(monkeypatch):
@@ -94,7 +95,7 @@ def test_expand_hook_is_generic_and_reports_bad_paths(monkeypatch):
     twice = dataclasses.replace(card, data={**card.data, "expand": "expand_plugin:twice"})
     assert expand_records(twice, [{"x": 1}, {"x": 2}]) == [{"x": 1, "k": 0}, {"x": 1, "k": 1},
                                                            {"x": 2, "k": 0}, {"x": 2, "k": 1}]
-    bad = dataclasses.replace(card, data={**card.data, "expand": "evalsuite.tasks.critique:nope"})
+    bad = dataclasses.replace(card, data={**card.data, "expand": "evalsuite.tasks.criticbench.utils:nope"})
     with pytest.raises(UsageError, match="cannot be imported"):
         expand_records(bad, [{}])
     with pytest.raises(UsageError, match="record 0 cannot be expanded"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.errors import UsageError
+from evalsuite.tasks.card_code import FunctionRef
 from evalsuite.tasks.cards import TASKS_DIR, GroupCard, TaskCard, catalog, expand_card, parse_card
 
 BEFORE = json.loads((Path(__file__).parent / "fixtures" / "cards_before_include.json").read_text())
@@ -27,11 +28,35 @@ def _snapshot_keys(card: dict) -> dict:
     return {k: v for k, v in card.items() if k not in LATER_KEYS}
 
 
+def _as_before(value, before):
+    """A card value as the snapshot wrote it: a benchmark's code now sits beside its card (`!function utils.X`), and
+    stands for what the snapshot named, the scorer registered as `before` or the hook `package.module:X`."""
+    if isinstance(value, FunctionRef):
+        code = value.load()
+        same = isinstance(before, str) and (getattr(code, "registry_name", None) == before
+                                            or before.endswith(f":{value.attr}"))
+        return before if same else str(value)
+    if isinstance(value, dict):
+        return {k: _as_before(v, before.get(k) if isinstance(before, dict) else None) for k, v in value.items()}
+    return value
+
+
 def test_every_expanded_card_equals_the_card_before_overlays():
     files = _card_files()
     assert set(files) == set(BEFORE) == set(catalog())
     for name, raw in BEFORE.items():
-        assert _snapshot_keys(expand_card(files[name])) == raw, name
+        assert _as_before(_snapshot_keys(expand_card(files[name])), raw) == raw, name
+
+
+def test_shipped_benchmark_code_sits_beside_its_card_and_keeps_its_registered_name():
+    from evalsuite.registry import SCORERS, lookup
+    from evalsuite.tasks.gsm8k.utils import GSM8KScorer
+
+    ref = expand_card(TASKS_DIR / "correctbench" / "correctbench_gsm8k.yaml")["scorer"]  # through its include
+    assert isinstance(ref, FunctionRef) and ref.folder == TASKS_DIR / "gsm8k"
+    assert ref.load() is GSM8KScorer is lookup(SCORERS, "scorer", "gsm8k")  # one class, imported once
+    hook = expand_card(TASKS_DIR / "criticbench" / "critic_gsm8k.yaml")["data"]["expand"]
+    assert hook.load().__module__ == "evalsuite.tasks.criticbench.utils"
 
 
 def test_variants_are_short_overlays_of_their_base():

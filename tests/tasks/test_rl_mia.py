@@ -58,7 +58,7 @@ def test_limit_keeps_both_classes_of_every_subset(data_env):
 
 def test_gold_answers_of_every_subset_score_as_correct(data_env):
     """Each subset's gold (AIME/GSM8K number, K&K roles, SAT bits zero-padded to k) passes the subset's own rule."""
-    from evalsuite.scoring.rl_mia import RLMIAScorer, sat_problem
+    from evalsuite.tasks.rl_mia.utils import RLMIAScorer, sat_problem
 
     sc = RLMIAScorer()
     replies = {"kk": "<answer>{}</answer>", "gsm8k": "#### {}"}

@@ -1,15 +1,15 @@
 """Critique docs from labelled responses: each function turns one source record into (question, response, label)
 records for the `verdict` scorer, keeping the domain, source, policy and question id for per-domain metrics.
 
-Named by critique cards as `data.expand: evalsuite.tasks.critique:<function>`.
+Named by the criticbench cards beside this file as `data.expand: !function utils.<function>`.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from evalsuite.scoring.gsm8k import gold_from_a_line
 from evalsuite.scoring.verdict import label_of
+from evalsuite.tasks.gsm8k.utils import gold_from_a_line
 
 GSM8K_POLICIES = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 _CALC_RE = re.compile(r"<<[^>]*>>")

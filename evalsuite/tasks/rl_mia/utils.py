@@ -10,10 +10,10 @@ import re
 from typing import Any
 
 from evalsuite.registry import scorer
-from evalsuite.scoring.base import Score, Scorer
-from evalsuite.scoring.gsm8k import GSM8KScorer
 from evalsuite.score_info import SubsetLabel
+from evalsuite.scoring.base import Score, Scorer
 from evalsuite.scoring.math import MathScorer, last_boxed_content
+from evalsuite.tasks.gsm8k.utils import GSM8KScorer
 
 _ROLE_RE = r"\b{name}\b[^.\n]*?\bis\s+an?\s+(knight|knave)\b"
 _ANSWER_RE = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)

@@ -1,0 +1,1 @@
+"""HumanEval: its card, data and scorer (`utils.py`, named by the card with `!function`)."""

@@ -1,0 +1,1 @@
+"""RL-MIA: its cards and scorer (`utils.py`, named by the cards with `!function`)."""
