@@ -151,8 +151,10 @@ def load_config(path: str | Path) -> RunConfig:
     except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
         raise UsageError(f"--config {path}: not valid {'JSON' if p.suffix == '.json' else 'YAML'} "
                          f"({' '.join(str(e).split())[:120]})") from None
-    if isinstance(data, Mapping) and isinstance(data.get("config"), Mapping):
-        data = data["config"]  # a results.json
+    if isinstance(data, Mapping) and isinstance(data.get("config"), Mapping):  # a results.json: the one reader
+        from evalsuite.rundir import read_results  # local: the results reader loads numpy, which `--help` must not
+
+        data = read_results(p).config
     return RunConfig.from_dict(data, f"--config {path}")
 
 

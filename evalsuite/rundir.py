@@ -108,6 +108,13 @@ def load_run(path: str | Path) -> RunDir:
     f = p / "results.json"
     if not f.is_file():
         raise UsageError(f"{p} has no results.json; pass a directory written by `evalsuite run`")
+    return RunDir(p, read_results(f))
+
+
+def read_results(f: Path) -> Results:
+    """The typed results of a results.json file (load_run's reader, also `--config RUN_DIR/results.json`'s): an
+    unreadable file, one of the wrong shape or one from before schema 2 is a UsageError that says what to do."""
+    p = f.parent
     try:
         results = json.loads(f.read_bytes().decode("utf-8"))
     except OSError as e:
@@ -122,7 +129,7 @@ def load_run(path: str | Path) -> RunDir:
         raise UsageError(f"{f} was written before results schema {SCHEMA_VERSION}; convert it with "
                          f"`evalsuite upgrade {p}`")
     try:
-        return RunDir(p, Results.from_dict(results))
+        return Results.from_dict(results)
     except SchemaError as e:
         raise UsageError(f"{f}: {e}; it was not written by this evalsuite's `evalsuite run` (re-run into {p} to "
                          "rewrite it)") from None

@@ -14,6 +14,7 @@ from evalsuite.config import RunConfig, default, load_config
 from evalsuite.errors import UsageError
 from evalsuite.protocols.base import Settings
 from evalsuite.records import GenParams
+from evalsuite.results import MODEL_FIELDS, Results
 
 
 def _cli_config(*argv: str) -> RunConfig:
@@ -86,8 +87,13 @@ def test_load_config_reads_a_yaml_file_a_results_json_and_a_run_dir(tmp_path):
     cfg = load_config(tmp_path / "run.yaml")
     assert (cfg.tasks, cfg.model, cfg.limit, cfg.max_tokens, cfg.rounds) == (("gsm8k",), "mock:m", 2, 16, 1)
     (tmp_path / "r").mkdir()
-    (tmp_path / "r" / "results.json").write_text(json.dumps({"model": {}, "config": cfg.to_dict(), "tasks": {}}))
+    written = Results(model=dict.fromkeys(MODEL_FIELDS), config=cfg.to_dict(), tasks={})
+    (tmp_path / "r" / "results.json").write_text(json.dumps(written.to_dict()))
     assert load_config(tmp_path / "r") == load_config(tmp_path / "r" / "results.json") == cfg
+    (tmp_path / "old").mkdir()  # written before results schema 2: read through the one reader, so refused
+    (tmp_path / "old" / "results.json").write_text(json.dumps({"model": {}, "config": cfg.to_dict(), "tasks": {}}))
+    with pytest.raises(UsageError, match=r"written before results schema 2; convert it with `evalsuite upgrade "):
+        load_config(tmp_path / "old")
     (tmp_path / "bad.yaml").write_text("tasks: [gsm8k\n")
     with pytest.raises(UsageError, match=r"--config .*bad.yaml: not valid YAML"):
         load_config(tmp_path / "bad.yaml")

@@ -53,7 +53,7 @@ ALLOWED: dict[str, set[str]] = {  # unit -> the units it may import (a unit: a s
     "backends": {'errors', 'paths', 'progress', 'records', 'registry'},
     "cli": {'api', 'config', 'errors', 'registry', 'reporting', 'tasks'},
     "commands": {'errors', 'lmeval', 'metrics', 'plot_specs', 'registry', 'reporting', 'results', 'rundir', 'summaries'},
-    "config": {'backends', 'errors', 'executors', 'options', 'protocols', 'records', 'registry', 'roles', 'validate'},
+    "config": {'backends', 'errors', 'executors', 'options', 'protocols', 'records', 'registry', 'roles', 'rundir', 'validate'},
     "engine": {'backends', 'executors', 'progress', 'protocols', 'records', 'scoring', 'store', 'store_codec', 'tasks'},
     "errors": set(),
     "executors": {'__version__', 'backends', 'errors', 'records', 'registry', 'roles'},

@@ -14,10 +14,14 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalsuite.errors import UsageError
 from evalsuite.registry import command
+
+if TYPE_CHECKING:
+    from evalsuite.plot_specs import PlotSpec
+    from evalsuite.results import GroupResult, MetricRow, Results, TaskResult
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -28,7 +32,7 @@ def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
-def _row(d: Any, task: str, where: str):
+def _row(d: Any, task: str, where: str) -> MetricRow:
     """A schema-2 metric row from an old row (missing label, protocol, round filled as the old readers did)."""
     from evalsuite.metrics.base import MetricName
     from evalsuite.results import MetricRow
@@ -42,7 +46,7 @@ def _row(d: Any, task: str, where: str):
                      str(d.get("direction") or "none"), str(d.get("label") or d["metric"]), str(d.get("note") or ""))
 
 
-def _plots(sec: dict[str, Any], extras: Any, where: str) -> list:
+def _plots(sec: dict[str, Any], extras: Any, where: str) -> list[PlotSpec]:
     """The section's stored plot specs, or those the old extras shapes translate to (reporting/legacy.py); an entry
     of no known shape is left out (and said)."""
     from evalsuite.plot_specs import ShapeError, from_dict
@@ -60,7 +64,8 @@ def _plots(sec: dict[str, Any], extras: Any, where: str) -> list:
     return out
 
 
-def upgrade_task(name: str, sec: Any):
+def upgrade_task(name: str, sec: Any) -> TaskResult:
+    """A task's old entry as a TaskResult: its known fields, rows with structured names, stored or translated plots."""
     from evalsuite.results import TaskResult
 
     where = f"tasks.{name}"
@@ -72,7 +77,7 @@ def upgrade_task(name: str, sec: Any):
     return TaskResult(**known, metrics=rows, extras=extras, plots=_plots(sec, extras, where))
 
 
-def upgrade_group(name: str, sec: Any):
+def upgrade_group(name: str, sec: Any) -> GroupResult:
     """A group's old entry: extras `{protocol: {"subsets", "pooled", "critique": {...}}}` become
     `{summarizer: {protocol: {"subsets", "pooled"}}}`, and their plots are drawn as the group summarizers draw them."""
     import dataclasses
@@ -103,7 +108,7 @@ def upgrade_group(name: str, sec: Any):
     return GroupResult(list(dict.fromkeys(members)), list(extras), rows, extras, plots)
 
 
-def upgrade_results(old: dict[str, Any], source: Path):
+def upgrade_results(old: dict[str, Any], source: Path) -> Results:
     """The schema-2 `Results` of an old results.json payload (read from `source`, named in errors)."""
     from evalsuite.reporting.results_file import glossary_of
     from evalsuite.results import MODEL_FIELDS, Results
@@ -160,5 +165,6 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(f"cannot write {backup} ({e.strerror or e}); check the folder's permissions") from None
     write_results(f, new)
-    print(f"upgraded {f} to results schema {SCHEMA_VERSION} (the old file is {backup})")
+    print(f"upgraded {f} to results schema {SCHEMA_VERSION} (the old file is {backup}); `evalsuite report {run}` "
+          "redraws its report.html")
     return 0

@@ -12,6 +12,7 @@ import dataclasses
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from evalsuite.summaries.self_correction import (
     CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, flip_plots, join, percentile_ci,
     resampled_flips,
 )
+
+if TYPE_CHECKING:
+    from evalsuite.tasks.cards import GroupCard
 
 POOLED, MEAN = "pooled", "mean over subsets"
 
@@ -92,7 +96,7 @@ def self_correction_group(m: Members) -> Summary | None:
                    flip_plots(pooled, protocol=m.protocol))
 
 
-def group_cards(tasks: list[str] | str) -> list:
+def group_cards(tasks: list[str] | str) -> list[GroupCard]:
     """The group cards named in `tasks` (task names are skipped); one that declares an unregistered group
     summarizer is a UsageError naming the registered ones."""
     from evalsuite.tasks.cards import GroupCard, catalog
