@@ -142,10 +142,11 @@ def pack_strategy(backend: Backend) -> str:
 def spawn(index: int, name: str, backend: Backend, res: Resources, env: dict[str, str] | None = None,
           expected: dict[str, str] | None = None):
     """Start replica `index` of `backend`'s model (built in the actor from `backend.built_from`) as a restartable
-    actor named `name` (as `ray list actors` shows it), with the driver's allow-listed environment `env`; returns (actor handle, placement group or None). Ray restarts it
-    without limit: the driver's restart budget decides when it is gone for good. A replica uses the driver's
-    torch CPU thread count (--threads, else the driver's default), not the one CPU Ray reserves: the thread count
-    changes float rounding, and results must not depend on the executor."""
+    actor named `name` (as `ray list actors` shows it), with the driver's allow-listed environment `env`; returns
+    (actor handle, placement group or None). Ray restarts it without limit: the driver's restart budget decides
+    when it is gone for good. A replica uses the driver's torch CPU thread count (--threads, else the driver's
+    default), not the one CPU Ray reserves: the thread count changes float rounding, and results must not depend on
+    the executor."""
     import ray
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
