@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from evalsuite import evaluate
-from evalsuite.registry import BACKENDS, METRICS, PROTOCOLS, SCORERS, lookup
+from evalsuite.registry import BACKENDS, GROUP_SUMMARIZERS, METRICS, PROTOCOLS, SCORERS, lookup
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 BLOCK = re.compile(r"^```(\w+) file=(\S+)\n(.*?)^```", re.M | re.S)
@@ -47,9 +47,9 @@ def _import(path: Path, registry: dict, name: str) -> ModuleType:
 @pytest.fixture
 def plugins(doc_files):
     """Import every doc plugin module; unregister what they added afterwards."""
-    before = {id(t): set(t) for t in (BACKENDS, METRICS, PROTOCOLS, SCORERS)}
+    before = {id(t): set(t) for t in (BACKENDS, METRICS, PROTOCOLS, SCORERS, GROUP_SUMMARIZERS)}
     yield doc_files / "my_plugins"
-    for table in (BACKENDS, METRICS, PROTOCOLS, SCORERS):
+    for table in (BACKENDS, METRICS, PROTOCOLS, SCORERS, GROUP_SUMMARIZERS):
         for name in set(table) - before[id(table)]:
             dict.pop(table, name, None)
 
@@ -119,6 +119,35 @@ def test_the_metric_example_reaches_results_csv_with_no_summarizer_edit(plugins,
     # Apollo 10 + 6, Berlin Wall 8 + 6, Titanic 7 + 6 words -> (16 + 14 + 13) / 3
     assert len(rows) == 1 and rows[0]["attempt"] == "0" and rows[0]["n"] == "3"
     assert float(rows[0]["value"]) == pytest.approx(43 / 3)
+
+
+def test_the_group_aggregate_example_runs_because_the_card_declares_it(plugins, doc_files):
+    from evalsuite.records import Generation, Request, Sample
+    from evalsuite.rundir import load_run
+    from evalsuite.summaries.groups import Members
+
+    mod = _import(plugins / "best_member.py", GROUP_SUMMARIZERS, "best_member")
+
+    def answer(task: str, doc: str, correct: bool) -> Sample:
+        gen = Generation(text="", token_ids=[1], stats={}, finish_reason="stop", backend="b", model_id="m")
+        return Sample(task=task, doc_id=doc, protocol="direct", round=0, sample_idx=0, key=task + doc,
+                      request=Request(prompt="q"), generation=gen, kind="answer", attempt=0, target="t",
+                      correct=correct)
+
+    # iso_dates 2 of 3 right, iso_dates_review 1 of 3: the row is iso_dates' 2/3 over its 3 docs
+    members = {"iso_dates": [answer("iso_dates", d, c) for d, c in zip("012", (True, True, False))],
+               "iso_dates_review": [answer("iso_dates_review", d, c) for d, c in zip("012", (False, True, False))]}
+    (row,) = mod.best_member(Members("iso_dates_both", "direct", members)).rows
+    assert (row.task, row.subset, row.value, row.n) == ("iso_dates_both", "iso_dates", pytest.approx(2 / 3), 3)
+    _import(plugins / "echo_backend.py", BACKENDS, "echo")
+    out = doc_files / "run"
+    evaluate(tasks="iso_dates_both", model="echo:demo", protocol="direct", output_dir=out, progress=False,
+             log=lambda m: None)
+    group = load_run(out).results.groups["iso_dates_both"]
+    assert group.aggregate == ["best_member"] and group.tasks == ["iso_dates", "iso_dates_review"]
+    # the echoed replies hold no date, so both members score 0 and the first is the best
+    assert [(r.subset, r.value, r.n) for r in group.metrics] == [("iso_dates", 0.0, 3)]
+    assert group.extras == {"best_member": {"direct": {"scores": {"iso_dates": 0.0, "iso_dates_review": 0.0}}}}
 
 
 def test_the_protocol_example_asks_again_and_gets_self_correction_rows(plugins, doc_files):
