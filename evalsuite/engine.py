@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -197,7 +196,7 @@ def _generate_missing(executor: Executor, store: SampleStore, items: list, got: 
         with token_listener(bar.tokens):
             executor.run_round(work, arrived)
     finally:
-        arrived.close()  # whole batches only: what a kill leaves resumes into the same batches
+        arrived.flush()  # whole batches only: what a kill leaves resumes into the same batches
         bar.close()
     missing = [items[i][2] for i in todo if items[i][2] not in got]
     if missing:
@@ -218,9 +217,7 @@ class _Arrivals:
     """The round's `on_result`. A reply the executor reports alone (a row a backend finished mid-batch) is stored
     at once. Replies reported together (`many`: a backend batch, a Ray chunk) are stored whole batches at a time,
     in one transaction per `FLUSH_ROWS` rows or `FLUSH_SECONDS`, so a store never holds part of a batch and a
-    resume after a kill re-slices the missing items into the same batches. Rows are encoded here and written by
-    one writer thread, a transaction at a time, while the next batches arrive (SQLite releases the GIL); `close`
-    waits for the last one, so a round ends with all its rows stored."""
+    resume after a kill re-slices the missing items into the same batches."""
 
     def __init__(self, items: list, todo: list[int], store: SampleStore, got: dict[str, Generation],
                  stats: RunStats, bar: RoundBar, t_round: float):
@@ -228,8 +225,6 @@ class _Arrivals:
         self.t_round, self.before = t_round, stats.gen_seconds
         self.pending: list[tuple[str, dict, Generation]] = []
         self.flushed_at = float("-inf")
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="evalsuite-store")
-        self.writing: Future | None = None
 
     def __call__(self, j: int, gen: Generation) -> None:
         self._take([(j, gen)])
@@ -254,29 +249,14 @@ class _Arrivals:
         self.bar.finished(tokens, len(rows))
 
     def flush(self) -> None:
-        """Store every waiting row in one transaction (after the one being written, whose failure raises here)."""
+        """Store every waiting row in one transaction."""
         if not self.pending:
             return
-        rows = self.store.encode(self.pending)
-        self._wait()
-        self.writing = self.writer.submit(self.store.write, rows)
+        self.store.put_many(self.pending)
         for key, _, gen in self.pending:
             self.got[key] = gen
         self.pending = []
         self.flushed_at = time.perf_counter()
-
-    def _wait(self) -> None:
-        writing, self.writing = self.writing, None
-        if writing is not None:
-            writing.result()
-
-    def close(self) -> None:
-        """Store what waits and wait until every row is written."""
-        try:
-            self.flush()
-            self._wait()
-        finally:
-            self.writer.shutdown(wait=True)
 
 
 def _chain_key(c: _Chain) -> str:

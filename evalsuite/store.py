@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -48,14 +47,6 @@ of 1,000 a fast run paid a synced checkpoint every few transactions (about a six
 KNOWN_TURNS = 500_000
 """Turn ids this process has stored, remembered (up to this many) so a long conversation's earlier turns are not
 re-inserted with every round."""
-
-
-@dataclass
-class Rows:
-    """`SampleStore.encode`'s output: generation rows and the turns they add, ready for one transaction."""
-
-    generations: list[tuple]
-    turns: list[tuple]
 
 
 class SampleStore:
@@ -137,11 +128,6 @@ class SampleStore:
 
     def put_many(self, items: Iterable[tuple[str, dict, Generation]]) -> None:
         """Store (key, request dict, generation) triples in one transaction; each distinct turn once."""
-        self.write(self.encode(items))
-
-    def encode(self, items: Iterable[tuple[str, dict, Generation]]) -> Rows:
-        """The rows `write` stores for these triples (the CPU half of `put_many`, which holds the GIL; `write`
-        spends its time inside SQLite, which does not, so the engine runs it on another thread)."""
         rows, turns = [], {}
         for k, req, gen in items:
             req = dict(req)
@@ -151,21 +137,17 @@ class SampleStore:
             rows.append((k, orjson.dumps(req).decode(), generation_json(gen), encode_ids(gen.token_ids),
                          encode_stats(gen.stats), len(gen.token_ids)))
         new = [(i, *t) for i, t in turns.items() if i not in self._known]
+        with self.db:
+            if new:
+                self.db.executemany("INSERT OR IGNORE INTO turns (id, parent, role, content) VALUES (?, ?, ?, ?)",
+                                    new)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO generations (key, request, generation, token_ids, stats, n_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?)", rows)
         if len(self._known) > KNOWN_TURNS:
             self._known.clear()
             self._ids.clear()
         self._known.update(i for i, *_ in new)
-        return Rows(rows, new)
-
-    def write(self, rows: Rows) -> None:
-        """Store encoded rows in one transaction."""
-        with self.db:
-            if rows.turns:
-                self.db.executemany("INSERT OR IGNORE INTO turns (id, parent, role, content) VALUES (?, ?, ?, ?)",
-                                    rows.turns)
-            self.db.executemany(
-                "INSERT OR REPLACE INTO generations (key, request, generation, token_ids, stats, n_tokens) "
-                "VALUES (?, ?, ?, ?, ?, ?)", rows.generations)
 
     def request(self, key: str) -> dict[str, Any] | None:
         """The stored request of `key` as `Request.to_dict()` wrote it (chat messages rebuilt from `turns`)."""
