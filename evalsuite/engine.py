@@ -241,7 +241,7 @@ class _Arrivals:
         for j, gen in rows:
             _, req, key = self.items[self.todo[j]]
             gen = compact_generation(gen)
-            self.pending.append((key, req.to_dict(), gen))
+            self.pending.append((key, req.to_dict(chat=False), gen))  # the store reads (role, content) pairs
             tokens += len(gen.token_ids) or len(gen.token_logprobs)
         self.stats.generated += len(rows)
         self.stats.gen_tokens += tokens

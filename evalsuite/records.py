@@ -161,8 +161,7 @@ class Request:
         if not found or _MARK_JSON in tail:  # the mark is also in another field: encode the plain way
             d["messages"] = self.chat()
             return _sha256([backend, model_id, revision, d, sample_idx])
-        turns = ", ".join(f'{{"content": {_json_str(c)}, "role": {_json_str(r)}}}' for r, c in self.messages)
-        return hashlib.sha256(f"{head}[{turns}]{tail}".encode()).hexdigest()
+        return hashlib.sha256(f"{head}{chat_json(self.messages, sort_keys=True)}{tail}".encode()).hexdigest()
 
     def with_gen(self, gen: GenParams) -> "Request":
         """This request with other generation parameters: `dataclasses.replace(self, gen=gen)` at a sixth of
@@ -179,6 +178,16 @@ def _sha256(payload: list[Any]) -> str:
 
 _MARK = "\x00messages\x00"
 _MARK_JSON = json.dumps(_MARK, ensure_ascii=False)
+
+
+def chat_json(messages: Sequence[tuple[str, str]], sort_keys: bool = False) -> str:
+    """`json.dumps(<messages as [{"role", "content"}]>, ensure_ascii=False, sort_keys=sort_keys)`, from each
+    string's cached encoding (a run's questions and few-shot turns recur in every sample and round)."""
+    if sort_keys:
+        turns = ", ".join(f'{{"content": {_json_str(c)}, "role": {_json_str(r)}}}' for r, c in messages)
+    else:
+        turns = ", ".join(f'{{"role": {_json_str(r)}, "content": {_json_str(c)}}}' for r, c in messages)
+    return f"[{turns}]"
 
 
 @lru_cache(maxsize=1 << 16)

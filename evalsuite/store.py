@@ -127,7 +127,8 @@ class SampleStore:
         return out
 
     def put_many(self, items: Iterable[tuple[str, dict, Generation]]) -> None:
-        """Store (key, request dict, generation) triples in one transaction; each distinct turn once."""
+        """Store (key, request dict, generation) triples in one transaction; each distinct turn once. The dict is
+        `Request.to_dict()`, whose messages may also be (role, content) pairs (`to_dict(chat=False)`)."""
         rows, turns = [], {}
         for k, req, gen in items:
             req = dict(req)

@@ -164,14 +164,15 @@ def turn_id(parent: str | None, role: str, content: str) -> str:
     return h.hexdigest()
 
 
-def turn_chain(messages: Sequence[Mapping[str, str]], turns: dict[str, tuple[str | None, str, str]],
+def turn_chain(messages: Sequence[Mapping[str, str] | tuple[str, str]], turns: dict[str, tuple[str | None, str, str]],
                ids: dict[tuple[str | None, str, str], str] | None = None) -> str | None:
     """The id of a conversation's last turn; every turn along it is added to `turns` (id -> parent, role, content).
+    A message is a {"role", "content"} dict or a (role, content) pair, as `Request.messages` holds them.
     `ids`, when given, remembers (parent, role, content) -> id, so the turns a conversation shares with earlier
     ones (its question, every earlier round) are not hashed again (a lookup hashes the string once, cached)."""
     parent = None
     for m in messages:
-        role, content = m["role"], m["content"]
+        role, content = (m["role"], m["content"]) if isinstance(m, Mapping) else m
         tid = ids.get((parent, role, content)) if ids is not None else None
         if tid is None:
             tid = turn_id(parent, role, content)

@@ -35,11 +35,18 @@ class Settings:
             object.__setattr__(self, "options", RunOptions.parse(self.options))
 
     def gen(self, **override: Any) -> GenParams:
-        kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
-        if self.stop:
-            kw["stop"] = self.stop
-        kw.update(override)
-        return GenParams(**kw)
+        """The run's generation parameters with `override`; one shared (frozen) object per distinct override, as
+        every request of a run asks for the same few."""
+        memo = self.__dict__.setdefault("_gen_memo", {})
+        key = tuple(override.items())
+        got = memo.get(key)
+        if got is None:
+            kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+            if self.stop:
+                kw["stop"] = self.stop
+            kw.update(override)
+            got = memo[key] = GenParams(**kw)
+        return got
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from evalsuite.metrics.base import PARAMS
-from evalsuite.records import Sample
+from evalsuite.records import Sample, chat_json
 from evalsuite.results import MetricRow
 
 CSV_COLUMNS = [
@@ -113,12 +113,22 @@ def sample_line(s: Sample) -> str:
     """`json.dumps(sample_record(s), ensure_ascii=False)` plus a newline, without walking the record to clean it
     when it holds no NaN or infinity (the common case: the strict encoder refuses those, then the record is
     cleaned)."""
-    return _line(_record(s))[1]
+    return _line(_record(s), s.request.messages)[1]
 
 
-def _line(rec: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """(the record as written, its line)."""
+_PROMPT = "\x00prompt\x00"
+_PROMPT_JSON = json.dumps(_PROMPT)
+
+
+def _line(rec: dict[str, Any], messages: Sequence[tuple[str, str]] | None = None) -> tuple[dict[str, Any], str]:
+    """(the record as written, its line). With the request's chat `messages` (what `rec["prompt"]` lists), the
+    prompt's JSON is spliced in from each turn's cached encoding (records.chat_json), same bytes."""
     try:
+        if messages is None:
+            return rec, _STRICT.encode(rec) + "\n"
+        head, found, tail = _STRICT.encode({**rec, "prompt": _PROMPT}).partition(_PROMPT_JSON)
+        if found and _PROMPT_JSON not in tail:
+            return rec, f"{head}{chat_json(messages)}{tail}\n"
         return rec, _STRICT.encode(rec) + "\n"
     except ValueError:
         rec = _clean(rec)
@@ -135,7 +145,7 @@ def write_samples(path: Path, samples: Iterable[Sample], chunk: int = 4096,
         with open(tmp, "x", encoding="utf-8", newline="") as fh:
             lines: list[str] = []
             for s in samples:
-                rec, line = _line(_record(s))
+                rec, line = _line(_record(s), s.request.messages)
                 if on_line is not None:
                     on_line(rec, line)
                 lines.append(line)

@@ -2,11 +2,14 @@
 and concurrent writers of one file never trip over each other's temp files."""
 from __future__ import annotations
 
+import json
 import threading
 
 import pandas as pd
+import pytest
 
 from evalsuite.metrics.base import MetricName
+from evalsuite.records import Generation, Kind, Request, Sample
 from evalsuite.reporting import outputs
 from evalsuite.reporting.outputs import csv_cell
 from evalsuite.summaries import MetricRow
@@ -71,3 +74,19 @@ def test_structured_names_get_their_own_csv_columns_and_json_fields(tmp_path):
     d = bon.to_dict()
     assert (d["metric"], d["name"], d["variant"], d["params"]) == ("bon_accuracy[majority, N=4]", "bon_accuracy",
                                                                     "majority", {"N": 4})
+
+
+@pytest.mark.parametrize("messages, output", [
+    ((("system", "Réponds."), ("user", 'Say "hi"\n😀\u2028')), "fine"),
+    ((("user", "q"),), "\x00prompt\x00"),  # the splice mark in another field: the plain encoding
+    ((), "x"),
+    (None, "raw"),
+])
+def test_a_samples_line_is_json_dumps_of_its_record(messages, output):
+    """However the line is assembled (the chat prompt is spliced in from cached turn encodings), it is
+    json.dumps(sample_record(s), ensure_ascii=False) and a newline."""
+    req = Request(messages=messages, prompt="p" if messages is None else None)
+    gen = Generation(output, [1], {"logprob": [-0.5]}, "stop", "mock", "m")
+    s = Sample(task="t", doc_id="0", protocol="direct", round=0, sample_idx=0, key="k", request=req,
+               generation=gen, kind=Kind.ANSWER, target="1", attempt=0, correct=False)
+    assert outputs.sample_line(s) == json.dumps(outputs.sample_record(s), ensure_ascii=False) + "\n"
