@@ -88,19 +88,21 @@ def run(plans: list[TaskPlan], execution: RoleExecutors, outputs: RunOutputs, sa
     executor), the observer stage, then the final summaries and outputs; `opened()` runs once the sample store is open (the run header's last lines). Returns (samples,
     counts, metric rows, the run info of results.json)."""
     outputs.live([], RunStats(), -1)
-    with open_store(outputs.output_dir, log) as (store, sync):  # node-local when the output dir is networked
-        opened()
+    with engine.long_lived_heap() as keep:  # the samples live through the final outputs
+        with open_store(outputs.output_dir, log) as (store, sync):  # node-local when the output dir is networked
+            opened()
 
-        def on_round(*args) -> None:
-            sync()
-            outputs.live(*args)
+            def on_round(*args) -> None:
+                sync()
+                outputs.live(*args)
 
-        try:
-            got, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
-                                    on_round=on_round)
-            got += observer_stage(plans, execution, store, samples, progress, log)
-        finally:
-            execution_info = execution.describe()
-            execution.close()
-    rows, info = outputs.write(got, stats, partial=False, execution=execution_info)
+            try:
+                got, stats = engine.run(plans, execution, store, samples=samples, progress=progress, log=log,
+                                        on_round=on_round)
+                got += observer_stage(plans, execution, store, samples, progress, log)
+            finally:
+                execution_info = execution.describe()
+                execution.close()
+        keep()
+        rows, info = outputs.write(got, stats, partial=False, execution=execution_info)
     return got, stats, rows, info

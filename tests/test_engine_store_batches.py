@@ -66,3 +66,18 @@ def test_a_row_reported_alone_mid_batch_is_stored_at_once(monkeypatch):
     arr.many([(0, _gen())])
     arr(1, _gen())
     assert store.transactions == [["k0"], ["k1"]]
+
+
+def test_the_heap_is_kept_from_the_collector_only_inside_the_outermost_block():
+    """long_lived_heap freezes what is alive at entry and at each keep(); only the outermost block unfreezes, so
+    the runner's block (engine rounds, then final outputs) spans the engine's own."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with engine.long_lived_heap() as keep:
+        with engine.long_lived_heap():
+            kept = [object() for _ in range(3)]
+            keep()
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > 0  # the inner block left the outer's freeze alone
+    assert gc.get_freeze_count() == 0 and kept
