@@ -190,9 +190,11 @@ def chat_json(messages: Sequence[tuple[str, str]], sort_keys: bool = False) -> s
     return f"[{turns}]"
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _json_str(s: str) -> str:
-    """A string as `json.dumps(..., ensure_ascii=False)` writes it."""
+    """A string as `json.dumps(..., ensure_ascii=False)` writes it. A question recurs within a few dozen turns
+    (its samples and rounds run together), and a model's replies never do, so a small cache holds every hit and a
+    few MB at most."""
     return json.dumps(s, ensure_ascii=False)
 
 
