@@ -5,6 +5,7 @@ import argparse
 
 from evalsuite.errors import UsageError
 from evalsuite.registry import command
+from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS
 
 
 def parse_samples(text: str) -> int | None:
@@ -21,8 +22,6 @@ def parse_samples(text: str) -> int | None:
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
-    from evalsuite.reporting.html import DEFAULT_MAX_CHAINS
-
     p.add_argument("run_dir", help="a directory written by `evalsuite run`")
     p.add_argument("--out", default=None, help="file to write (default: RUN_DIR/report.html)")
     p.add_argument("--samples", default=str(DEFAULT_MAX_CHAINS),
@@ -34,7 +33,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 @command("report", "rebuild report.html for a run directory", _configure)
 def cmd_report(args: argparse.Namespace) -> int:
-    from evalsuite.reporting.html import write_report
+    from evalsuite.reporting.html import write_report  # local: jinja2 and the plot code load only for `report`
 
     path = write_report(args.run_dir, args.out, parse_samples(args.samples), args.control)
     print(f"wrote {path}")
