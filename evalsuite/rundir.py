@@ -66,37 +66,45 @@ class RunDir:
 
     def samples(self) -> Iterator[dict[str, Any]]:
         """samples.jsonl records in file order (none when the file is absent); a bad line is a UsageError."""
-        f = self.path / "samples.jsonl"
-        if not f.is_file():
-            return
-        fix = f"re-run `evalsuite run` into {self.path} to rewrite it from the sample store"
-        try:
-            with open(f, "rb") as fh:
-                for i, raw in enumerate(fh, 1):
-                    if raw.strip():
-                        yield self._record(f, i, raw, fix)
-        except OSError as e:
-            raise UsageError(f"cannot read {f} ({e.strerror or e}); {fix}") from None
+        return read_samples(self.path)
 
-    @staticmethod
-    def _record(f: Path, i: int, raw: bytes, fix: str) -> dict[str, Any]:
+
+def read_samples(run_dir: str | Path) -> Iterator[dict[str, Any]]:
+    """The samples.jsonl records of a run dir in file order (none when the file is absent); a bad line is a
+    UsageError. Needs no results.json, so a reader of samples alone (`--policy-run`) does not parse the results."""
+    path = Path(run_dir)
+    f = path / "samples.jsonl"
+    if not f.is_file():
+        return
+    fix = f"re-run `evalsuite run` into {path} to rewrite it from the sample store"
+    try:
+        with open(f, "rb") as fh:
+            for i, raw in enumerate(fh, 1):
+                if raw.strip():
+                    yield _record(f, i, raw, fix)
+    except OSError as e:
+        raise UsageError(f"cannot read {f} ({e.strerror or e}); {fix}") from None
+
+
+def _record(f: Path, i: int, raw: bytes, fix: str) -> dict[str, Any]:
+    """Line `i` of samples.jsonl `f` as a checked record; a bad line is a UsageError naming the file and line."""
+    try:
+        text = raw.decode("utf-8")
         try:
-            text = raw.decode("utf-8")
-            try:
-                rec = orjson.loads(text)  # the report reads every line of a million-sample run: the fast parser
-            except orjson.JSONDecodeError:
-                rec = json.loads(text)  # NaN / Infinity tokens of old files, or the error message below
-        except UnicodeDecodeError as e:
-            raise UsageError(f"{f} line {i} is not UTF-8 text (byte {e.start}); {fix}") from None
-        except (json.JSONDecodeError, RecursionError) as e:
-            why = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
-            raise UsageError(f"{f} line {i} is not JSON ({why}); {fix}") from None
-        problem = _sample_problem(rec)
-        if problem:
-            raise UsageError(f"{f} line {i}: {problem}; {fix}")
-        if rec.get("token_stats"):
-            rec["token_stats"] = {**dict.fromkeys(TOKEN_STATS), **rec["token_stats"]}
-        return rec
+            rec = orjson.loads(text)  # the report reads every line of a million-sample run: the fast parser
+        except orjson.JSONDecodeError:
+            rec = json.loads(text)  # NaN / Infinity tokens of old files, or the error message below
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{f} line {i} is not UTF-8 text (byte {e.start}); {fix}") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+        raise UsageError(f"{f} line {i} is not JSON ({why}); {fix}") from None
+    problem = _sample_problem(rec)
+    if problem:
+        raise UsageError(f"{f} line {i}: {problem}; {fix}")
+    if rec.get("token_stats"):
+        rec["token_stats"] = {**dict.fromkeys(TOKEN_STATS), **rec["token_stats"]}
+    return rec
 
 
 def load_run(path: str | Path) -> RunDir:

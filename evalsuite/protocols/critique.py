@@ -23,7 +23,7 @@ from evalsuite.protocols.multiround import protocol_card
 from evalsuite.records import Doc, Kind, Request
 from evalsuite.options import Options, flag, run_options
 from evalsuite.registry import protocol
-from evalsuite.rundir import RunDir
+from evalsuite.rundir import read_samples
 from evalsuite.tasks.cards import TaskCard
 
 
@@ -59,7 +59,7 @@ def load_policy_run(path: str | Path, card: TaskCard) -> dict[str, str]:
         raise UsageError(f"--policy-run {path} has no samples.jsonl; point it at the output dir of a finished run")
     names = {card.name, card.extra.get("policy_task", card.name)}
     out: dict[str, str] = {}
-    for rec in RunDir(f.parent, {}).samples():
+    for rec in read_samples(f.parent):
         if (rec.get("task") in names and rec.get("kind") == Kind.ANSWER and rec.get("attempt") == 0
                 and rec.get("sample_idx") == 0):
             out.setdefault(str(rec["doc_id"]), rec.get("output") or "")
