@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 from evalsuite import engine, runlock, runner, validate
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.config import RunConfig
+from evalsuite.executors.factory import make_executor
 from evalsuite.executors.roles import RoleExecutors, role_backends
 from evalsuite.scoring.code_exec import ExecOptions, apply_exec_options
 from evalsuite.records import Sample
@@ -19,6 +20,7 @@ from evalsuite.reporting.results_file import git_hash, prepare_output_dir, versi
 from evalsuite.run_outputs import RunOutputs
 from evalsuite.summaries import MetricRow
 from evalsuite.tasks.cards import resolve_tasks
+from evalsuite.tasks.roots import add_task_folders
 
 
 @dataclass
@@ -81,8 +83,6 @@ def run(cfg: RunConfig, backend: Backend | None = None, progress: bool = True, l
     """Run a checked `RunConfig` (on `backend` when given, else the backend its `model` names)."""
     t_start = time.perf_counter() if t_start is None else t_start
     if cfg.include_path:
-        from evalsuite.tasks.roots import add_task_folders
-
         add_task_folders(list(cfg.include_path))
     cards = resolve_tasks(list(cfg.tasks))
     output_dir = Path(cfg.output_dir or f"runs/run-{_dt.datetime.now():%Y%m%d-%H%M%S}")
@@ -115,8 +115,6 @@ def _executors(cfg: RunConfig, backend: Backend, roles: Mapping[str, Any], role_
                log: Callable[[str], None]) -> RoleExecutors:
     """The main model's executor and, made on first use, each role's: all of the kind and settings `cfg` asks,
     each built from its model's backend (which carries the spec a replica builds its own from)."""
-    from evalsuite.executors.factory import make_executor
-
     def build(b: Backend) -> Any:
         return make_executor(cfg.executor, b, cfg.replicas, cfg.ray_address, log, replica_env=cfg.replica_env)
 

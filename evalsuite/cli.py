@@ -6,7 +6,10 @@ import os
 import sys
 from typing import Sequence
 
+from evalsuite.config import RunConfig, default, load_config
 from evalsuite.errors import UsageError
+from evalsuite.registry import (BACKENDS, COMMANDS as PLUGIN_COMMANDS, EXECUTORS, PLUGINS_VAR, RUN_OPTION_GROUPS,
+                                RUN_OPTIONS, load_plugins)
 
 
 def _int(text: str) -> int:
@@ -41,8 +44,6 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
     the plugin modules: another subcommand's parse skips them)."""
     g = {name: run.add_argument_group(name) for name in
          ("tasks and data", "model", "generation", "protocol", "output", "execution")}
-    from evalsuite.config import default
-
     g["tasks and data"].add_argument("--tasks", default=None, metavar="LIST",
                                      help="comma-separated task or group names (see `evalsuite tasks`; required "
                                           "unless --config names them)")
@@ -89,8 +90,6 @@ def _configure_run(run: argparse.ArgumentParser, with_plugins: bool = True) -> N
 def _plugin_flags(run: argparse.ArgumentParser, g: dict, model: argparse.Action, executor: argparse.Action) -> None:
     """What the plugin modules add: the registered backends and executors named in --model's and --executor's
     help, and each `@run_options` field as a flag under its group heading."""
-    from evalsuite.registry import BACKENDS, EXECUTORS, RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
-
     load_plugins()
     model.help += f"; backends: {', '.join(sorted(BACKENDS))}"
     executor.help += f"; executors: {', '.join(sorted(EXECUTORS))}"
@@ -145,15 +144,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                                      "report.html into --output-dir (re-running into it resumes).")
     _configure_run(run, with_plugins=command in (None, "run"))
     p.set_defaults(run_parser=run)
-    from evalsuite.registry import COMMANDS, load_plugins
-
     load_plugins(("commands",))
 
     tasks = sub.add_parser("tasks", help="list registered tasks with their size and answer type")
     tasks.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     tasks.add_argument("--include-path", action="append", default=None, metavar="DIR",
                        help="also read task cards from DIR (repeatable; also $EVALSUITE_TASKS_PATH)")
-    for name, (help_text, configure, _) in sorted(COMMANDS.items()):
+    for name, (help_text, configure, _) in sorted(PLUGIN_COMMANDS.items()):
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         configure(sp)
@@ -164,7 +161,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from evalsuite.tasks.cards import GroupCard, catalog
+    from evalsuite.tasks.cards import GroupCard, catalog  # local: task cards (yaml) load only for `tasks`
 
     table = Table(title="evalsuite tasks")
     for col in ("task", "docs", "answer type", "scorer", "protocol", "description"):
@@ -193,8 +190,6 @@ _DERIVED = ("no_token_stats", "data_parallel")
 def run_config(args: argparse.Namespace):
     """The RunConfig of `evalsuite run`'s flags: over `--config FILE`'s when given, with only the flags given on
     the command line overriding it (`args._given`, the dests the user typed)."""
-    from evalsuite.config import RunConfig, load_config
-
     kw = {field: getattr(args, dest) for dest, field in _SETTINGS.items() if dest not in _DERIVED}
     kw["token_stats"] = not args.no_token_stats
     kw["include_path"] = args.include_path or ()
@@ -213,8 +208,8 @@ def run_config(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from evalsuite.api import evaluate
-    from evalsuite.reporting.outputs import print_summary
+    from evalsuite.api import evaluate  # local: the engine loads only for `run`
+    from evalsuite.reporting.outputs import print_summary  # local: numpy loads only for `run`
 
     res = evaluate(config=run_config(args), progress=not args.no_progress, log=lambda m: print(m, file=sys.stderr))
     print_summary(res.metrics)
@@ -258,8 +253,6 @@ def _crash_log(args: argparse.Namespace) -> str | None:
 def _plugins_first(argv: list[str]) -> None:
     """`--plugins M` is read before the parser is built, so the plugins' backends, protocols and run flags are in
     it (and in `run --help`); it goes into $EVALSUITE_PLUGINS, which Ray replicas receive too."""
-    from evalsuite.registry import PLUGINS_VAR
-
     given = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--plugins"]
     given += [a.split("=", 1)[1] for a in argv if a.startswith("--plugins=")]
     if given:
@@ -268,8 +261,6 @@ def _plugins_first(argv: list[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from evalsuite.registry import COMMANDS as PLUGIN_COMMANDS
-
     argv = sys.argv[1:] if argv is None else list(argv)
     _plugins_first(argv)
     try:
@@ -281,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if getattr(args, "include_path", None):
-            from evalsuite.tasks.roots import add_task_folders
+            from evalsuite.tasks.roots import add_task_folders  # local: evalsuite.tasks loads yaml, which --help skips
 
             add_task_folders(args.include_path)
         if args.command in COMMANDS:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from evalsuite import validate
 from evalsuite.backends.base import EMBEDDED_SPECS
 from evalsuite.errors import UsageError
 from evalsuite.options import RunOptions, TaskOptions
 from evalsuite.records import STATS, GenParams
+from evalsuite.registry import PLUGINS_VAR, PROTOCOLS, load_external_plugins, lookup
 from evalsuite.roles import EMBEDDED
 
 _GEN = GenParams()
@@ -77,7 +79,7 @@ class RunConfig:
 
     def settings(self) -> Any:
         """The protocols' run-wide `Settings`."""
-        from evalsuite.protocols.base import Settings
+        from evalsuite.protocols.base import Settings  # local: protocols load jinja2, which `--help` must not
 
         return Settings(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
                         rounds=self.rounds, want=STATS[:3] if self.token_stats else (), options=self.run_options)
@@ -161,8 +163,6 @@ def load_config(path: str | Path) -> RunConfig:
 def _normalise(cfg: RunConfig) -> None:
     """One spelling per value: tasks as a tuple of names, paths as strings, `embedded` as None, `--confidence`'s
     protocol, and the role aliases (`--observer-model`) moved from the options into `roles`."""
-    from evalsuite.validate import given_roles
-
     def put(name: str, value: Any) -> None:
         object.__setattr__(cfg, name, value)  # frozen: each value is set once, here
 
@@ -178,7 +178,7 @@ def _normalise(cfg: RunConfig) -> None:
             put(name, str(getattr(cfg, name)))
     options = cfg.options.given if isinstance(cfg.options, RunOptions) else dict(cfg.options or {})
     options = {k: v for k, v in options.items() if v is not None}
-    roles = given_roles(cfg.roles or None, cfg.role_args or None, options)
+    roles = validate.given_roles(cfg.roles or None, cfg.role_args or None, options)
     for alias in _role_aliases():
         options.pop(alias, None)
         options.pop(alias + "_args", None)
@@ -198,25 +198,19 @@ def _import_plugins(modules: tuple[str, ...]) -> None:
         return
     import os
 
-    from evalsuite.registry import PLUGINS_VAR, load_external_plugins
-
     old = [m for m in os.environ.get(PLUGINS_VAR, "").split(",") if m]
     os.environ[PLUGINS_VAR] = ",".join(dict.fromkeys([*old, *modules]))
     load_external_plugins()
 
 
 def _role_aliases() -> list[str]:
-    from evalsuite.validate import role_aliases
-
-    return list(role_aliases())
+    return list(validate.role_aliases())
 
 
 
 def _check(cfg: RunConfig) -> None:
     """Refuse settings that cannot work, before any model is loaded (one line naming the flag and the fix)."""
-    from evalsuite import validate
-    from evalsuite.executors.factory import check_execution
-    from evalsuite.registry import PROTOCOLS, lookup
+    from evalsuite.executors.factory import check_execution  # local: the executors stay off --help (4 ms)
 
     if not cfg.tasks:
         raise UsageError("no task given; pass --tasks NAME[,NAME...] (see `evalsuite tasks`)")

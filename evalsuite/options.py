@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 from evalsuite.errors import UsageError
-from evalsuite.registry import RUN_OPTION_CLASSES, RUN_OPTION_GROUPS, RUN_OPTIONS
+from evalsuite.registry import RUN_OPTION_CLASSES, RUN_OPTION_GROUPS, RUN_OPTIONS, load_plugins
 
 O = TypeVar("O", bound="Options")
 
@@ -92,8 +92,6 @@ class RunOptions:
         """Parse and check every registered options class from `values`; an unknown option is refused."""
         if isinstance(values, RunOptions):
             return values
-        from evalsuite.registry import load_plugins
-
         load_plugins()
         given = {k: v for k, v in (values or {}).items() if v is not None}
         unknown = sorted(set(given) - option_names())

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from evalsuite.backends.base import split_model_spec
 from evalsuite.errors import UsageError
 
 SELF = "self"
@@ -81,8 +82,6 @@ def check_role_spec(name: str, spec: str, flag: str) -> None:
     """A role's spec names a known backend, SELF or EMBEDDED (checked before any model is built)."""
     if spec in (SELF, EMBEDDED):
         return
-    from evalsuite.backends.base import split_model_spec
-
     try:
         split_model_spec(spec)
     except UsageError as e:

@@ -81,7 +81,7 @@ class RunOutputs:
     def _report(self, partial: bool, browser: ChainGrouper) -> None:
         """report.html, its sample browser from the lines just written (not read back from samples.jsonl)."""
         try:
-            from evalsuite.reporting.html import write_report
+            from evalsuite.reporting.html import write_report  # local: in the try: an import error loses no results
 
             write_report(self.output_dir, chains=browser.result())
         except Exception as e:  # the results above are written; a report failure must not lose them

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from evalsuite.errors import UsageError
 from evalsuite.options import RunOptions
+from evalsuite.registry import PROTOCOLS
 from evalsuite.roles import SELF, RoleModel, check_role_spec, declared, parse_role_specs, resolve, role_flag
 
 
@@ -62,8 +63,6 @@ def check_plans(plans: Sequence[Any], options: RunOptions | Mapping[str, Any],
 
 def _declaring() -> dict[str, list[str]]:
     """Role name -> the registered protocols that declare it."""
-    from evalsuite.registry import PROTOCOLS
-
     out: dict[str, list[str]] = {}
     for name, cls in sorted(PROTOCOLS.items()):
         for role in declared(getattr(cls, "roles", ())):
@@ -73,8 +72,6 @@ def _declaring() -> dict[str, list[str]]:
 
 def role_aliases() -> dict[str, str]:
     """Run option -> the role it is an alias of (`observer_model` -> `observer`), from the protocols' roles."""
-    from evalsuite.registry import PROTOCOLS
-
     return {r.alias: r.name for cls in PROTOCOLS.values() for r in declared(getattr(cls, "roles", ())).values()
             if r.alias}
 

@@ -150,3 +150,47 @@ def test_a_cycle_and_an_upward_import_are_caught(tmp_path):
 def test_an_old_module_name_is_the_moved_module(old, new):
     assert importlib.import_module("evalsuite." + old.removesuffix(".py").replace("/", ".")) is \
         importlib.import_module(new)
+
+
+LOCAL_REASON = "# local:"
+"""A function-local `from evalsuite...` import says why it is not at the top, e.g. `# local: imports torch, which
+loads with the model`: the package graph is acyclic, so the only reason left is what an import costs where it runs
+(`evalsuite --help`, `evalsuite tasks`, `import evalsuite`)."""
+
+
+def unexplained_local_imports(path: Path) -> list[int]:
+    """Lines of a file's function-local evalsuite imports whose statement carries no `# local:` comment."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    out = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "evalsuite" or n.startswith("evalsuite.") for n in names) and \
+                    LOCAL_REASON not in "\n".join(lines[node.lineno - 1:node.end_lineno]):
+                out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_every_function_local_evalsuite_import_says_why():
+    bad = {str(f.relative_to(PKG)): lines for f in sorted(PKG.rglob("*.py")) if (lines := unexplained_local_imports(f))}
+    assert bad == {}, ("function-local evalsuite imports without a `# local: why` comment (move them to the top "
+                       f"unless that loads something heavy on the CLI's path): {bad}")
+
+
+def test_the_local_import_scan_wants_a_reason(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("from evalsuite.errors import UsageError\n"  # 1: module level, fine
+                   "def f():\n"
+                   "    import json\n"  # 3: not evalsuite
+                   "    from evalsuite import api  # local: the engine\n"  # 4: says why
+                   "    from evalsuite.records import (Doc,\n"  # 5: says why on its second line
+                   "                                   Sample)  # local: reason\n"
+                   "    class C:\n"
+                   "        def g(self):\n"
+                   "            import evalsuite.runner\n"  # 9: no reason
+                   "    from evalsuite.tasks import cards\n")  # 10: no reason
+    assert unexplained_local_imports(src) == [9, 10]

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
+from evalsuite.registry import BACKENDS, load_plugins
 
 OnResult = Callable[[int, Generation], None]
 """`on_result(index, generation)`: a request finished (index into the list the call was given)."""
@@ -155,8 +156,6 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
 
 def split_model_spec(spec: str) -> tuple[str, str]:
     """`hf:PATH` -> ("hf", "PATH"). A spec without a known prefix is an error naming the prefixes."""
-    from evalsuite.registry import BACKENDS, load_plugins
-
     load_plugins()
     prefix, sep, rest = spec.partition(":")
     if not sep or prefix not in BACKENDS or not rest:
@@ -180,11 +179,9 @@ class ModelSpec:
 
     def build(self) -> Backend:
         """The backend this spec names, built (not loaded: the model loads on first use)."""
-        from evalsuite.registry import BACKENDS, load_plugins
-
         load_plugins()
         if self.spec is None or self.spec in EMBEDDED_SPECS:
-            from evalsuite.backends.embedded import gguf_path
+            from evalsuite.backends.embedded import gguf_path  # local: importlib.metadata (16 ms) stays off --help
 
             backend = BACKENDS["hf"](str(gguf_path().parent), self.args, embedded=True)
         else:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evalsuite.backends.base import Backend, OnResult, parse_model_args
+from evalsuite.backends.embedded import EMBEDDED_MODEL_ID, embedded_model_dir, embedded_revision
 from evalsuite.backends.model_identity import local_build, with_runtime
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
@@ -48,8 +49,6 @@ class HFBackend(Backend):
         if self.looks_local and not Path(self.path).exists():
             raise UsageError(f"model path {path!r} does not exist; give a model directory or a hub id")
         if embedded:
-            from evalsuite.backends.embedded import EMBEDDED_MODEL_ID, embedded_revision
-
             self.model_id, revision = EMBEDDED_MODEL_ID, embedded_revision()
         elif self.looks_local:
             self.model_id, revision = Path(self.path).name, local_build(Path(self.path)).revision()
@@ -84,8 +83,6 @@ class HFBackend(Backend):
             dtype_name = "bfloat16" if device.startswith("cuda") else "float32"
         path = self.path
         if self.embedded:
-            from evalsuite.backends.embedded import embedded_model_dir
-
             path = str(embedded_model_dir())
         kw: dict[str, Any] = {"trust_remote_code": opts["trust_remote_code"]}
         if not self.looks_local:
@@ -135,7 +132,7 @@ class HFBackend(Backend):
 
     def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
         """Decode in batches of `batch_size`; each row goes to `on_result` at the step it finishes."""
-        from evalsuite.backends.hf_decode import decode_batch
+        from evalsuite.backends.hf_decode import decode_batch  # local: imports torch, which loads with the model
 
         self.load()
         out: list[Generation] = []
@@ -175,7 +172,7 @@ class HFBackend(Backend):
     def _score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0):
         import torch
 
-        from evalsuite.backends.token_stats import logits_stats
+        from evalsuite.backends.token_stats import logits_stats  # local: imports torch, which loads with the model
 
         self.load()
         text, special = self.render(prompt)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalsuite.backends.embedded import cache_root
 from evalsuite.errors import UsageError
 
 WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.gguf")
@@ -92,8 +93,6 @@ def _json_digest(f: Path) -> str:
 def file_digest(f: Path) -> str:
     """blake2b of a weight file, remembered in the evalsuite cache under (path, size, mtime) so a large model is
     read once, not on every run."""
-    from evalsuite.backends.embedded import cache_root
-
     st = f.stat()
     memo = cache_root() / "fingerprints" / hashlib.sha256(
         f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()

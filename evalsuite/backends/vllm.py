@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evalsuite.backends.base import Backend, OnResult, parse_model_args
+from evalsuite.backends.hf import HFBackend
+from evalsuite.backends.model_identity import local_build, with_runtime
+from evalsuite.backends.vllm_stats import RowPlan, merge_workers, series
 from evalsuite.errors import UsageError
 from evalsuite.records import Generation, Request
 from evalsuite.registry import backend
@@ -41,8 +44,6 @@ class VLLMBackend(Backend):
     }
 
     def __init__(self, path: str, model_args: str | dict | None = None):
-        from evalsuite.backends.model_identity import local_build, with_runtime
-
         self.name = "vllm"
         self.opts = parse_model_args(model_args, self.OPTIONS, "vllm")
         if self.opts["dtype"] not in ("auto", *DTYPES):
@@ -150,7 +151,7 @@ class VLLMBackend(Backend):
 
     def choice_ids(self, req: Request) -> list[list[int]]:
         """Per choice, the first-token ids a reply can start it with (as the hf backend: `c` and `" " + c`)."""
-        from evalsuite.backends.hf_decode import choice_token_ids
+        from evalsuite.backends.hf_decode import choice_token_ids  # local: imports torch, which loads with the model
 
         choices = req.choices or ()
         ids = [choice_token_ids(self.tokenizer, c) for c in choices]
@@ -162,8 +163,6 @@ class VLLMBackend(Backend):
 
     def token_offsets(self, token_ids: Sequence[int]) -> list[int]:
         """End offset of each token in the decoded reply (the same tokenizer and rule as the hf backend)."""
-        from evalsuite.backends.hf import HFBackend
-
         return HFBackend.token_offsets(self, token_ids)  # type: ignore[arg-type]
 
     def device_label(self) -> str:
@@ -172,8 +171,6 @@ class VLLMBackend(Backend):
     def generate(self, requests: Sequence[Request], on_result: OnResult | None = None) -> list[Generation]:
         self.load()
         from vllm import SamplingParams
-
-        from evalsuite.backends.vllm_stats import RowPlan
 
         t0 = time.perf_counter()
         prompts, params, plans, groups = [], [], [], []
@@ -198,8 +195,6 @@ class VLLMBackend(Backend):
 
     def _generation(self, req: Request, out: Any, plan: Any, record: Any, seconds: float,
                     group: list[list[int]]) -> Generation:
-        from evalsuite.backends.vllm_stats import series
-
         o = out.outputs[0]
         ids = list(o.token_ids)
         if o.finish_reason == "stop" and o.stop_reason is None and ids and ids[-1] in self.eos_ids:
@@ -217,8 +212,6 @@ class VLLMBackend(Backend):
                           **extra)
 
     def _drain(self) -> dict[str, Any]:
-        from evalsuite.backends.vllm_stats import merge_workers
-
         return merge_workers(self.llm.collective_rpc("evalsuite_drain_stats"))
 
     def score(self, prompt: Request, continuation: str, want: Sequence[str], offset: int = 0) -> dict[str, list[float]]:
@@ -239,8 +232,6 @@ class VLLMBackend(Backend):
         statistics of every forced position and forces the given token, so the scores are exact."""
         self.load()
         from vllm import SamplingParams
-
-        from evalsuite.backends.vllm_stats import RowPlan, series
 
         prompts, params, plans, c_ids_list = [], [], [], []
         for req, cont, want, offset in items:

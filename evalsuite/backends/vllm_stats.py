@@ -62,7 +62,7 @@ class StatsRecorder:
         positions `idxs`; then force teacher-forced rows in place. Returns the (possibly modified) logits."""
         import torch
 
-        from evalsuite.backends.token_stats import logits_stats
+        from evalsuite.backends.token_stats import logits_stats  # local: imports torch, which loads with the model
 
         keep = [j for j, i in enumerate(idxs) if i >= 0]
         if not keep:

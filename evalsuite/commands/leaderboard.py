@@ -16,10 +16,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 @command("leaderboard", "merge run directories into a leaderboard (CSV, Markdown, HTML)", _configure)
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from evalsuite.reporting.leaderboard import build_leaderboard
-    from evalsuite.reporting.leaderboard_spec import load_spec
-    from evalsuite.reporting.leaderboard_write import write_leaderboard
-    from evalsuite.rundir import load_run
+    from evalsuite.reporting.leaderboard import build_leaderboard  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.reporting.leaderboard_spec import load_spec  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.reporting.leaderboard_write import write_leaderboard  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.rundir import load_run  # local: numpy, jinja2; not on every CLI call
 
     spec = load_spec(args.spec) if args.spec else None
     board = build_leaderboard([load_run(d) for d in args.run_dirs], spec)

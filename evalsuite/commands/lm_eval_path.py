@@ -20,7 +20,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 @command("lm-eval-path", "print the lm-eval task folder: lm_eval --include_path \"$(evalsuite lm-eval-path)\"",
          _configure)
 def cmd_lm_eval_path(args: argparse.Namespace) -> int:
-    from evalsuite.lmeval.folder import STAMP, build, ensure, fingerprint
+    from evalsuite.lmeval.folder import STAMP, build, ensure, fingerprint  # local: numpy, yaml; not on every CLI call
 
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise UsageError(f"--data-dir {args.data_dir} is not a directory; pass the folder that holds the task data "

@@ -16,7 +16,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 @command("matrix", "critic x generator matrix of critique_correct runs (CSV, HTML)", _configure)
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from evalsuite.reporting.critique_matrix import write_matrix
+    from evalsuite.reporting.critique_matrix import write_matrix  # local: numpy; not on every CLI call
 
     for path in write_matrix(args.run_dirs, args.out):
         print(f"wrote {path}")

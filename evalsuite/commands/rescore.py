@@ -79,14 +79,14 @@ def _agreement_lines(lt: LoggedTask, rows: list[MetricRow]) -> list[str]:
 
 @command("rescore", "score lm-eval --log_samples output with evalsuite's scorers and metrics", _configure)
 def cmd_rescore(args: argparse.Namespace) -> int:
-    from evalsuite.lmeval.samples import read_logged
-    from evalsuite.lmeval.twins import scorer_for
-    from evalsuite.reporting import outputs
-    from evalsuite.reporting.html import write_report
+    from evalsuite.lmeval.samples import read_logged  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.lmeval.twins import scorer_for  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.reporting import outputs  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.reporting.html import write_report  # local: numpy, jinja2; not on every CLI call
     from evalsuite.reporting.results_file import (git_hash, glossary_of, now, prepare_output_dir, versions,
-                                                  write_results)
-    from evalsuite.results import Results, TaskResult
-    from evalsuite.summaries import summarize
+                                                  write_results)  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.results import Results, TaskResult  # local: numpy, jinja2; not on every CLI call
+    from evalsuite.summaries import summarize  # local: numpy, jinja2; not on every CLI call
 
     logged = read_logged(args.lm_eval_samples, args.task)
     out = Path(args.output_dir or f"runs/rescore-{_dt.datetime.now():%Y%m%d-%H%M%S}")

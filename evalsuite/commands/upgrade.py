@@ -34,8 +34,8 @@ def _num(v: Any) -> float:
 
 def _row(d: Any, task: str, where: str) -> MetricRow:
     """A schema-2 metric row from an old row (missing label, protocol, round filled as the old readers did)."""
-    from evalsuite.metrics.base import MetricName
-    from evalsuite.results import MetricRow
+    from evalsuite.metrics.base import MetricName  # local: numpy; not on every CLI call
+    from evalsuite.results import MetricRow  # local: numpy; not on every CLI call
 
     if not isinstance(d, dict) or not isinstance(d.get("metric"), str):
         raise UsageError(f"{where} is not a metric row (no `metric` text); this file cannot be upgraded")
@@ -49,8 +49,8 @@ def _row(d: Any, task: str, where: str) -> MetricRow:
 def _plots(sec: dict[str, Any], extras: Any, where: str) -> list[PlotSpec]:
     """The section's stored plot specs, or those the old extras shapes translate to (reporting/legacy.py); an entry
     of no known shape is left out (and said)."""
-    from evalsuite.plot_specs import ShapeError, from_dict
-    from evalsuite.reporting.legacy import legacy_plots
+    from evalsuite.plot_specs import ShapeError, from_dict  # local: numpy; not on every CLI call
+    from evalsuite.reporting.legacy import legacy_plots  # local: numpy; not on every CLI call
 
     stored = sec.get("plots")
     entries = list(enumerate(stored)) if isinstance(stored, list) else \
@@ -66,7 +66,7 @@ def _plots(sec: dict[str, Any], extras: Any, where: str) -> list[PlotSpec]:
 
 def upgrade_task(name: str, sec: Any) -> TaskResult:
     """A task's old entry as a TaskResult: its known fields, rows with structured names, stored or translated plots."""
-    from evalsuite.results import TaskResult
+    from evalsuite.results import TaskResult  # local: numpy; not on every CLI call
 
     where = f"tasks.{name}"
     if not isinstance(sec, dict):
@@ -82,9 +82,9 @@ def upgrade_group(name: str, sec: Any) -> GroupResult:
     `{summarizer: {protocol: {"subsets", "pooled"}}}`, and their plots are drawn as the group summarizers draw them."""
     import dataclasses
 
-    from evalsuite.results import GroupResult
-    from evalsuite.summaries.critique import verdict_matrix
-    from evalsuite.summaries.self_correction import flip_plots
+    from evalsuite.results import GroupResult  # local: numpy; not on every CLI call
+    from evalsuite.summaries.critique import verdict_matrix  # local: numpy; not on every CLI call
+    from evalsuite.summaries.self_correction import flip_plots  # local: numpy; not on every CLI call
 
     where = f"groups.{name}"
     if not isinstance(sec, dict):
@@ -110,8 +110,8 @@ def upgrade_group(name: str, sec: Any) -> GroupResult:
 
 def upgrade_results(old: dict[str, Any], source: Path) -> Results:
     """The schema-2 `Results` of an old results.json payload (read from `source`, named in errors)."""
-    from evalsuite.reporting.results_file import glossary_of
-    from evalsuite.results import MODEL_FIELDS, Results
+    from evalsuite.reporting.results_file import glossary_of  # local: numpy; not on every CLI call
+    from evalsuite.results import MODEL_FIELDS, Results  # local: numpy; not on every CLI call
 
     missing = [k for k in ("model", "config", "tasks") if not isinstance(old.get(k), dict)]
     if missing:
@@ -139,8 +139,8 @@ def _read(f: Path) -> Any:
 @command("upgrade", "rewrite a run dir's results.json from an older evalsuite as the current schema "
                     "(keeps results.json.v1)", _configure)
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from evalsuite.reporting.results_file import write_results
-    from evalsuite.results import SCHEMA_VERSION, Results, SchemaError
+    from evalsuite.reporting.results_file import write_results  # local: numpy; not on every CLI call
+    from evalsuite.results import SCHEMA_VERSION, Results, SchemaError  # local: numpy; not on every CLI call
 
     run = Path(args.run_dir)
     f, backup = run / "results.json", run / "results.json.v1"

@@ -7,14 +7,13 @@ from typing import Callable, Sequence
 from evalsuite.backends.base import Backend
 from evalsuite.errors import UsageError
 from evalsuite.executors.base import ExecutionSettings, Executor
+from evalsuite.registry import EXECUTORS, lookup
 
 
 def check_execution(kind: str | None, replicas: int | None = None, ray_address: str | None = None,
                     replica_env: Sequence[str] | None = None) -> str:
     """The executor kind these settings ask for (without one: `ray` for more than one replica or a Ray address),
     refusing settings that cannot work together."""
-    from evalsuite.registry import EXECUTORS, lookup
-
     if kind is None:
         kind = "ray" if (replicas or 1) > 1 or ray_address else "local"
     cls = lookup(EXECUTORS, "executor", kind)
@@ -31,8 +30,6 @@ def make_executor(kind: str | None, backend: Backend, replicas: int | None = Non
 
     A kind's module is imported only when it is used (Ray only for `ray`; without it installed that is one line
     saying how to install it)."""
-    from evalsuite.registry import EXECUTORS
-
     kind = check_execution(kind, replicas, ray_address, replica_env)
     settings = ExecutionSettings(replicas, ray_address, tuple(replica_env or ()))
     return EXECUTORS[kind].create(backend, settings, log)

@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from evalsuite import __version__
 from evalsuite.backends.base import Backend, ModelSpec
+from evalsuite.errors import UsageError
 from evalsuite.executors.local import call_backend
 from evalsuite.records import Generation, Request
 
@@ -23,8 +25,6 @@ DEAD_ENGINE = ("EngineDeadError",)
 def expected_identity(backend: Backend) -> dict[str, str]:
     """What every replica must see to write under the driver's store key: the model's revision and evalsuite's
     version (a node with another copy of the model or another install would otherwise poison the store)."""
-    from evalsuite import __version__
-
     return {"revision": backend.revision, "model_id": backend.model_id, "evalsuite": __version__}
 
 
@@ -51,8 +51,6 @@ class Replica:
     def check_identity(self) -> None:
         """Refuse, in one line naming this node, when the model revision or evalsuite version differs from the
         driver's."""
-        from evalsuite.errors import UsageError
-
         mine = expected_identity(self.backend)
         for key, want in self.expected.items():
             if mine.get(key) != want:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 from evalsuite.backends.base import Backend, load_backend
 from evalsuite.errors import UsageError
 from evalsuite.executors.base import Executor, Identity
+from evalsuite.executors.local import LocalExecutor
 from evalsuite.roles import SELF, RoleModel
 
 Build = Callable[[Backend], Executor]
@@ -72,8 +73,6 @@ class RoleExecutors:
             return self.main
         if role not in self.made:
             if self.build is None:
-                from evalsuite.executors.local import LocalExecutor
-
                 self.made[role] = LocalExecutor(self.backends[role])
             else:
                 self.made[role] = self.build(self.backends[role])

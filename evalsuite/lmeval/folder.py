@@ -19,6 +19,7 @@ from evalsuite.errors import UsageError
 from evalsuite.lmeval.hooks import DOC_ID, PROMPT, SYSTEM, TARGET, metric_names
 from evalsuite.lmeval.twins import PREFIX, Prompt, Skipped, Twin, first_request, plain_files, plan, single_round
 from evalsuite.metrics.base import spec
+from evalsuite.paths import cache_root
 from evalsuite.records import Doc
 from evalsuite.tasks.cards import TaskCard
 from evalsuite.tasks.loader import data_files, load_docs
@@ -52,8 +53,6 @@ class Folder:
 
 def default_path(data_dir: str | Path | None = None) -> Path:
     """A folder per installed package and data root, under evalsuite's cache (`$EVALSUITE_CACHE`)."""
-    from evalsuite.paths import cache_root
-
     here = Path(__file__).resolve().parent
     key = hashlib.sha256(f"{here}\n{data_root(data_dir).resolve()}".encode()).hexdigest()[:12]
     return cache_root() / "lm-eval-tasks" / key

@@ -12,7 +12,9 @@ import numpy as np
 
 from evalsuite.lmeval.replies import reply_generation, score_reply
 from evalsuite.lmeval.twins import Twin, first_request, make_doc, scorer_for, twin_named
+from evalsuite.metrics import calibration
 from evalsuite.records import Doc
+from evalsuite.tasks.loader import load_docs
 
 FIELD = "_evalsuite_"
 DOC_ID, PROMPT, SYSTEM, TARGET = (FIELD + n for n in ("doc_id", "prompt", "system", "target"))
@@ -68,8 +70,6 @@ def dataset(twin: Twin, **config: Any):
     """For a twin whose card transforms its records (`custom_dataset`): evalsuite's loader gives the docs."""
     import datasets
 
-    from evalsuite.tasks.loader import load_docs
-
     return datasets.DatasetDict({"test": _rows(twin, load_docs(twin.card))})
 
 
@@ -96,8 +96,6 @@ def process_results(twin: Twin, doc: dict[str, Any], results: list[str]) -> dict
 
 
 def _calibration(name: str, items: list) -> float:
-    from evalsuite.metrics import calibration
-
     pairs = [(c, y) for c, y in items if c is not None]
     if not pairs:
         return float("nan")

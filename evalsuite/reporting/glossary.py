@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from evalsuite.metrics.base import spec, variant_term
+
 LEGACY_ROUNDS = ("accuracy", "accuracy_carried", "answer_f1", "pass@1")
 """Metrics drawn against the answer round in a run written before results.json carried its glossary."""
 
@@ -71,8 +73,6 @@ class Glossary:
     def of(cls, names: Iterable[Any]) -> "Glossary":
         """The glossary of these metric names (MetricName), from the metrics the code registers: run writers use
         this; readers of results.json never do."""
-        from evalsuite.metrics.base import spec, variant_term
-
         out = cls()
         for name in names:
             meta = spec(name)

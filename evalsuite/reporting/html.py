@@ -17,10 +17,12 @@ from typing import Any
 import jinja2
 
 from evalsuite.errors import UsageError
+from evalsuite.metrics.base import spec
 from evalsuite.reporting import plots
 from evalsuite.reporting.browser import DEFAULT_MAX_CHAINS, TaskSamples, group_chains
 from evalsuite.reporting.glossary import Glossary, base_name
 from evalsuite.reporting.outputs import atomic_write_text, json_row
+from evalsuite.reporting.pushback_control import control_figures
 from evalsuite.results import GroupResult, MetricRow
 from evalsuite.rundir import RunDir, load_run
 
@@ -76,8 +78,6 @@ def fmt_value(value: Any, metric: str = "", fmt: str | None = None) -> str:
     if not isinstance(value, (int, float)):
         return str(value)
     if fmt is None:
-        from evalsuite.metrics.base import spec
-
         meta = spec(metric) if metric else None
         fmt = meta.fmt if meta else ".3f"
     return format(value, fmt)
@@ -183,8 +183,6 @@ def report_context(run: RunDir, max_chains: int | None, control: str | Path | No
     """Everything the report template shows, computed from the run dir alone (its glossary included: the report
     never asks the installed code what a metric means), plus a pushback control run's figures beside each task's.
     `chains`: the sample browser's chains when the caller grouped them as it wrote samples.jsonl (a run does)."""
-    from evalsuite.reporting.pushback_control import control_figures
-
     res = run.results
     gl = Glossary.from_dict(res.glossary)
     if chains is None:

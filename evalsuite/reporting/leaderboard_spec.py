@@ -31,6 +31,7 @@ import yaml
 from evalsuite.errors import UsageError
 from evalsuite.metrics.base import MetricName
 from evalsuite.metrics.base import spec as metric_spec
+from evalsuite.registry import load_plugins
 from evalsuite.results import MetricRow
 
 SPEC_DIR = Path(str(resources.files("evalsuite") / "leaderboards"))
@@ -135,8 +136,6 @@ def _column(raw: Any, where: str) -> list[Column]:
 
 def parse_spec(data: Any, name: str) -> Spec:
     """Validate a spec mapping; every problem is a one-line UsageError naming the key."""
-    from evalsuite.registry import load_plugins
-
     load_plugins()
     if not isinstance(data, dict):
         raise _fail(name, "must be a mapping with title and columns")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from evalsuite.plot_specs import KINDS
+
 FLIP_KEYS = ("right→right", "right→wrong", "wrong→right", "wrong→wrong")
 _BON_ROW = re.compile(r"^bon_accuracy\[(?P<sel>.+), N=(?P<n>\d+)\]$|^oracle_pass\[N=(?P<on>\d+)\]$")
 
@@ -122,6 +124,4 @@ def recognise(node: Any, path: str, rows: list[dict[str, Any]], kinds: set[str])
 
 def legacy_plots(extras: Any, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path in the extras, plot entry) for every plot an old run's extras hold."""
-    from evalsuite.plot_specs import KINDS
-
     yield from recognise(extras, "", rows, set(KINDS))

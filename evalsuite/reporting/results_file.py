@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from evalsuite.errors import UsageError
 from evalsuite.reporting import outputs
+from evalsuite.reporting.glossary import Glossary
 from evalsuite.results import Results
 
 PACKAGES = ("evalsuite", "torch", "transformers", "datasets", "numpy", "math-verify", "vllm", "lm_eval")
@@ -71,6 +72,4 @@ def write_results(path: Path, results: Results) -> None:
 
 def glossary_of(rows: Iterable[Any]) -> dict[str, Any]:
     """The results.json glossary of these metric rows (from the metrics the writing code registers)."""
-    from evalsuite.reporting.glossary import Glossary
-
     return Glossary.of(r.metric for r in rows).to_dict()

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from evalsuite.metrics.base import MetricName, spec
-from evalsuite.options import Options, RunOptions
+from evalsuite.options import NoOptions, Options, RunOptions
+from evalsuite.protocols.base import GENERIC_SUMMARIES
 from evalsuite.records import Sample
 from evalsuite.plot_specs import PlotSpec
+from evalsuite.registry import PROTOCOLS, load_plugins
 from evalsuite.results import MetricRow, TaskResult
 
 SUMMARIZERS: dict[str, Callable[["Group"], "Summary | None"]] = {}
@@ -39,9 +41,6 @@ class Group:
     @property
     def protocol_options(self) -> Options:
         """The parsed options of this group's protocol (its `Options` class; defaults when it is not installed)."""
-        from evalsuite.options import NoOptions
-        from evalsuite.registry import PROTOCOLS, load_plugins
-
         load_plugins()
         cls = PROTOCOLS.get(self.protocol)
         return self.options.of(cls.Options if cls is not None else NoOptions)
@@ -81,9 +80,6 @@ def summarizer(name: str):
 def applicable(protocol: str) -> tuple[str, ...]:
     """The summarizers a protocol declares (`Protocol.summaries`), in registration order; for samples of a protocol
     not installed here (e.g. lm-eval's, rescored), those that read answers and their confidences."""
-    from evalsuite.protocols.base import GENERIC_SUMMARIES
-    from evalsuite.registry import PROTOCOLS, load_plugins
-
     load_plugins()
     cls = PROTOCOLS.get(protocol)
     declared = cls.summaries if cls is not None else GENERIC_SUMMARIES + ("calibration", "self_correction")
@@ -96,8 +92,6 @@ def applicable(protocol: str) -> tuple[str, ...]:
 
 def correction_rounds(protocol: str, rounds: int | None) -> int | None:
     """`rounds` for a protocol whose `--rounds` counts corrections (`Protocol.correction_rounds`), else None."""
-    from evalsuite.registry import PROTOCOLS, load_plugins
-
     load_plugins()
     cls = PROTOCOLS.get(protocol)
     return rounds if cls is not None and cls.correction_rounds else None

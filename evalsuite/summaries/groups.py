@@ -12,7 +12,6 @@ import dataclasses
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,9 +25,7 @@ from evalsuite.summaries.self_correction import (
     CARRIED, N_BOOT, ROUND_METRICS, Chains, build_chains, combine, flip_extras, flip_plots, join, percentile_ci,
     resampled_flips,
 )
-
-if TYPE_CHECKING:
-    from evalsuite.tasks.cards import GroupCard
+from evalsuite.tasks.cards import GroupCard, catalog
 
 POOLED, MEAN = "pooled", "mean over subsets"
 
@@ -99,8 +96,6 @@ def self_correction_group(m: Members) -> Summary | None:
 def group_cards(tasks: list[str] | str) -> list[GroupCard]:
     """The group cards named in `tasks` (task names are skipped); one that declares an unregistered group
     summarizer is a UsageError naming the registered ones."""
-    from evalsuite.tasks.cards import GroupCard, catalog
-
     cards = catalog()
     out = [c for n in _names(tasks) if isinstance(c := cards.get(n), GroupCard)]
     load_plugins()

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from evalsuite.errors import UsageError
+from evalsuite.registry import SCORERS, lookup
 
 TAG = "!function"
 
@@ -107,8 +108,7 @@ def resolve(ref: Any, card_name: str, what: str) -> Any:
 
 def scorer_class(card: Any) -> type:
     """The class that scores a card's task: a registered scorer name, or a Scorer subclass the card names."""
-    from evalsuite.registry import SCORERS, lookup
-    from evalsuite.scoring.base import Scorer
+    from evalsuite.scoring.base import Scorer  # local: scoring loads numpy, which `evalsuite tasks` must not
 
     if not isinstance(card.scorer, FunctionRef):
         return lookup(SCORERS, "scorer", card.scorer)

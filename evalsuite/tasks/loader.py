@@ -8,14 +8,16 @@ from typing import Any
 
 from evalsuite.errors import UsageError
 from evalsuite.records import Doc
+from evalsuite.tasks.card_code import build_scorer
 from evalsuite.tasks.cards import TaskCard
 from evalsuite.tasks.expand import card_function, expand_records
 from evalsuite.tasks.roots import data_root
+from evalsuite.tasks.subsets import arrange, read_subsets
 
 
 def data_files(card: TaskCard, data_dir: str | Path | None = None) -> list[Path]:
     if card.data.get("download"):
-        from evalsuite.tasks.download import fetch_files
+        from evalsuite.tasks.download import fetch_files  # local: urllib and ssl (11 ms) load only to download
 
         return fetch_files(card, data_dir)
     files = card.data.get("files", [])
@@ -67,8 +69,6 @@ def load_records(card: TaskCard, source: str = "local", data_dir: str | Path | N
         return ds.to_list()
     paths = data_files(card, data_dir)
     if card.data.get("subsets"):
-        from evalsuite.tasks.subsets import read_subsets
-
         return read_subsets(card, paths)
     fmt = card.data.get("format", "json")
     try:
@@ -89,13 +89,9 @@ def load_docs(
     data_dir: str | Path | None = None,
 ) -> list[Doc]:
     """The first `limit` docs of a task (all when None), with their gold targets."""
-    from evalsuite.tasks.card_code import build_scorer
-
     records = load_records(card, source, data_dir)
     records = expand_records(card, records)
     if card.data.get("subsets"):
-        from evalsuite.tasks.subsets import arrange
-
         records, limit = arrange(card, records, limit), None
     required = card.data.get("required_fields", [])
     scorer = build_scorer(card)
