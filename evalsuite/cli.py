@@ -161,6 +161,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from evalsuite.tasks.card_code import scorer_label  # local: task cards (yaml) load only for `tasks`
     from evalsuite.tasks.cards import GroupCard, catalog  # local: task cards (yaml) load only for `tasks`
 
     table = Table(title="evalsuite tasks")
@@ -171,7 +172,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             table.add_row(name, "group", "", "", "", f"{card.description} [{', '.join(card.tasks)}]")
         else:
             desc = card.description + (f" (unavailable: {card.unavailable})" if card.unavailable else "")
-            table.add_row(name, str(card.size), card.answer_type, str(card.scorer), card.protocol, desc)
+            table.add_row(name, str(card.size), card.answer_type, scorer_label(card.scorer), card.protocol, desc)
     Console(width=160).print(table)
     return 0
 

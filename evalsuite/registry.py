@@ -65,8 +65,8 @@ ENTRY_POINT_GROUP = "evalsuite.plugins"
 
 _DECLARATION = re.compile(r"^[ \t]*(?:\w+ = )?@?(backend|executor|protocol|scorer|metric|summarizer|group_summarizer"
                           r"|command|run_options)\(", re.M)
-_LAZY_CLASS = re.compile(
-    r"^@(?P<kind>backend|executor)\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
+_DECLARED_CLASS = re.compile(
+    r"^@(?P<kind>\w+)\(\s*[\"'](?P<name>[\w.-]+)[\"']\s*\)\s*\nclass\s+(?P<cls>\w+)", re.M)
 LAZY = ("backend", "executor")
 """Kinds whose classes the scan notes by name without importing their module."""
 
@@ -207,7 +207,7 @@ def plugin_declarations(path: Path, module: str) -> set[str]:
     except OSError:
         return {"unreadable"}
     kinds = set(_DECLARATION.findall(source))
-    noted = list(_LAZY_CLASS.finditer(source))
+    noted = [m for m in _DECLARED_CLASS.finditer(source) if m["kind"] in LAZY]
     for m in noted:
         table = BACKENDS if m["kind"] == "backend" else EXECUTORS
         if m["name"] not in table:
@@ -216,3 +216,9 @@ def plugin_declarations(path: Path, module: str) -> set[str]:
         if kind in kinds and sum(m["kind"] == kind for m in noted) < source.count(f"@{kind}("):
             kinds.add(f"{kind}_unparsed")  # a declaration this scan cannot read: import the module instead
     return kinds
+
+
+def declared_classes(source: str, kind: str) -> dict[str, str]:
+    """Class name -> registered name of the classes a module's source declares with `@kind("name")` right above
+    them, read from the text: what a class is registered as, known without importing (running) its module."""
+    return {m["cls"]: m["name"] for m in _DECLARED_CLASS.finditer(source) if m["kind"] == kind}

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from evalsuite.errors import UsageError
-from evalsuite.registry import SCORERS, lookup
+from evalsuite.registry import SCORERS, declared_classes, lookup
 
 TAG = "!function"
 
@@ -33,8 +33,13 @@ class FunctionRef:
     def __str__(self) -> str:
         return f"{self.module}.{self.attr}"
 
+    @property
+    def file(self) -> Path:
+        """The `.py` file the reference names, in the card's folder."""
+        return self.folder / f"{self.module.replace('.', '/')}.py"
+
     def load(self) -> Any:
-        file = self.folder / f"{self.module.replace('.', '/')}.py"
+        file = self.file
         if not file.is_file():
             raise UsageError(f"{TAG} {self} names {file}, which does not exist; put {self.module}.py beside the card")
         shipped = _package_module(file)
@@ -122,3 +127,15 @@ def scorer_class(card: Any) -> type:
 def build_scorer(card: Any) -> Any:
     """The scorer instance of a card's task (built from the card, for declarative scorers such as `regex`)."""
     return scorer_class(card).for_card(card)
+
+
+def scorer_label(ref: Any) -> str:
+    """How `evalsuite tasks` names a card's scorer: a `!function` class registered with `@scorer("name")` by its
+    registered name (read from its file's source, so listing runs no task code), anything else as the card says."""
+    if isinstance(ref, FunctionRef):
+        try:
+            source = ref.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return str(ref)
+        return declared_classes(source, "scorer").get(ref.attr, str(ref))
+    return str(ref)

@@ -3,11 +3,13 @@ folder of the YAML file that names them, run from `--include-path` (as lm-eval's
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from evalsuite.errors import UsageError
-from evalsuite.tasks.card_code import FunctionRef
+from evalsuite.tasks.card_code import FunctionRef, scorer_label
 from evalsuite.tasks.cards import _catalog, parse_card
 
 CARD = """\
@@ -100,3 +102,31 @@ def test_a_malformed_tag_is_a_usage_error(tmp_path):
     path.write_text(CARD.replace("!function utils.LastWordScorer", "!function nodot"))
     with pytest.raises(UsageError, match="module.name"):
         parse_card(path, tmp_path)
+
+
+def test_the_tasks_listing_names_a_registered_scorer_class_by_its_registered_name(tmp_path):
+    (tmp_path / "utils.py").write_text(
+        'from evalsuite.registry import scorer\n\n\n'
+        '@scorer("last_word")\nclass Registered:\n    pass\n\n\n'
+        'class Unregistered(Registered):  # a subclass is not registered under the parent\'s name\n    pass\n\n\n'
+        'raise RuntimeError("listing must not run this file")\n')
+
+    def ref(attr: str, module: str = "utils") -> FunctionRef:
+        return FunctionRef(module, attr, tmp_path)
+
+    assert scorer_label(ref("Registered")) == "last_word"
+    assert scorer_label(ref("Unregistered")) == "utils.Unregistered"
+    assert scorer_label(ref("Gone", module="nofile")) == "nofile.Gone"  # no such file: the card's text
+    assert scorer_label("choice") == "choice"  # a card that names a registered scorer directly
+
+
+def test_evalsuite_tasks_shows_the_registered_names_of_the_moved_scorers():
+    # gsm8k.yaml says `scorer: !function utils.GSM8KScorer`; tasks/gsm8k/utils.py declares it `@scorer("gsm8k")`
+    out = subprocess.run([sys.executable, "-m", "evalsuite", "tasks"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    scorer_of = {cells[1].strip(): cells[4].strip() for line in out.stdout.splitlines()
+                 if len(cells := line.split("│")) == 8 and cells[1].strip()}
+    assert {t: scorer_of[t] for t in ("gsm8k", "cruxeval_i", "correctbench_hotpotqa", "critic_humaneval", "rl_mia",
+                                      "math500")} == \
+        {"gsm8k": "gsm8k", "cruxeval_i": "cruxeval_i", "correctbench_hotpotqa": "hotpotqa",
+         "critic_humaneval": "humaneval", "rl_mia": "rl_mia", "math500": "math"}
