@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from evalsuite import validate
 from evalsuite.backends.base import EMBEDDED_SPECS
 from evalsuite.errors import UsageError
-from evalsuite.options import RunOptions, TaskOptions
+from evalsuite.options import RunOptions, TaskOptions, implied_protocols
 from evalsuite.records import STATS, GenParams
 from evalsuite.registry import PLUGINS_VAR, PROTOCOLS, load_external_plugins, lookup
 from evalsuite.roles import EMBEDDED
@@ -161,8 +161,8 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 def _normalise(cfg: RunConfig) -> None:
-    """One spelling per value: tasks as a tuple of names, paths as strings, `embedded` as None, `--confidence`'s
-    protocol, and the role aliases (`--observer-model`) moved from the options into `roles`."""
+    """One spelling per value: tasks as a tuple of names, paths as strings, `embedded` as None, the protocol an
+    option implies (`--confidence`), and the role aliases (`--observer-model`) moved from the options into `roles`."""
     def put(name: str, value: Any) -> None:
         object.__setattr__(cfg, name, value)  # frozen: each value is set once, here
 
@@ -188,8 +188,9 @@ def _normalise(cfg: RunConfig) -> None:
     put("replica_env", tuple(cfg.replica_env or ()))
     put("_run_options", RunOptions.parse(options))
     put("_role_models", roles)
-    if "confidence" in options and cfg.protocol in (None, "confidence"):
-        put("protocol", "confidence")
+    implied = set(implied_protocols(options).values())
+    if cfg.protocol is None and len(implied) == 1:
+        put("protocol", implied.pop())
 
 
 def _import_plugins(modules: tuple[str, ...]) -> None:
@@ -228,8 +229,9 @@ def _check(cfg: RunConfig) -> None:
         raise UsageError(f"--data-source must be local or hub, got {cfg.data_source!r}")
     if cfg.threads is not None and cfg.threads <= 0:
         raise UsageError(f"--threads must be a positive number of CPU threads, got {cfg.threads}")
-    if "confidence" in cfg.options and cfg.protocol != "confidence":
-        raise UsageError(f"--confidence works with --protocol confidence, not {cfg.protocol}; drop one of the two")
+    for name, proto in implied_protocols(cfg.options).items():
+        if cfg.protocol != proto:
+            raise UsageError(f"{name} works with --protocol {proto}, not {cfg.protocol}; drop one of the two")
     if cfg.protocol is not None:
         lookup(PROTOCOLS, "protocol", cfg.protocol)
     validate.check_model_args(cfg.model_args)

@@ -16,12 +16,25 @@ from evalsuite.registry import RUN_OPTION_CLASSES, RUN_OPTION_GROUPS, RUN_OPTION
 O = TypeVar("O", bound="Options")
 
 
-def flag(default: Any, help: str, parse: Callable[[Any], Any] | None = None, **argparse_kwargs: Any) -> Any:
+def flag(default: Any, help: str, parse: Callable[[Any], Any] | None = None, protocol: str | None = None,
+         **argparse_kwargs: Any) -> Any:
     """A dataclass field that is also the `evalsuite run` flag `--<field-name-with-dashes>`.
 
     `parse` turns a given value (a string from the CLI, any value from `evaluate(options=...)`) into the field's
-    type; `argparse_kwargs` (metavar, choices, action, type) shape the flag in `--help`."""
-    return field(default=default, metadata={"help": help, "parse": parse, "argparse": argparse_kwargs})
+    type; `protocol` names the protocol the flag implies (given alone, it selects it; with another, it is refused);
+    `argparse_kwargs` (metavar, choices, action, type) shape the flag in `--help`."""
+    return field(default=default, metadata={"help": help, "parse": parse, "protocol": protocol,
+                                            "argparse": argparse_kwargs})
+
+
+def implied_protocols(given: Mapping[str, Any]) -> dict[str, str]:
+    """{flag: protocol} for each given option whose flag implies a protocol (`flag(..., protocol=NAME)`)."""
+    out = {}
+    for cls in RUN_OPTION_CLASSES:
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("protocol") and given.get(f.name) is not None:
+                out[cls.flag_name(f.name)] = f.metadata["protocol"]
+    return out
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,23 @@ def test_rerun_from_results_json_reproduces_samples_byte_for_byte_on_the_embedde
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in "ab")
     assert {**a["config"], "output_dir": None} == {**b["config"], "output_dir": None}
     assert a["model"]["revision"] == b["model"]["revision"]
+
+
+def test_an_option_that_implies_a_protocol_selects_it_and_refuses_another(monkeypatch):
+    """`flag(..., protocol=NAME)`: given alone it picks the protocol (as --confidence picks confidence); with a
+    different --protocol the run is refused naming the flag. No protocol name is special-cased in config.py."""
+    from dataclasses import dataclass
+
+    import evalsuite.options as options_mod
+    from evalsuite.options import Options, flag, implied_protocols
+
+    @dataclass(frozen=True)
+    class JudgeOptions(Options):
+        judge_rubric: str | None = flag(None, "a rubric", protocol="direct")
+
+    monkeypatch.setattr(options_mod, "RUN_OPTION_CLASSES", [*options_mod.RUN_OPTION_CLASSES, JudgeOptions])
+    assert implied_protocols({"judge_rubric": "strict"}) == {"--judge-rubric": "direct"}
+    assert implied_protocols({"judge_rubric": None}) == {}
+    assert RunConfig(tasks="gsm8k", options={"confidence": "verbal"}).protocol == "confidence"
+    with pytest.raises(UsageError, match="--confidence works with --protocol confidence, not direct"):
+        RunConfig(tasks="gsm8k", protocol="direct", options={"confidence": "verbal"})

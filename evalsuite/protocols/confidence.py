@@ -45,7 +45,7 @@ class ConfidenceOptions(SelfCertaintyOptions):
 
     confidence: tuple[str, ...] = flag(METHODS, "confidence methods, comma-separated: verbal,ptrue,tokenprob "
                                        "(default: all); implies --protocol confidence", parse=parse_methods,
-                                       metavar="LIST")
+                                       protocol="confidence", metavar="LIST")
 
 
 def _first_key(card: TaskCard, keys) -> str:
