@@ -67,8 +67,20 @@ class MetricRow:
         return cls(**kw)
 
 
+class _Section:
+    """A results.json section's (de)serialisation: its fields as written, read back with each field checked
+    against its annotation (the reader's one field table)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _section_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Any:
+        return cls(**_section_kw(cls, d, where))
+
+
 @dataclass
-class TaskResult:
+class TaskResult(_Section):
     """One task's results: where its docs came from and how they were asked and scored, its metric rows, the plot
     specs its summarizers returned, and each summarizer's extras (`{summarizer: {...}}`). A rescore of lm-eval
     samples also records lm-eval's task, filters, reported metrics and the per-sample agreement."""
@@ -90,16 +102,9 @@ class TaskResult:
     extras: dict[str, Any] = field(default_factory=dict)
     plots: list[PlotSpec] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _section_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str) -> "TaskResult":
-        return cls(**_section_kw(cls, d, where))
-
 
 @dataclass
-class GroupResult:
+class GroupResult(_Section):
     """A task group's results (e.g. `correctbench`): what the group card's `aggregate:` summarizers computed over
     its member tasks, with the members that had samples, rows, plots and extras (`{summarizer: {protocol: ...}}`)."""
 
@@ -108,13 +113,6 @@ class GroupResult:
     metrics: list[MetricRow] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     plots: list[PlotSpec] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _section_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any, where: str) -> "GroupResult":
-        return cls(**_section_kw(cls, d, where))
 
 
 MODEL_FIELDS = ("spec", "backend", "model_id", "revision")
