@@ -41,14 +41,18 @@ for entry in ${EVALSUITE_FRESH_PYTHONS:-3.11:full 3.10:fast 3.12:fast}; do
     cd "$clone_parent/evalsuite"
     unset PYTHONPATH EVALSUITE_DATA_DIR EVALSUITE_REQUIRE_DATA EVALSUITE_REQUIRE_SLURM EVALSUITE_REQUIRE_FUSE PIP_USER
     export VIRTUAL_ENV="$venv_parent/venv" PATH="$venv_parent/venv/bin:$PATH"
+    # explicit statuses: `set -e` does not act inside a subshell whose status `||` tests, so a failing test
+    # command would otherwise be hidden by the pip freeze after it
+    status=0
     if [ "$mode" = full ]; then
-      time bash -c "$setup_cmd"
-      time bash -c "$test_cmd"
+      time bash -c "$setup_cmd" || status=1
+      [ "$status" -ne 0 ] || time bash -c "$test_cmd" || status=1
     else
-      time bash -c "$cmd"
+      time bash -c "$cmd" || status=1
     fi
     echo "--- pip freeze (Python $version)"
     pip freeze --exclude-editable
+    exit "$status"
   ) || { echo "fresh clone on Python $version ($mode) FAILED" >&2; rc=1; }
   rm -rf "$clone_parent" "$venv_parent"
 done
