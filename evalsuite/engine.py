@@ -96,11 +96,17 @@ def long_lived_heap() -> Iterator[Callable[[], None]]:
     """Yields `keep()`, which moves every object now alive out of the cyclic garbage collector's view
     (`gc.freeze`) until the outermost such block ends: a run's samples live until its outputs are written, and the
     collector's full passes over them were a fifth of a 100k-generation run. Refcounting still frees what dies;
-    cycles among kept objects are collected after the block."""
+    cycles among kept objects are collected after the block. An inner block (the engine's inside the runner's, or
+    a run in another thread) stops keeping once the outermost has ended, so nothing stays frozen after it."""
     outermost = gc.get_freeze_count() == 0
-    gc.freeze()
+
+    def keep() -> None:
+        if outermost or gc.get_freeze_count():  # not after the outermost block ended (a run in another thread)
+            gc.freeze()
+
+    keep()
     try:
-        yield gc.freeze
+        yield keep
     finally:
         if outermost:
             gc.unfreeze()

@@ -95,6 +95,11 @@ def test_the_heap_is_kept_from_the_collector_only_inside_the_outermost_block(mon
             keep()
         assert fake.calls == ["freeze", "freeze", "freeze"]  # the inner block left the outer's freeze alone
     assert fake.calls[-1] == "unfreeze" and fake.frozen == 0
+    with engine.long_lived_heap():  # a run in another thread ends first
+        with engine.long_lived_heap() as inner_keep:
+            fake.unfreeze()  # the outer block's end
+            inner_keep()
+        assert fake.calls[-2:] == ["freeze", "unfreeze"], "the inner block kept nothing after the outer ended"
     fake.frozen, fake.calls = 5, []  # frozen by someone else before the run: theirs stays frozen
     with engine.long_lived_heap():
         pass
