@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 try:
     from enum import StrEnum
@@ -153,15 +153,13 @@ class Request:
         ensure_ascii=False)` writes them. The chat messages, most of those bytes, are spliced in from each turn's
         encoding, cached per string: a question and its few-shot turns recur in every sample and round."""
         d = self.to_dict(chat=False)
-        if self.messages is None:
-            return _sha256([backend, model_id, revision, d, sample_idx])
-        d["messages"] = _MARK
-        payload = json.dumps([backend, model_id, revision, d, sample_idx], sort_keys=True, ensure_ascii=False)
-        head, found, tail = payload.partition(_MARK_JSON)
-        if not found or _MARK_JSON in tail:  # the mark is also in another field: encode the plain way
-            d["messages"] = self.chat()
-            return _sha256([backend, model_id, revision, d, sample_idx])
-        return hashlib.sha256(f"{head}{chat_json(self.messages, sort_keys=True)}{tail}".encode()).hexdigest()
+        payload = [backend, model_id, revision, d, sample_idx]
+        text = None if self.messages is None else encode_with_chat(_key_json, payload, d, "messages", self.messages,
+                                                                    sort_keys=True)
+        if text is None:
+            d["messages"] = None if self.messages is None else self.chat()
+            text = _key_json(payload)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def with_gen(self, gen: GenParams) -> "Request":
         """This request with other generation parameters: `dataclasses.replace(self, gen=gen)` at a sixth of
@@ -172,12 +170,29 @@ class Request:
         return new
 
 
-def _sha256(payload: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def _key_json(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
 
 
 _MARK = "\x00messages\x00"
 _MARK_JSON = json.dumps(_MARK, ensure_ascii=False)
+
+
+def encode_with_chat(encode: Callable[[Any], str], obj: Any, holder: dict[str, Any], field: str,
+                     messages: Sequence[tuple[str, str]], sort_keys: bool = False) -> str | None:
+    """`encode(obj)` where `holder[field]` is the chat `messages` (as `Request.chat()` lists them): encoded with a
+    mark in that place, then the messages' JSON spliced in from each turn's cached encoding (same bytes, a
+    fraction of the cost). None when the mark also occurs elsewhere in `obj`: the caller encodes the plain way."""
+    given = holder[field]
+    holder[field] = _MARK
+    try:
+        text = encode(obj)
+    finally:
+        holder[field] = given
+    head, found, tail = text.partition(_MARK_JSON)
+    if not found or _MARK_JSON in tail:
+        return None
+    return f"{head}{chat_json(messages, sort_keys)}{tail}"
 
 
 def chat_json(messages: Sequence[tuple[str, str]], sort_keys: bool = False) -> str:

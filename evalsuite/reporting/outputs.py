@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from evalsuite.metrics.base import PARAMS
-from evalsuite.records import Sample, chat_json
+from evalsuite.records import Sample, encode_with_chat
 from evalsuite.results import MetricRow
 
 CSV_COLUMNS = [
@@ -116,20 +116,12 @@ def sample_line(s: Sample) -> str:
     return _line(_record(s), s.request.messages)[1]
 
 
-_PROMPT = "\x00prompt\x00"
-_PROMPT_JSON = json.dumps(_PROMPT)
-
-
 def _line(rec: dict[str, Any], messages: Sequence[tuple[str, str]] | None = None) -> tuple[dict[str, Any], str]:
     """(the record as written, its line). With the request's chat `messages` (what `rec["prompt"]` lists), the
-    prompt's JSON is spliced in from each turn's cached encoding (records.chat_json), same bytes."""
+    prompt's JSON is spliced in from each turn's cached encoding (records.encode_with_chat), same bytes."""
     try:
-        if messages is None:
-            return rec, _STRICT.encode(rec) + "\n"
-        head, found, tail = _STRICT.encode({**rec, "prompt": _PROMPT}).partition(_PROMPT_JSON)
-        if found and _PROMPT_JSON not in tail:
-            return rec, f"{head}{chat_json(messages)}{tail}\n"
-        return rec, _STRICT.encode(rec) + "\n"
+        text = None if messages is None else encode_with_chat(_STRICT.encode, rec, rec, "prompt", messages)
+        return rec, (_STRICT.encode(rec) if text is None else text) + "\n"
     except ValueError:
         rec = _clean(rec)
         return rec, _LOOSE.encode(rec) + "\n"
